@@ -1,0 +1,29 @@
+# fraud_score: PGXS build.  See README.md for the two commands a newcomer runs.
+
+EXTENSION = fraud_score
+MODULE_big = fraud_score
+OBJS = \
+	src/fraud_score.o \
+	src/modeldoc.o \
+	src/model.o \
+	src/xgb.o \
+	src/catalog.o \
+	src/features.o \
+	src/score.o \
+	src/trigger.o
+
+DATA = fraud_score--0.1.sql
+
+REGRESS = install load score decide trigger errors privileges dump_restore
+ISOLATION = invalidation
+
+PG_CONFIG ?= pg_config
+
+PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+SHLIB_LINK = -lxgboost -lgomp
+
+# No JIT bitcode: it would need clang on every build machine for no gain here.
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,393 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *		The model catalog as backends read it, and the per-backend cache of
+ *		active models.
+ *
+ * Owns: finding the active version of a model name in fraud_score_models,
+ * loading it once per backend, and dropping cached models when the catalog
+ * changes.
+ *
+ * Invalidation follows pg_cron: a statement trigger on the catalog table
+ * (fraud_score_models_changed) sends a relcache invalidation for the table.
+ * Other backends receive it after commit, this backend at its next command,
+ * and a rolled-back transaction replays it locally at abort; our relcache
+ * callback then marks every cached entry stale.  A stale entry re-reads its
+ * catalog row and keeps its booster when the model's sha256 is unchanged.
+ *
+ * The catalog is read with a catalog snapshot through the partial unique
+ * index on active rows, without an ACL check: scoring needs no privilege on
+ * the table, so a DBA may revoke SELECT on the model bytes.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_extension.h"
+#include "access/skey.h"
+#include "commands/extension.h"
+#include "commands/trigger.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "fraud_score.h"
+#include "xgb.h"
+
+#define MODELS_TABLE "fraud_score_models"
+#define MODELS_ACTIVE_INDEX "fraud_score_models_active_idx"
+#define MODELS_PKEY_INDEX "fraud_score_models_pkey"
+
+/* Columns of fraud_score_models, in table order. */
+enum
+{
+	Anum_name = 1,
+	Anum_version,
+	Anum_model,
+	Anum_sha256,
+	Anum_features,
+	Anum_num_features,
+	Anum_objective,
+	Anum_review_threshold,
+	Anum_decline_threshold,
+	Anum_active,
+	Natts_models_min = Anum_active
+};
+
+typedef struct CacheEntry
+{
+	char		name[NAMEDATALEN];	/* hash key */
+	bool		valid;
+	MemoryContext meta_context; /* feature names; NULL if never loaded */
+	MemoryContext booster_context;	/* owns model.xgb; NULL if never loaded */
+	char		sha256[65];
+	FraudModel	model;
+} CacheEntry;
+
+static HTAB *model_cache = NULL;
+static MemoryContext cache_context = NULL;
+static Oid	models_relid = InvalidOid;
+static uint32 next_generation = 1;
+
+PG_FUNCTION_INFO_V1(fraud_score_models_changed);
+
+static void
+catalog_relcache_callback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	CacheEntry *entry;
+
+	if (relid != InvalidOid && relid != models_relid)
+		return;
+	/* The table may have been dropped and recreated: look it up again. */
+	models_relid = InvalidOid;
+	if (model_cache == NULL)
+		return;
+	hash_seq_init(&status, model_cache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		entry->valid = false;
+}
+
+void
+catalog_init(void)
+{
+	CacheRegisterRelcacheCallback(catalog_relcache_callback, (Datum) 0);
+}
+
+/* PostgreSQL 15 does not export get_extension_schema(). */
+static Oid
+extension_namespace(void)
+{
+	Oid			ext = get_extension_oid("fraud_score", true);
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			nsp = InvalidOid;
+
+	if (!OidIsValid(ext))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"fraud_score\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION fraud_score.")));
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(ext));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		nsp = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return nsp;
+}
+
+Oid
+catalog_models_relid(void)
+{
+	if (!OidIsValid(models_relid))
+	{
+		Oid			nsp = extension_namespace();
+
+		models_relid = get_relname_relid(MODELS_TABLE, nsp);
+		if (!OidIsValid(models_relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("fraud_score model catalog table is missing"),
+					 errhint("Recreate the extension with DROP EXTENSION fraud_score; CREATE EXTENSION fraud_score.")));
+	}
+	return models_relid;
+}
+
+static Oid
+models_index(Relation rel, const char *index_name)
+{
+	Oid			index = get_relname_relid(index_name, RelationGetNamespace(rel));
+
+	if (!OidIsValid(index))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("fraud_score catalog index \"%s\" is missing", index_name),
+				 errhint("Recreate the extension with DROP EXTENSION fraud_score; CREATE EXTENSION fraud_score.")));
+	return index;
+}
+
+const char *
+catalog_resolve_name(text *name_or_null)
+{
+	if (name_or_null != NULL)
+		return text_to_cstring(name_or_null);
+	if (fraud_score_default_model == NULL || fraud_score_default_model[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no fraud model named and fraud_score.default_model is empty"),
+				 errhint("Pass a model name, or set fraud_score.default_model.")));
+	return fraud_score_default_model;
+}
+
+/* Does any version of this model exist?  Only asked on the error path. */
+static bool
+model_name_exists(Relation rel, const char *name)
+{
+	ScanKeyData key;
+	SysScanDesc scan;
+	bool		found;
+
+	ScanKeyEntryInitialize(&key, 0, Anum_name, BTEqualStrategyNumber, InvalidOid,
+						   C_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(name));
+	scan = systable_beginscan(rel, models_index(rel, MODELS_PKEY_INDEX), true, NULL, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	return found;
+}
+
+typedef struct LoadContext
+{
+	const char *name;
+	int32		version;
+} LoadContext;
+
+static void
+load_error_context(void *arg)
+{
+	LoadContext *lc = arg;
+
+	errcontext("loading version %d of fraud model \"%s\"", lc->version, lc->name);
+}
+
+/*
+ * (Re)build a cache entry from the active catalog row.  New memory is built
+ * under the caller's context and adopted only on success, so an error
+ * anywhere leaves the previous entry as it was and frees what was built
+ * (including a booster, through xgb.c's reset callback).
+ */
+static void
+load_entry(CacheEntry *entry, Relation rel, HeapTuple tuple)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Datum		values[Natts_models_min];
+	bool		isnull[Natts_models_min];
+	char	   *sha256;
+	MemoryContext meta_context;
+	MemoryContext booster_context = NULL;
+	MemoryContext old;
+	Datum	   *names;
+	int			num_names;
+	FraudModel	model = {0};
+	LoadContext lc;
+	ErrorContextCallback errcb;
+
+	if (desc->natts < Natts_models_min)
+		elog(ERROR, "fraud_score catalog table has %d columns, expected at least %d",
+			 desc->natts, Natts_models_min);
+	for (int i = 0; i < Natts_models_min; i++)
+	{
+		values[i] = heap_getattr(tuple, i + 1, desc, &isnull[i]);
+		if (isnull[i])
+			elog(ERROR, "fraud_score catalog row has a null in column %d", i + 1);
+	}
+
+	strlcpy(model.name, entry->name, NAMEDATALEN);
+	model.version = DatumGetInt32(values[Anum_version - 1]);
+	model.num_features = DatumGetInt32(values[Anum_num_features - 1]);
+	model.review_threshold = DatumGetFloat8(values[Anum_review_threshold - 1]);
+	model.decline_threshold = DatumGetFloat8(values[Anum_decline_threshold - 1]);
+	sha256 = TextDatumGetCString(values[Anum_sha256 - 1]);
+
+	lc.name = entry->name;
+	lc.version = model.version;
+	errcb.callback = load_error_context;
+	errcb.arg = &lc;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	meta_context = AllocSetContextCreate(CurrentMemoryContext, "fraud_score model",
+										 ALLOCSET_SMALL_SIZES);
+	MemoryContextCopyAndSetIdentifier(meta_context, entry->name);
+	old = MemoryContextSwitchTo(meta_context);
+	deconstruct_array(DatumGetArrayTypeP(values[Anum_features - 1]), TEXTOID, -1, false,
+					  TYPALIGN_INT, &names, NULL, &num_names);
+	if (num_names != model.num_features)
+		elog(ERROR, "fraud_score catalog row has %d feature names for %d features",
+			 num_names, model.num_features);
+	model.feature_names = palloc(sizeof(char *) * num_names);
+	for (int i = 0; i < num_names; i++)
+		model.feature_names[i] = TextDatumGetCString(names[i]);
+	MemoryContextSwitchTo(old);
+
+	if (entry->booster_context != NULL && strcmp(entry->sha256, sha256) == 0 &&
+		entry->model.num_features == model.num_features)
+		model.xgb = entry->model.xgb;	/* same bytes: keep the booster */
+	else
+	{
+		MemoryContext check = AllocSetContextCreate(CurrentMemoryContext,
+													"fraud_score model check",
+													ALLOCSET_DEFAULT_SIZES);
+		bytea	   *bytes;
+		ModelInfo	info;
+
+		old = MemoryContextSwitchTo(check);
+		bytes = DatumGetByteaPP(values[Anum_model - 1]);
+		/* The table's owner can write it directly: trust nothing. */
+		model_validate(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), &info);
+		if (info.num_features != model.num_features)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("fraud model \"%s\" version %d has %d features, but its catalog row says %d",
+							entry->name, model.version, info.num_features, model.num_features)));
+		booster_context = AllocSetContextCreate(CurrentMemoryContext, "fraud_score booster",
+												ALLOCSET_SMALL_SIZES);
+		model.xgb = xgb_load(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes),
+							 model.num_features, booster_context);
+		MemoryContextSwitchTo(old);
+		MemoryContextSetParent(booster_context, CurrentMemoryContext);
+		MemoryContextDelete(check);
+	}
+	error_context_stack = errcb.previous;
+
+	/* Success: adopt the new contexts and free the old; nothing can fail. */
+	MemoryContextSetParent(meta_context, cache_context);
+	if (entry->meta_context != NULL)
+		MemoryContextDelete(entry->meta_context);
+	entry->meta_context = meta_context;
+	if (booster_context != NULL)
+	{
+		MemoryContextSetParent(booster_context, cache_context);
+		if (entry->booster_context != NULL)
+			MemoryContextDelete(entry->booster_context);
+		entry->booster_context = booster_context;
+	}
+	strlcpy(entry->sha256, sha256, sizeof(entry->sha256));
+	model.generation = next_generation++;
+	entry->model = model;
+	entry->valid = true;
+}
+
+FraudModel *
+catalog_get_active_model(const char *name)
+{
+	CacheEntry *entry;
+	bool		found;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+
+	if (strlen(name) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("fraud model \"%s\" does not exist", name)));
+
+	if (model_cache == NULL)
+	{
+		HASHCTL		ctl = {0};
+
+		cache_context = AllocSetContextCreate(TopMemoryContext, "fraud_score model cache",
+											  ALLOCSET_SMALL_SIZES);
+		ctl.keysize = NAMEDATALEN;
+		ctl.entrysize = sizeof(CacheEntry);
+		ctl.hcxt = cache_context;
+		model_cache = hash_create("fraud_score models", 16, &ctl,
+								  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+
+	entry = hash_search(model_cache, name, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->valid = false;
+		entry->meta_context = NULL;
+		entry->booster_context = NULL;
+		entry->sha256[0] = '\0';
+		memset(&entry->model, 0, sizeof(entry->model));
+	}
+	if (entry->valid)
+		return &entry->model;
+
+	rel = table_open(catalog_models_relid(), AccessShareLock);
+	ScanKeyEntryInitialize(&key, 0, Anum_name, BTEqualStrategyNumber, InvalidOid,
+						   C_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(name));
+	scan = systable_beginscan(rel, models_index(rel, MODELS_ACTIVE_INDEX), true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (!HeapTupleIsValid(tuple))
+	{
+		bool		exists = model_name_exists(rel, name);
+
+		if (exists)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("fraud model \"%s\" has no active version", name),
+					 errhint("Activate a version with fraud_model_activate().")));
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("fraud model \"%s\" does not exist", name),
+				 errhint("Load it with fraud_model_load(); the fraud_models view lists loaded models.")));
+	}
+	load_entry(entry, rel, tuple);
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return &entry->model;
+}
+
+/* Statement trigger on the catalog: tell every backend to reload. */
+Datum
+fraud_score_models_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("fraud_score_models_changed() must be called as a trigger")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	PG_RETURN_POINTER(NULL);
+}

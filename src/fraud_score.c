@@ -1,0 +1,61 @@
+/*-------------------------------------------------------------------------
+ *
+ * fraud_score.c
+ *		Module entry: PG_MODULE_MAGIC, _PG_init and the GUCs.
+ *
+ * Works whether loaded through shared_preload_libraries (then _PG_init runs
+ * in the postmaster, which must never start XGBoost or OpenMP threads) or on
+ * first use in a backend.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <omp.h>
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "fraud_score.h"
+
+PG_MODULE_MAGIC;
+
+char	   *fraud_score_default_model = NULL;
+int			fraud_score_max_model_size_kb = 64 * 1024;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	/*
+	 * libgomp hangs in a forked child once the parent has started an OpenMP
+	 * thread pool; one thread means it never starts one.
+	 */
+	omp_set_num_threads(1);
+
+	DefineCustomStringVariable("fraud_score.default_model",
+							   "Model used when fraud_score() or fraud_decide() is given no model name.",
+							   NULL,
+							   &fraud_score_default_model,
+							   "default",
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("fraud_score.max_model_size",
+							"Largest model, in bytes as loaded or stored, that fraud_score accepts.",
+							"Guards backend memory: a model is parsed and validated in full before use.",
+							&fraud_score_max_model_size_kb,
+							64 * 1024,
+							1,
+							1024 * 1024,	/* 1GB, the bytea limit */
+							PGC_SUSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("fraud_score");
+
+	catalog_init();
+	trigger_init();
+}

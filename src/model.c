@@ -1,0 +1,429 @@
+/*-------------------------------------------------------------------------
+ *
+ * model.c
+ *		Model bytes: size cap, format detection and structural validation.
+ *
+ * XGBoost 1.7.4 segfaults or loops forever on some malformed models (tree
+ * counts that disagree with the trees present, child or feature indices out
+ * of range, cycles).  In a backend that is a server-wide crash-restart, so
+ * every byte string goes through model_validate() before XGBoost sees it:
+ * the document is parsed by modeldoc.c and every array length, index and
+ * value XGBoost will trust is checked here.  The rules are those of the
+ * XGBoost JSON schema for gbtree models; anything else is refused.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+
+#include "fraud_score.h"
+#include "modeldoc.h"
+
+/* Limits well beyond any real fraud model, small enough to bound memory. */
+#define MAX_FEATURES 10000
+#define MAX_TREE_NODES (1 << 24)
+
+#define INVALID_MODEL(...) \
+	ereport(ERROR, \
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION), \
+			 errmsg("invalid XGBoost model"), \
+			 errdetail(__VA_ARGS__)))
+
+#define UNSUPPORTED_MODEL(...) \
+	ereport(ERROR, \
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED), \
+			 errmsg("unsupported XGBoost model"), \
+			 errdetail(__VA_ARGS__), \
+			 errhint("fraud_score scores binary:logistic gbtree models with numerical splits.")))
+
+void
+model_check_size(Size len)
+{
+	Size		cap = (Size) fraud_score_max_model_size_kb * 1024;
+
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model is empty"),
+				 errdetail("The model argument has zero bytes.")));
+	if (len > cap)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("model is too large"),
+				 errdetail("The model has %zu bytes; fraud_score.max_model_size allows %zu.",
+						   len, cap),
+				 errhint("Raise fraud_score.max_model_size, or train a smaller model.")));
+}
+
+static const char *
+detect_format(const char *data, Size len)
+{
+	Size		i = 0;
+
+	while (i < len && isspace((unsigned char) data[i]))
+		i++;
+	if (i < len && data[i] == '{')
+	{
+		Size		j = i + 1;
+
+		/* XGBoost's own rule: after '{', JSON has a quote or whitespace. */
+		if (j < len && (data[j] == '"' || data[j] == '}' || isspace((unsigned char) data[j])))
+			return "json";
+		if (i == 0 && j < len && strchr("iUIlL$#", data[j]) != NULL)
+			return "ubjson";
+	}
+	if (len >= 4 && memcmp(data, "binf", 4) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("model is in XGBoost's deprecated binary format"),
+				 errdetail("Only XGBoost's JSON and UBJSON model formats are accepted."),
+				 errhint("Load the model in XGBoost and save it again as JSON or UBJSON, e.g. booster.save_model(\"model.ubj\").")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("model is not in XGBoost JSON or UBJSON format"),
+			 errdetail("The bytes start with neither a JSON object nor a UBJSON object."),
+			 errhint("Pass the bytes of a model saved by XGBoost as .json or .ubj; a model in the deprecated binary format must be saved again as JSON or UBJSON.")));
+	return NULL;				/* keep compiler quiet */
+}
+
+static DocValue *
+require(const DocValue *object, const char *key, DocKind kind, const char *where)
+{
+	DocValue   *v = doc_get(object, key);
+
+	if (v == NULL)
+		INVALID_MODEL("%s has no \"%s\".", where, key);
+	/* An empty array parses as numeric; accept it where any array is due. */
+	if (v->kind != kind &&
+		!(kind == DOC_ARRAY && v->kind == DOC_NUMARRAY && v->count == 0) &&
+		!(kind == DOC_NUMARRAY && v->kind == DOC_ARRAY && v->count == 0))
+		INVALID_MODEL("\"%s\" in %s is a %s, not a%s %s.", key, where,
+					  doc_kind_name(v->kind), kind == DOC_ARRAY || kind == DOC_OBJECT ? "n" : "",
+					  kind == DOC_NUMARRAY ? "array of numbers" : doc_kind_name(kind));
+	return v;
+}
+
+/* XGBoost writes parameters as strings ("20"); accept plain numbers too. */
+static int64
+require_int_param(const DocValue *object, const char *key, const char *where,
+				  int64 min, int64 max)
+{
+	DocValue   *v = doc_get(object, key);
+	double		x;
+
+	if (v == NULL)
+		INVALID_MODEL("%s has no \"%s\".", where, key);
+	if (v->kind == DOC_STRING)
+	{
+		char	   *end;
+
+		errno = 0;
+		x = strtod(v->u.string, &end);
+		if (end == v->u.string || *end != '\0' || errno != 0)
+			INVALID_MODEL("\"%s\" in %s is \"%s\", not an integer.", key, where, v->u.string);
+	}
+	else if (v->kind == DOC_NUMBER)
+		x = v->u.number;
+	else
+		INVALID_MODEL("\"%s\" in %s is a %s, not an integer.", key, where, doc_kind_name(v->kind));
+	if (x != floor(x) || x < (double) min || x > (double) max)
+		INVALID_MODEL("\"%s\" in %s is %g, outside %lld..%lld.", key, where, x,
+					  (long long) min, (long long) max);
+	return (int64) x;
+}
+
+static double
+require_float_param(const DocValue *object, const char *key, const char *where)
+{
+	DocValue   *v = doc_get(object, key);
+	double		x;
+
+	if (v == NULL)
+		INVALID_MODEL("%s has no \"%s\".", where, key);
+	if (v->kind == DOC_STRING)
+	{
+		char	   *end;
+
+		x = strtod(v->u.string, &end);
+		if (end == v->u.string || *end != '\0')
+			INVALID_MODEL("\"%s\" in %s is \"%s\", not a number.", key, where, v->u.string);
+	}
+	else if (v->kind == DOC_NUMBER)
+		x = v->u.number;
+	else
+		INVALID_MODEL("\"%s\" in %s is a %s, not a number.", key, where, doc_kind_name(v->kind));
+	if (!isfinite(x))
+		INVALID_MODEL("\"%s\" in %s is not finite.", key, where);
+	return x;
+}
+
+static const double *
+require_node_array(const DocValue *tree, const char *key, int num_nodes, int tree_index)
+{
+	char		where[64];
+	DocValue   *v;
+
+	snprintf(where, sizeof(where), "tree %d", tree_index);
+	v = require(tree, key, DOC_NUMARRAY, where);
+	if (v->count != num_nodes)
+		INVALID_MODEL("\"%s\" of tree %d has %d entries, but the tree has %d nodes.",
+					  key, tree_index, v->count, num_nodes);
+	return v->u.numbers;
+}
+
+static bool
+is_index(double x, int limit)
+{
+	return x == floor(x) && x >= 0 && x < limit;
+}
+
+/*
+ * One tree.  Walks from the root with a visited map, so a cycle, a node with
+ * two parents or a child index out of range is caught before XGBoost's own
+ * walks (which trust every index) ever run.  Returns the node count.
+ */
+static int
+validate_tree(const DocValue *tree, int tree_index, int num_features)
+{
+	char		where[64];
+	const DocValue *param;
+	int			n;
+	const double *left,
+			   *right,
+			   *parents,
+			   *split_index,
+			   *split_cond,
+			   *default_left;
+	DocValue   *split_type;
+	bool	   *visited;
+	int		   *stack;
+	int			depth = 0;
+	static const char *const categorical[] = {
+		"categories", "categories_nodes", "categories_segments", "categories_sizes"
+	};
+
+	snprintf(where, sizeof(where), "tree %d", tree_index);
+	if (tree->kind != DOC_OBJECT)
+		INVALID_MODEL("Tree %d is a %s, not an object.", tree_index, doc_kind_name(tree->kind));
+	if (require_int_param(tree, "id", where, 0, PG_INT32_MAX) != tree_index)
+		INVALID_MODEL("Tree %d has id %lld; ids must number the trees in order.",
+					  tree_index, (long long) require_int_param(tree, "id", where, 0, PG_INT32_MAX));
+
+	param = require(tree, "tree_param", DOC_OBJECT, where);
+	n = (int) require_int_param(param, "num_nodes", where, 1, MAX_TREE_NODES);
+	if (doc_get(param, "size_leaf_vector") &&
+		require_int_param(param, "size_leaf_vector", where, 0, PG_INT32_MAX) != 0)
+		UNSUPPORTED_MODEL("Tree %d has vector leaves (multi-target trees).", tree_index);
+
+	left = require_node_array(tree, "left_children", n, tree_index);
+	right = require_node_array(tree, "right_children", n, tree_index);
+	parents = require_node_array(tree, "parents", n, tree_index);
+	split_index = require_node_array(tree, "split_indices", n, tree_index);
+	split_cond = require_node_array(tree, "split_conditions", n, tree_index);
+	default_left = require_node_array(tree, "default_left", n, tree_index);
+	(void) require_node_array(tree, "base_weights", n, tree_index);
+	(void) require_node_array(tree, "loss_changes", n, tree_index);
+	(void) require_node_array(tree, "sum_hessian", n, tree_index);
+
+	split_type = doc_get(tree, "split_type");
+	if (split_type != NULL)
+	{
+		const double *types = require_node_array(tree, "split_type", n, tree_index);
+
+		for (int i = 0; i < n; i++)
+			if (types[i] != 0)
+				UNSUPPORTED_MODEL("Tree %d node %d is a categorical split.", tree_index, i);
+	}
+	for (size_t k = 0; k < lengthof(categorical); k++)
+	{
+		DocValue   *v = doc_get(tree, categorical[k]);
+
+		if (v != NULL && !((v->kind == DOC_NUMARRAY || v->kind == DOC_ARRAY) && v->count == 0))
+			UNSUPPORTED_MODEL("Tree %d has categorical split data in \"%s\".",
+							  tree_index, categorical[k]);
+	}
+
+	/* XGBoost follows every node's parent index when it loads a tree. */
+	for (int i = 1; i < n; i++)
+		if (!is_index(parents[i], n))
+			INVALID_MODEL("Tree %d node %d has parent %g, outside 0..%d.",
+						  tree_index, i, parents[i], n - 1);
+
+	visited = palloc0(sizeof(bool) * n);
+	stack = palloc(sizeof(int) * n);
+	stack[depth++] = 0;
+	visited[0] = true;
+	while (depth > 0)
+	{
+		int			i = stack[--depth];
+
+		if (left[i] == -1 && right[i] == -1)
+		{
+			if (!isfinite(split_cond[i]))
+				INVALID_MODEL("Tree %d leaf %d has a value that is not finite.", tree_index, i);
+			continue;
+		}
+		if (!is_index(left[i], n) || !is_index(right[i], n) || left[i] == 0 || right[i] == 0)
+			INVALID_MODEL("Tree %d node %d has children %g and %g; a tree of %d nodes needs both in 1..%d, or both -1 for a leaf.",
+						  tree_index, i, left[i], right[i], n, n - 1);
+		if (!is_index(split_index[i], num_features))
+			INVALID_MODEL("Tree %d node %d splits on feature %g, but the model has %d features.",
+						  tree_index, i, split_index[i], num_features);
+		if (!isfinite(split_cond[i]))
+			INVALID_MODEL("Tree %d node %d has a split condition that is not finite.", tree_index, i);
+		if (default_left[i] != 0 && default_left[i] != 1)
+			INVALID_MODEL("Tree %d node %d has default_left %g, not 0 or 1.",
+						  tree_index, i, default_left[i]);
+		for (int side = 0; side < 2; side++)
+		{
+			int			child = (int) (side == 0 ? left[i] : right[i]);
+
+			if (visited[child])
+				INVALID_MODEL("Tree %d node %d is reached twice (a cycle or a shared child).",
+							  tree_index, child);
+			if (parents[child] != i)
+				INVALID_MODEL("Tree %d node %d records parent %g, but is a child of node %d.",
+							  tree_index, child, parents[child], i);
+			visited[child] = true;
+			stack[depth++] = child;
+		}
+	}
+	pfree(visited);
+	pfree(stack);
+	return n;
+}
+
+static char **
+extract_feature_names(const DocValue *learner, int num_features)
+{
+	DocValue   *names = doc_get(learner, "feature_names");
+	char	  **result;
+
+	if (names == NULL || names->count == 0)
+		return NULL;
+	if (names->kind != DOC_ARRAY)
+		INVALID_MODEL("\"feature_names\" is not an array of strings.");
+	if (names->count != num_features)
+		INVALID_MODEL("The model names %d features but has %d.", names->count, num_features);
+	result = palloc(sizeof(char *) * num_features);
+	for (int i = 0; i < num_features; i++)
+	{
+		DocValue   *name = names->u.items[i];
+
+		if (name->kind != DOC_STRING)
+			INVALID_MODEL("Feature name %d is a %s, not a string.", i + 1, doc_kind_name(name->kind));
+		result[i] = pg_any_to_server(name->u.string, strlen(name->u.string), PG_UTF8);
+	}
+	return result;
+}
+
+void
+model_validate(const char *data, Size len, ModelInfo *info)
+{
+	const char *format;
+	DocValue   *root;
+	DocValue   *learner,
+			   *param,
+			   *objective,
+			   *booster,
+			   *gbtree,
+			   *trees,
+			   *tree_info;
+	const char *booster_name;
+	int64		num_class;
+
+	model_check_size(len);
+	format = detect_format(data, len);
+	root = strcmp(format, "json") == 0 ? doc_parse_json(data, len) : doc_parse_ubjson(data, len);
+
+	memset(info, 0, sizeof(*info));
+	info->format = format;
+
+	if (root == NULL || root->kind != DOC_OBJECT)
+		INVALID_MODEL("The top level is not an object.");
+	learner = require(root, "learner", DOC_OBJECT, "the model");
+
+	objective = require(learner, "objective", DOC_OBJECT, "the learner");
+	info->objective = pstrdup(require(objective, "name", DOC_STRING, "the objective")->u.string);
+	if (strcmp(info->objective, "binary:logistic") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("model objective \"%s\" is not supported", info->objective),
+				 errdetail("fraud_score needs a probability of fraud, so it accepts only binary:logistic models."),
+				 errhint("Train the model with objective \"binary:logistic\".")));
+
+	param = require(learner, "learner_model_param", DOC_OBJECT, "the learner");
+	info->num_features = (int) require_int_param(param, "num_feature", "learner_model_param",
+												 1, MAX_FEATURES);
+	num_class = require_int_param(param, "num_class", "learner_model_param", 0, PG_INT32_MAX);
+	if (num_class > 1)
+		UNSUPPORTED_MODEL("The model has %lld classes.", (long long) num_class);
+	if (doc_get(param, "num_target") &&
+		require_int_param(param, "num_target", "learner_model_param", 0, PG_INT32_MAX) > 1)
+		UNSUPPORTED_MODEL("The model has more than one target.");
+	info->base_score = require_float_param(param, "base_score", "learner_model_param");
+	if (!(info->base_score > 0 && info->base_score < 1))
+		INVALID_MODEL("base_score is %g; a binary:logistic model needs it strictly between 0 and 1.",
+					  info->base_score);
+
+	booster = require(learner, "gradient_booster", DOC_OBJECT, "the learner");
+	booster_name = require(booster, "name", DOC_STRING, "gradient_booster")->u.string;
+	if (strcmp(booster_name, "gbtree") != 0)
+		UNSUPPORTED_MODEL("The booster is \"%s\"; only \"gbtree\" is supported.", booster_name);
+	gbtree = require(booster, "model", DOC_OBJECT, "gradient_booster");
+	param = require(gbtree, "gbtree_model_param", DOC_OBJECT, "the gbtree model");
+	info->num_trees = (int) require_int_param(param, "num_trees", "gbtree_model_param",
+											  0, PG_INT32_MAX);
+	(void) require_int_param(param, "num_parallel_tree", "gbtree_model_param", 1, PG_INT32_MAX);
+	if (doc_get(param, "size_leaf_vector") &&
+		require_int_param(param, "size_leaf_vector", "gbtree_model_param", 0, PG_INT32_MAX) != 0)
+		UNSUPPORTED_MODEL("The model has vector leaves (multi-target trees).");
+
+	trees = require(gbtree, "trees", DOC_ARRAY, "the gbtree model");
+	tree_info = require(gbtree, "tree_info", DOC_NUMARRAY, "the gbtree model");
+	if (trees->count != info->num_trees)
+		INVALID_MODEL("num_trees is %d, but the model has %d trees.", info->num_trees, trees->count);
+	if (tree_info->count != info->num_trees)
+		INVALID_MODEL("num_trees is %d, but tree_info has %d entries.", info->num_trees, tree_info->count);
+	for (int t = 0; t < info->num_trees; t++)
+	{
+		/* Binary models have one output group; tree_info names each tree's. */
+		if (tree_info->u.numbers[t] != 0)
+			INVALID_MODEL("tree_info[%d] is %g; a binary model has only output group 0.",
+						  t, tree_info->u.numbers[t]);
+		info->num_nodes += validate_tree(trees->u.items[t], t, info->num_features);
+	}
+
+	info->feature_names = extract_feature_names(learner, info->num_features);
+}
+
+/*
+ * Feature names as fraud_score uses them to match jsonb keys and columns:
+ * present, non-empty, unique, and as many as the model has features.
+ */
+void
+model_check_feature_names(char **names, int count, int num_features)
+{
+	if (count != num_features)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model has %d features, but %d feature names were given",
+						num_features, count),
+				 errhint("Pass exactly one name per model feature, in the model's feature order.")));
+	for (int i = 0; i < count; i++)
+	{
+		if (names[i] == NULL || names[i][0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("feature name %d is empty", i + 1)));
+		for (int j = 0; j < i; j++)
+			if (strcmp(names[i], names[j]) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("feature name \"%s\" appears more than once", names[i])));
+	}
+}

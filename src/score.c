@@ -1,0 +1,192 @@
+/*-------------------------------------------------------------------------
+ *
+ * score.c
+ *		SQL entry points for scoring and model checking; kept thin.
+ *
+ * fraud_score(jsonb, text), fraud_decide(jsonb, text) and
+ * fraud_model_check(bytea, text[]) resolve their arguments and hand over
+ * to catalog.c, features.c, model.c and xgb.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "fraud_score.h"
+#include "xgb.h"
+
+PG_FUNCTION_INFO_V1(fraud_score_jsonb);
+PG_FUNCTION_INFO_V1(fraud_decide_jsonb);
+PG_FUNCTION_INFO_V1(fraud_model_check);
+
+/* One input row, reused by every call in this backend. */
+float *
+score_feature_buffer(int num_features)
+{
+	static float *buffer = NULL;
+	static int	capacity = 0;
+
+	if (num_features > capacity)
+	{
+		if (buffer)
+			pfree(buffer);
+		buffer = MemoryContextAlloc(TopMemoryContext, sizeof(float) * num_features);
+		capacity = num_features;
+	}
+	return buffer;
+}
+
+double
+score_features(FraudModel *model, const float *features)
+{
+	return xgb_predict_one(model->xgb, features);
+}
+
+const char *
+score_decision(FraudModel *model, double score)
+{
+	if (score >= model->decline_threshold)
+		return "decline";
+	if (score >= model->review_threshold)
+		return "review";
+	return "approve";
+}
+
+static FraudModel *
+score_jsonb_args(FunctionCallInfo fcinfo, double *score)
+{
+	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
+	const char *name = catalog_resolve_name(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
+	FraudModel *model = catalog_get_active_model(name);
+	float	   *row = score_feature_buffer(model->num_features);
+
+	features_from_jsonb(model, doc, row);
+	*score = score_features(model, row);
+	return model;
+}
+
+Datum
+fraud_score_jsonb(PG_FUNCTION_ARGS)
+{
+	double		score;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	(void) score_jsonb_args(fcinfo, &score);
+	PG_RETURN_FLOAT8(score);
+}
+
+Datum
+fraud_decide_jsonb(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	FraudModel *model;
+	double		score;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "fraud_decide must return a composite type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	model = score_jsonb_args(fcinfo, &score);
+	values[0] = Float8GetDatum(score);
+	values[1] = CStringGetTextDatum(score_decision(model, score));
+	values[2] = CStringGetTextDatum(model->name);
+	values[3] = Int32GetDatum(model->version);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+static char **
+feature_names_from_array(ArrayType *array, int *count)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	char	  **names;
+
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("features must be a one-dimensional array")));
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, count);
+	names = palloc(sizeof(char *) * Max(*count, 1));
+	for (int i = 0; i < *count; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("feature name %d is null", i + 1)));
+		names[i] = TextDatumGetCString(elems[i]);
+	}
+	return names;
+}
+
+/*
+ * fraud_model_check(model bytea, features text[]): validate model bytes and
+ * return them as XGBoost UBJSON, with the feature names to store.
+ */
+Datum
+fraud_model_check(PG_FUNCTION_ARGS)
+{
+	bytea	   *bytes;
+	ModelInfo	info;
+	char	  **names;
+	int			num_names;
+	bytea	   *ubjson;
+	ModelInfo	stored;
+	TupleDesc	tupdesc;
+	Datum		values[7];
+	bool		nulls[7] = {0};
+	Datum	   *name_datums;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model must not be null")));
+	bytes = PG_GETARG_BYTEA_PP(0);
+	model_validate(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), &info);
+
+	if (!PG_ARGISNULL(1))
+		names = feature_names_from_array(PG_GETARG_ARRAYTYPE_P(1), &num_names);
+	else if (info.feature_names != NULL)
+	{
+		names = info.feature_names;
+		num_names = info.num_features;
+	}
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model has no feature names"),
+				 errdetail("The model has %d features and does not name them.", info.num_features),
+				 errhint("Pass the names, in the model's feature order, in the features argument.")));
+	model_check_feature_names(names, num_names, info.num_features);
+
+	ubjson = xgb_to_ubjson(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), names, num_names);
+	/* What is stored must pass the check every backend makes before loading. */
+	model_validate(VARDATA(ubjson), VARSIZE(ubjson) - VARHDRSZ, &stored);
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "fraud_model_check must return a composite type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	name_datums = palloc(sizeof(Datum) * num_names);
+	for (int i = 0; i < num_names; i++)
+		name_datums[i] = CStringGetTextDatum(names[i]);
+	values[0] = CStringGetTextDatum(info.format);
+	values[1] = CStringGetTextDatum(info.objective);
+	values[2] = Int32GetDatum(info.num_features);
+	values[3] = Int32GetDatum(info.num_trees);
+	values[4] = Int32GetDatum(info.num_nodes);
+	values[5] = PointerGetDatum(construct_array(name_datums, num_names, TEXTOID, -1, false,
+												TYPALIGN_INT));
+	values[6] = PointerGetDatum(ubjson);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

@@ -1,0 +1,244 @@
+/*-------------------------------------------------------------------------
+ *
+ * trigger.c
+ *		fraud_score_trigger(): score NEW in a BEFORE INSERT OR UPDATE trigger.
+ *
+ * Arguments: model name, score column, then optionally decision column and
+ * model-version column.  Features come straight from NEW's columns whose
+ * names match the model's feature names.  Which column is which is worked
+ * out at a trigger's first row and cached per trigger, until the relation
+ * changes (relcache callback) or the model version does (generation).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "fraud_score.h"
+
+PG_FUNCTION_INFO_V1(fraud_score_trigger);
+
+typedef struct TriggerCacheEntry
+{
+	Oid			trigger_oid;	/* hash key */
+	bool		valid;
+	Oid			relid;
+	uint32		model_generation;
+	MemoryContext context;		/* owns map; NULL until first built */
+	FeatureMap *map;
+	AttrNumber	score_attnum;
+	Oid			score_type;
+	AttrNumber	decision_attnum;	/* 0 if not requested */
+	AttrNumber	version_attnum; /* 0 if not requested */
+	Oid			version_type;
+} TriggerCacheEntry;
+
+static HTAB *trigger_cache = NULL;
+static MemoryContext trigger_cache_context = NULL;
+
+static void
+trigger_relcache_callback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	TriggerCacheEntry *entry;
+
+	if (trigger_cache == NULL)
+		return;
+	hash_seq_init(&status, trigger_cache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		if (relid == InvalidOid || entry->relid == relid)
+			entry->valid = false;
+}
+
+void
+trigger_init(void)
+{
+	CacheRegisterRelcacheCallback(trigger_relcache_callback, (Datum) 0);
+}
+
+static AttrNumber
+find_column(TupleDesc tupdesc, const char *column)
+{
+	for (int a = 0; a < tupdesc->natts; a++)
+	{
+		Form_pg_attribute attr = TupleDescAttr(tupdesc, a);
+
+		if (!attr->attisdropped && strcmp(NameStr(attr->attname), column) == 0)
+			return attr->attnum;
+	}
+	return InvalidAttrNumber;
+}
+
+/* An output column named by a trigger argument, of one of the allowed types. */
+static AttrNumber
+output_column(Relation rel, const char *column, const char *role,
+			  const Oid *allowed, int num_allowed, const char *allowed_names,
+			  Oid *type_out)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	AttrNumber	attnum = find_column(tupdesc, column);
+	Oid			type;
+
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						column, RelationGetRelationName(rel)),
+				 errdetail("The arguments of trigger fraud_score_trigger() name it as the %s column.",
+						   role)));
+	type = getBaseType(TupleDescAttr(tupdesc, attnum - 1)->atttypid);
+	for (int i = 0; i < num_allowed; i++)
+		if (type == allowed[i])
+		{
+			if (type_out)
+				*type_out = type;
+			return attnum;
+		}
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("column \"%s\" of relation \"%s\" has type %s, but a %s column must be %s",
+					column, RelationGetRelationName(rel),
+					format_type_be(TupleDescAttr(tupdesc, attnum - 1)->atttypid),
+					role, allowed_names)));
+	return InvalidAttrNumber;	/* keep compiler quiet */
+}
+
+static void
+build_entry(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, FraudModel *model)
+{
+	static const Oid score_types[] = {FLOAT8OID, FLOAT4OID};
+	static const Oid decision_types[] = {TEXTOID, VARCHAROID};
+	static const Oid version_types[] = {INT4OID, INT8OID};
+	MemoryContext context;
+	TriggerCacheEntry built = *entry;
+
+	built.score_attnum = output_column(rel, trigger->tgargs[1], "score",
+									   score_types, lengthof(score_types),
+									   "double precision or real", &built.score_type);
+	built.decision_attnum = trigger->tgnargs > 2 ?
+		output_column(rel, trigger->tgargs[2], "decision",
+					  decision_types, lengthof(decision_types), "text or varchar", NULL) : 0;
+	built.version_attnum = trigger->tgnargs > 3 ?
+		output_column(rel, trigger->tgargs[3], "model version",
+					  version_types, lengthof(version_types), "integer or bigint",
+					  &built.version_type) : 0;
+
+	context = AllocSetContextCreate(CurrentMemoryContext, "fraud_score trigger",
+									ALLOCSET_SMALL_SIZES);
+	built.map = feature_map_build(model, RelationGetDescr(rel),
+								  RelationGetRelationName(rel), context);
+
+	/* Success: adopt. */
+	MemoryContextSetParent(context, trigger_cache_context);
+	if (entry->context != NULL)
+		MemoryContextDelete(entry->context);
+	built.context = context;
+	built.relid = RelationGetRelid(rel);
+	built.model_generation = model->generation;
+	built.valid = true;
+	*entry = built;
+}
+
+static TriggerCacheEntry *
+trigger_entry(Trigger *trigger)
+{
+	TriggerCacheEntry *entry;
+	bool		found;
+
+	if (trigger_cache == NULL)
+	{
+		HASHCTL		ctl = {0};
+
+		trigger_cache_context = AllocSetContextCreate(TopMemoryContext,
+													  "fraud_score trigger cache",
+													  ALLOCSET_SMALL_SIZES);
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(TriggerCacheEntry);
+		ctl.hcxt = trigger_cache_context;
+		trigger_cache = hash_create("fraud_score triggers", 16, &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(trigger_cache, &trigger->tgoid, HASH_ENTER, &found);
+	if (!found)
+	{
+		memset(((char *) entry) + sizeof(Oid), 0, sizeof(*entry) - sizeof(Oid));
+		entry->valid = false;
+	}
+	return entry;
+}
+
+Datum
+fraud_score_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Trigger    *trigger;
+	Relation	rel;
+	TupleDesc	tupdesc;
+	HeapTuple	tuple;
+	FraudModel *model;
+	TriggerCacheEntry *entry;
+	float	   *row;
+	double		score;
+	int			columns[3];
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	int			ncolumns = 0;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("fraud_score_trigger() must be called as a trigger")));
+	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!(TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) || TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event)))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("fraud_score_trigger() must be a BEFORE INSERT OR UPDATE ... FOR EACH ROW trigger")));
+
+	trigger = trigdata->tg_trigger;
+	rel = trigdata->tg_relation;
+	if (trigger->tgnargs < 2 || trigger->tgnargs > 4)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("fraud_score_trigger() takes 2 to 4 arguments, but trigger \"%s\" on \"%s\" gives %d",
+						trigger->tgname, RelationGetRelationName(rel), trigger->tgnargs),
+				 errhint("Use EXECUTE FUNCTION fraud_score_trigger(model, score_column [, decision_column [, version_column]]).")));
+
+	tupdesc = RelationGetDescr(rel);
+	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+
+	model = catalog_get_active_model(trigger->tgargs[0]);
+	entry = trigger_entry(trigger);
+	if (!entry->valid || entry->model_generation != model->generation ||
+		entry->relid != RelationGetRelid(rel))
+		build_entry(entry, trigger, rel, model);
+
+	row = score_feature_buffer(model->num_features);
+	features_from_tuple(model, entry->map, tupdesc, tuple, row);
+	score = score_features(model, row);
+
+	columns[ncolumns] = entry->score_attnum;
+	values[ncolumns++] = entry->score_type == FLOAT4OID ?
+		Float4GetDatum((float4) score) : Float8GetDatum(score);
+	if (entry->decision_attnum)
+	{
+		columns[ncolumns] = entry->decision_attnum;
+		values[ncolumns++] = CStringGetTextDatum(score_decision(model, score));
+	}
+	if (entry->version_attnum)
+	{
+		columns[ncolumns] = entry->version_attnum;
+		values[ncolumns++] = entry->version_type == INT8OID ?
+			Int64GetDatum(model->version) : Int32GetDatum(model->version);
+	}
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, tupdesc, ncolumns, columns,
+													 values, nulls));
+}

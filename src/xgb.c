@@ -1,0 +1,235 @@
+/*-------------------------------------------------------------------------
+ *
+ * xgb.c
+ *		The only file that talks to the XGBoost C API.
+ *
+ * Owns: turning XGBoost's 0/-1 return codes into ereport(ERROR), the
+ * lifetime of booster handles (tied to a memory context, so error cleanup
+ * frees them), and the single-row prediction path.
+ *
+ * Single-row prediction uses XGBoosterPredictFromDense with one proxy
+ * DMatrix per backend and, per model, a fixed input buffer whose
+ * array-interface string is built once at load: the per-call work is the
+ * call itself.
+ *
+ * XGBoost never runs in the postmaster: nothing here is called before a
+ * backend scores or loads a model.  OpenMP is pinned to one thread in
+ * _PG_init and every booster gets nthread=1 (libgomp hangs after fork()).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <xgboost/c_api.h>
+
+#include "utils/memutils.h"
+
+#include "xgb.h"
+
+struct XgbModel
+{
+	BoosterHandle booster;
+	int			num_features;
+	float	   *row;			/* input buffer that array_interface points at */
+	char	   *array_interface;
+};
+
+static const char predict_config[] =
+"{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
+"\"iteration_end\": 0, \"strict_shape\": false, \"cache_id\": 0, \"missing\": NaN}";
+
+static DMatrixHandle proxy_dmatrix = NULL;
+static bool log_callback_registered = false;
+
+/* Last message XGBoost logged; copied, never ereport'ed, in its callback. */
+static char xgb_log_message[256];
+
+static void
+xgb_log_callback(const char *msg)
+{
+	strlcpy(xgb_log_message, msg, sizeof(xgb_log_message));
+}
+
+/*
+ * XGBoost's last error, without its "[hh:mm:ss] file.cc:123: " prefix and
+ * its stack trace, copied into palloc'd memory at once.
+ */
+static char *
+xgb_last_error(void)
+{
+	const char *raw = XGBGetLastError();
+	char	   *msg;
+	char	   *cut;
+
+	if (raw == NULL || raw[0] == '\0')
+		return pstrdup("no error message");
+	if (raw[0] == '[')
+	{
+		const char *close = strchr(raw, ']');
+
+		if (close != NULL)
+			raw = close + 1;
+	}
+	while (*raw == ' ')
+		raw++;
+	/* "path/to/file.cc:123: message" */
+	{
+		const char *colon = strstr(raw, ": ");
+		const char *src = strstr(raw, ".cc:");
+
+		if (src == NULL)
+			src = strstr(raw, ".h:");
+		if (src != NULL && colon != NULL && src < colon)
+			raw = colon + 2;
+	}
+	msg = pstrdup(raw);
+	cut = strstr(msg, "Stack trace:");
+	if (cut != NULL)
+		*cut = '\0';
+	/* trim trailing whitespace left by the cut */
+	for (cut = msg + strlen(msg); cut > msg && isspace((unsigned char) cut[-1]); cut--)
+		cut[-1] = '\0';
+	return msg;
+}
+
+static void xgb_raise(const char *what, char *message) pg_attribute_noreturn();
+
+static void
+xgb_raise(const char *what, char *message)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+			 errmsg("XGBoost could not %s", what),
+			 errdetail("XGBoost: %s", message)));
+}
+
+static void
+xgb_call_setup(void)
+{
+	if (!log_callback_registered)
+	{
+		if (XGBRegisterLogCallback(xgb_log_callback) != 0)
+			xgb_raise("register its log callback", xgb_last_error());
+		log_callback_registered = true;
+	}
+	xgb_log_message[0] = '\0';
+}
+
+static void
+xgb_report_log(void)
+{
+	if (xgb_log_message[0] != '\0')
+		elog(DEBUG1, "XGBoost: %s", xgb_log_message);
+}
+
+static void
+booster_free_callback(void *arg)
+{
+	XgbModel   *model = arg;
+
+	if (model->booster != NULL)
+		XGBoosterFree(model->booster);
+	model->booster = NULL;
+}
+
+/*
+ * A booster holding the given model bytes, freed when "owner" goes away.
+ * On error the booster has already been handed to owner, so nothing leaks.
+ */
+static XgbModel *
+xgb_booster_from_bytes(const char *data, Size len, int num_features,
+					   MemoryContext owner)
+{
+	XgbModel   *model = MemoryContextAllocZero(owner, sizeof(XgbModel));
+	MemoryContextCallback *cb = MemoryContextAllocZero(owner, sizeof(MemoryContextCallback));
+
+	xgb_call_setup();
+	cb->func = booster_free_callback;
+	cb->arg = model;
+	MemoryContextRegisterResetCallback(owner, cb);
+
+	model->num_features = num_features;
+	if (XGBoosterCreate(NULL, 0, &model->booster) != 0)
+	{
+		model->booster = NULL;
+		xgb_raise("create a booster", xgb_last_error());
+	}
+	if (XGBoosterLoadModelFromBuffer(model->booster, data, (bst_ulong) len) != 0)
+		xgb_raise("load the model", xgb_last_error());
+	if (XGBoosterSetParam(model->booster, "nthread", "1") != 0)
+		xgb_raise("set nthread", xgb_last_error());
+	xgb_report_log();
+	return model;
+}
+
+XgbModel *
+xgb_load(const char *data, Size len, int num_features, MemoryContext owner)
+{
+	XgbModel   *model = xgb_booster_from_bytes(data, len, num_features, owner);
+
+	model->row = MemoryContextAlloc(owner, sizeof(float) * num_features);
+	model->array_interface =
+		MemoryContextStrdup(owner,
+							psprintf("{\"data\": [%zu, true], \"shape\": [1, %d], "
+									 "\"typestr\": \"<f4\", \"version\": 3}",
+									 (size_t) model->row, num_features));
+	for (int i = 0; i < num_features; i++)
+		model->row[i] = NAN;
+
+	/* Pay XGBoost's lazy configuration now, not on the first scored row. */
+	(void) xgb_predict_one(model, model->row);
+	return model;
+}
+
+double
+xgb_predict_one(XgbModel *model, const float *features)
+{
+	const bst_ulong *shape;
+	bst_ulong	dim;
+	const float *result;
+
+	if (proxy_dmatrix == NULL)
+	{
+		xgb_call_setup();
+		if (XGProxyDMatrixCreate(&proxy_dmatrix) != 0)
+		{
+			proxy_dmatrix = NULL;
+			xgb_raise("create its proxy matrix", xgb_last_error());
+		}
+	}
+	if (features != model->row)
+		memcpy(model->row, features, sizeof(float) * model->num_features);
+
+	if (XGBoosterPredictFromDense(model->booster, model->array_interface,
+								  predict_config, proxy_dmatrix,
+								  &shape, &dim, &result) != 0)
+		xgb_raise("predict", xgb_last_error());
+	return (double) result[0];
+}
+
+bytea *
+xgb_to_ubjson(const char *data, Size len, char **feature_names, int num_features)
+{
+	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext,
+											  "fraud_score model conversion",
+											  ALLOCSET_SMALL_SIZES);
+	XgbModel   *model = xgb_booster_from_bytes(data, len, num_features, tmp);
+	bst_ulong	out_len;
+	const char *out;
+	bytea	   *result;
+
+	if (XGBoosterSetStrFeatureInfo(model->booster, "feature_name",
+								   (const char **) feature_names,
+								   (bst_ulong) num_features) != 0)
+		xgb_raise("set the feature names", xgb_last_error());
+	if (XGBoosterSaveModelToBuffer(model->booster, "{\"format\": \"ubj\"}",
+								   &out_len, &out) != 0)
+		xgb_raise("save the model as UBJSON", xgb_last_error());
+
+	result = palloc(VARHDRSZ + out_len);
+	SET_VARSIZE(result, VARHDRSZ + out_len);
+	memcpy(VARDATA(result), out, out_len);
+	MemoryContextDelete(tmp);
+	return result;
+}

@@ -1,0 +1,902 @@
+/*-------------------------------------------------------------------------
+ *
+ * make_fixtures.c
+ *		Generate the XGBoost model fixtures and expected scores used by the
+ *		fraud_score regression tests.
+ *
+ * Everything written to test/fixtures/ comes from here: a synthetic,
+ * deterministic card-transaction data set, models trained on it by
+ * XGBoost itself (C API, tested with 1.7.4), and the scores XGBoost
+ * predicts for a fixed set of test rows.  The extension must reproduce
+ * those scores.
+ *
+ * Build and run (from test/tools):
+ *
+ *		cc -O2 -Wall -Wextra -Werror -o make_fixtures make_fixtures.c -lxgboost
+ *		./make_fixtures ../fixtures
+ *
+ * or simply "make -C test/tools" from the top of the repository.
+ *
+ * Determinism: the data come from a private splitmix64 generator with fixed
+ * seeds and only use exactly rounded IEEE arithmetic (no libm calls), and
+ * XGBoost is run with nthread=1, seed=0 and tree_method=exact, so a rerun
+ * with the same XGBoost version reproduces the files byte for byte.
+ *
+ * Test row values are built as text first (exactly what goes into the CSV)
+ * and then parsed with strtod() and cast to float, i.e. the same way a
+ * float8 value cast to float4 would reach the model.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <math.h>				/* NAN only; no libm needed */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xgboost/c_api.h>
+
+#define NFEATURES		5
+#define NTRAIN			4000
+#define MAX_TEST_ROWS	64
+#define FIELD_LEN		32
+
+#define TRAIN_SEED		UINT64_C(20240501)
+#define TEST_SEED		UINT64_C(777)
+
+#define PREDICT_CONFIG \
+	"{\"type\": 0, \"training\": false, \"iteration_begin\": 0, " \
+	"\"iteration_end\": 0, \"strict_shape\": false}"
+
+#define XGB_CHECK(call) \
+	do \
+	{ \
+		if ((call) != 0) \
+		{ \
+			fprintf(stderr, "%s:%d: %s failed: %s\n", \
+					__FILE__, __LINE__, #call, XGBGetLastError()); \
+			exit(1); \
+		} \
+	} while (0)
+
+static const char *feature_names[NFEATURES] = {
+	"amount", "hour", "merchant_risk", "card_age_days", "is_foreign"
+};
+
+/* Column indexes, in feature order */
+enum
+{
+	F_AMOUNT = 0,
+	F_HOUR,
+	F_MERCHANT_RISK,
+	F_CARD_AGE_DAYS,
+	F_IS_FOREIGN
+};
+
+typedef struct Rng
+{
+	uint64_t	state;
+} Rng;
+
+typedef struct Transaction
+{
+	double		amount;
+	double		hour;
+	double		merchant_risk;
+	double		card_age_days;
+	double		is_foreign;
+} Transaction;
+
+typedef struct TestRow
+{
+	char		field[NFEATURES][FIELD_LEN];	/* "" means missing */
+} TestRow;
+
+typedef struct TestSet
+{
+	int			nrows;
+	TestRow		rows[MAX_TEST_ROWS];
+} TestSet;
+
+static const char *out_dir = "../fixtures";
+
+
+/* ---------------------------------------------------------------------
+ * Small utilities
+ * ---------------------------------------------------------------------
+ */
+
+/* splitmix64 */
+static uint64_t
+rng_next(Rng *rng)
+{
+	uint64_t	z;
+
+	rng->state += UINT64_C(0x9E3779B97F4A7C15);
+	z = rng->state;
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+/* uniform double in [0, 1), 53 random bits */
+static double
+rng_uniform(Rng *rng)
+{
+	return (double) (rng_next(rng) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* floor() for 0 <= x < 2^63, without needing libm */
+static double
+floor_pos(double x)
+{
+	return (double) (int64_t) x;
+}
+
+/* round x to a multiple of 1/scale (x >= 0) */
+static double
+round_to(double x, double scale)
+{
+	return floor_pos(x * scale + 0.5) / scale;
+}
+
+/* largest float below x, for finite x > 0 (avoids libm's nextafterf) */
+static float
+float_below(float x)
+{
+	uint32_t	bits;
+
+	memcpy(&bits, &x, sizeof(bits));
+	bits--;
+	memcpy(&x, &bits, sizeof(bits));
+	return x;
+}
+
+static void *
+xmalloc(size_t size)
+{
+	void	   *p = malloc(size);
+
+	if (p == NULL)
+	{
+		fprintf(stderr, "out of memory\n");
+		exit(1);
+	}
+	return p;
+}
+
+static const char *
+out_path(const char *name)
+{
+	static char buf[4096];
+
+	if (snprintf(buf, sizeof(buf), "%s/%s", out_dir, name) >= (int) sizeof(buf))
+	{
+		fprintf(stderr, "output path too long\n");
+		exit(1);
+	}
+	return buf;
+}
+
+static char *
+read_file(const char *path, size_t *len)
+{
+	FILE	   *f = fopen(path, "rb");
+	char	   *buf;
+	long		size;
+
+	if (f == NULL)
+	{
+		fprintf(stderr, "could not open \"%s\": %s\n", path, strerror(errno));
+		exit(1);
+	}
+	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
+		fseek(f, 0, SEEK_SET) != 0)
+	{
+		fprintf(stderr, "could not seek \"%s\"\n", path);
+		exit(1);
+	}
+	buf = xmalloc((size_t) size + 1);
+	if (fread(buf, 1, (size_t) size, f) != (size_t) size)
+	{
+		fprintf(stderr, "could not read \"%s\"\n", path);
+		exit(1);
+	}
+	buf[size] = '\0';
+	fclose(f);
+	if (len)
+		*len = (size_t) size;
+	return buf;
+}
+
+static void
+write_file(const char *path, const char *data, size_t len)
+{
+	FILE	   *f = fopen(path, "wb");
+
+	if (f == NULL || fwrite(data, 1, len, f) != len || fclose(f) != 0)
+	{
+		fprintf(stderr, "could not write \"%s\"\n", path);
+		exit(1);
+	}
+}
+
+
+/* ---------------------------------------------------------------------
+ * Synthetic data
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Draw one transaction.  Always consumes the same number of random draws.
+ */
+static void
+draw_transaction(Rng *rng, Transaction *t)
+{
+	double		u_amount = rng_uniform(rng);
+	double		u_hour = rng_uniform(rng);
+	double		u_risk1 = rng_uniform(rng);
+	double		u_risk2 = rng_uniform(rng);
+	double		u_age = rng_uniform(rng);
+	double		u_foreign = rng_uniform(rng);
+
+	/* heavy tailed, 0.50 .. ~5000, median ~11 */
+	t->amount = round_to(10.0 * (1.0 / (1.0 - 0.998 * u_amount) - 1.0) + 0.5,
+						 100.0);
+	t->hour = floor_pos(u_hour * 24.0);
+	/* skewed towards low risk, 3 decimals */
+	t->merchant_risk = round_to(u_risk1 * u_risk2, 1000.0);
+	/* ~9% of cards younger than 30 days */
+	t->card_age_days = floor_pos(3650.0 * u_age * u_age);
+	t->is_foreign = (u_foreign < 0.12) ? 1.0 : 0.0;
+}
+
+/*
+ * Fraud probability: a product of nonlinear risk factors (so the log-odds
+ * are not linear in the features), including a non-monotone amount effect
+ * (tiny "card testing" charges) and a foreign x night interaction.
+ */
+static double
+fraud_probability(const Transaction *t)
+{
+	double		p = 0.016;
+	int			night = (t->hour <= 5.0);
+
+	if (t->amount >= 500.0)
+		p *= 4.0;
+	else if (t->amount >= 150.0)
+		p *= 2.0;
+	else if (t->amount < 2.0)
+		p *= 2.5;
+
+	if (night)
+		p *= 3.0;
+
+	p *= 1.0 + 6.0 * t->merchant_risk * t->merchant_risk;
+
+	if (t->card_age_days < 30.0)
+		p *= 4.0;
+	else if (t->card_age_days < 90.0)
+		p *= 2.0;
+
+	if (t->is_foreign != 0.0)
+		p *= night ? 4.0 : 2.0;
+
+	return (p > 0.9) ? 0.9 : p;
+}
+
+/*
+ * Fill data (row major, NTRAIN x NFEATURES) and labels.  merchant_risk is
+ * missing more often for risky merchants (~10% overall), card_age_days is
+ * missing 10% of the time at random.
+ */
+static void
+make_training_data(float *data, float *labels)
+{
+	Rng			rng = {TRAIN_SEED};
+	int			nfraud = 0;
+	int			nmiss_risk = 0;
+	int			nmiss_age = 0;
+
+	for (int i = 0; i < NTRAIN; i++)
+	{
+		Transaction t;
+		float	   *row = data + (size_t) i * NFEATURES;
+		double		u_label;
+		double		u_miss_risk;
+		double		u_miss_age;
+
+		draw_transaction(&rng, &t);
+		u_label = rng_uniform(&rng);
+		u_miss_risk = rng_uniform(&rng);
+		u_miss_age = rng_uniform(&rng);
+
+		labels[i] = (u_label < fraud_probability(&t)) ? 1.0f : 0.0f;
+		nfraud += (labels[i] != 0.0f);
+
+		row[F_AMOUNT] = (float) t.amount;
+		row[F_HOUR] = (float) t.hour;
+		row[F_MERCHANT_RISK] = (float) t.merchant_risk;
+		row[F_CARD_AGE_DAYS] = (float) t.card_age_days;
+		row[F_IS_FOREIGN] = (float) t.is_foreign;
+
+		if (u_miss_risk < 0.06 + 0.16 * t.merchant_risk)
+		{
+			row[F_MERCHANT_RISK] = NAN;
+			nmiss_risk++;
+		}
+		if (u_miss_age < 0.10)
+		{
+			row[F_CARD_AGE_DAYS] = NAN;
+			nmiss_age++;
+		}
+	}
+
+	fprintf(stderr,
+			"training data: %d rows, %d fraud (%.2f%%), "
+			"merchant_risk missing %.2f%%, card_age_days missing %.2f%%\n",
+			NTRAIN, nfraud, 100.0 * nfraud / NTRAIN,
+			100.0 * nmiss_risk / NTRAIN, 100.0 * nmiss_age / NTRAIN);
+}
+
+/* Copy the first ncol columns of a row-major NTRAIN x NFEATURES matrix */
+static float *
+first_columns(const float *data, int ncol)
+{
+	float	   *out = xmalloc(sizeof(float) * NTRAIN * ncol);
+
+	for (int i = 0; i < NTRAIN; i++)
+		for (int j = 0; j < ncol; j++)
+			out[(size_t) i * ncol + j] = data[(size_t) i * NFEATURES + j];
+	return out;
+}
+
+
+/* ---------------------------------------------------------------------
+ * XGBoost helpers
+ * ---------------------------------------------------------------------
+ */
+
+static DMatrixHandle
+make_dmatrix(const float *data, int nrow, int ncol, const float *labels,
+			 int with_names)
+{
+	DMatrixHandle dmat;
+
+	XGB_CHECK(XGDMatrixCreateFromMat(data, (bst_ulong) nrow, (bst_ulong) ncol,
+									 NAN, &dmat));
+	if (labels != NULL)
+		XGB_CHECK(XGDMatrixSetFloatInfo(dmat, "label", labels,
+										(bst_ulong) nrow));
+	if (with_names)
+		XGB_CHECK(XGDMatrixSetStrFeatureInfo(dmat, "feature_name",
+											 feature_names,
+											 (bst_ulong) ncol));
+	return dmat;
+}
+
+/*
+ * Train a gbtree model.  If nnames > 0, the first nnames feature names are
+ * also set on the booster: in the C API (1.7) names set on the training
+ * DMatrix are NOT copied into the model, the Python package does that
+ * explicitly with XGBoosterSetStrFeatureInfo.
+ */
+static BoosterHandle
+train(DMatrixHandle dtrain, int nnames, const char *objective, int rounds,
+	  int depth)
+{
+	BoosterHandle booster;
+	char		depth_str[16];
+
+	snprintf(depth_str, sizeof(depth_str), "%d", depth);
+
+	XGB_CHECK(XGBoosterCreate(&dtrain, 1, &booster));
+	XGB_CHECK(XGBoosterSetParam(booster, "booster", "gbtree"));
+	XGB_CHECK(XGBoosterSetParam(booster, "objective", objective));
+	XGB_CHECK(XGBoosterSetParam(booster, "tree_method", "exact"));
+	XGB_CHECK(XGBoosterSetParam(booster, "max_depth", depth_str));
+	XGB_CHECK(XGBoosterSetParam(booster, "eta", "0.3"));
+	XGB_CHECK(XGBoosterSetParam(booster, "nthread", "1"));
+	XGB_CHECK(XGBoosterSetParam(booster, "seed", "0"));
+	XGB_CHECK(XGBoosterSetParam(booster, "validate_parameters", "1"));
+
+	if (nnames > 0)
+		XGB_CHECK(XGBoosterSetStrFeatureInfo(booster, "feature_name",
+											 feature_names,
+											 (bst_ulong) nnames));
+
+	for (int iter = 0; iter < rounds; iter++)
+		XGB_CHECK(XGBoosterUpdateOneIter(booster, iter, dtrain));
+
+	return booster;
+}
+
+static BoosterHandle
+load_model(const char *path)
+{
+	BoosterHandle booster;
+
+	XGB_CHECK(XGBoosterCreate(NULL, 0, &booster));
+	XGB_CHECK(XGBoosterLoadModel(booster, path));
+	XGB_CHECK(XGBoosterSetParam(booster, "nthread", "1"));
+	return booster;
+}
+
+/* Predict probabilities for nrow x NFEATURES rows; out gets nrow floats. */
+static void
+predict(BoosterHandle booster, const float *data, int nrow, int with_names,
+		float *out)
+{
+	DMatrixHandle dmat = make_dmatrix(data, nrow, NFEATURES, NULL, with_names);
+	const bst_ulong *shape;
+	bst_ulong	dim;
+	const float *result;
+
+	XGB_CHECK(XGBoosterPredictFromDMatrix(booster, dmat, PREDICT_CONFIG,
+										  &shape, &dim, &result));
+	if (dim != 1 || shape[0] != (bst_ulong) nrow)
+	{
+		fprintf(stderr, "unexpected prediction shape\n");
+		exit(1);
+	}
+	memcpy(out, result, sizeof(float) * nrow);
+	XGB_CHECK(XGDMatrixFree(dmat));
+}
+
+/*
+ * Save the legacy (deprecated) binary format.  XGBoost 1.7 writes it for
+ * any file name not ending in .json/.ubj; make sure it really did (both
+ * JSON and UBJSON start with '{') and fall back to the buffer API if not.
+ */
+static void
+save_legacy_binary(BoosterHandle booster, const char *path)
+{
+	size_t		len;
+	char	   *buf;
+
+	XGB_CHECK(XGBoosterSaveModel(booster, path));
+	buf = read_file(path, &len);
+	if (len == 0 || buf[0] == '{')
+	{
+		bst_ulong	blen;
+		const char *bdata;
+
+		fprintf(stderr, "%s: not legacy binary, using SaveModelToBuffer\n",
+				path);
+		XGB_CHECK(XGBoosterSaveModelToBuffer(booster,
+											 "{\"format\": \"deprecated\"}",
+											 &blen, &bdata));
+		if (blen == 0 || bdata[0] == '{')
+		{
+			fprintf(stderr, "could not produce legacy binary model\n");
+			exit(1);
+		}
+		write_file(path, bdata, (size_t) blen);
+	}
+	free(buf);
+}
+
+
+/* ---------------------------------------------------------------------
+ * Minimal reading of tree 0 out of a saved JSON model
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Parse the numeric array following the first occurrence of "key" in json.
+ * XGBoost writes object keys in sorted order and trees in order, so the
+ * first occurrence of a per-tree key belongs to tree 0.  Returns the number
+ * of elements stored in out (more than max is an error).
+ */
+static int
+json_first_array(const char *json, const char *key, double *out, int max)
+{
+	char		pattern[64];
+	const char *p;
+	int			n = 0;
+
+	snprintf(pattern, sizeof(pattern), "\"%s\"", key);
+	p = strstr(json, pattern);
+	if (p == NULL || (p = strchr(p, '[')) == NULL)
+	{
+		fprintf(stderr, "key \"%s\" not found in model JSON\n", key);
+		exit(1);
+	}
+	p++;
+	for (;;)
+	{
+		char	   *end;
+		double		v;
+
+		while (*p == ' ' || *p == ',' || *p == '\n')
+			p++;
+		if (*p == ']')
+			break;
+		v = strtod(p, &end);
+		if (end == p)
+		{
+			fprintf(stderr, "bad number in \"%s\" array\n", key);
+			exit(1);
+		}
+		if (n >= max)
+		{
+			fprintf(stderr, "\"%s\" array too long\n", key);
+			exit(1);
+		}
+		out[n++] = v;
+		p = end;
+	}
+	return n;
+}
+
+
+/* ---------------------------------------------------------------------
+ * Test rows
+ * ---------------------------------------------------------------------
+ */
+
+static TestRow *
+add_row(TestSet *set, const char *amount, const char *hour,
+		const char *merchant_risk, const char *card_age_days,
+		const char *is_foreign)
+{
+	const char *src[NFEATURES] = {
+		amount, hour, merchant_risk, card_age_days, is_foreign
+	};
+	TestRow    *row;
+
+	if (set->nrows >= MAX_TEST_ROWS)
+	{
+		fprintf(stderr, "too many test rows\n");
+		exit(1);
+	}
+	row = &set->rows[set->nrows++];
+	for (int j = 0; j < NFEATURES; j++)
+		snprintf(row->field[j], FIELD_LEN, "%s", src[j]);
+	return row;
+}
+
+static void
+add_random_rows(TestSet *set, int count)
+{
+	Rng			rng = {TEST_SEED};
+
+	for (int i = 1; i <= count; i++)
+	{
+		Transaction t;
+		char		f[NFEATURES][FIELD_LEN];
+
+		draw_transaction(&rng, &t);
+		snprintf(f[F_AMOUNT], FIELD_LEN, "%.2f", t.amount);
+		snprintf(f[F_HOUR], FIELD_LEN, "%.0f", t.hour);
+		snprintf(f[F_MERCHANT_RISK], FIELD_LEN, "%.3f", t.merchant_risk);
+		snprintf(f[F_CARD_AGE_DAYS], FIELD_LEN, "%.0f", t.card_age_days);
+		snprintf(f[F_IS_FOREIGN], FIELD_LEN, "%.0f", t.is_foreign);
+
+		/* sprinkle some missing values */
+		if (i == 4 || i == 9 || i == 12)
+			f[F_MERCHANT_RISK][0] = '\0';
+		if (i == 7 || i == 12 || i == 15)
+			f[F_CARD_AGE_DAYS][0] = '\0';
+		if (i == 18)
+			f[F_IS_FOREIGN][0] = '\0';
+		if (i == 19)
+			f[F_HOUR][0] = '\0';
+
+		add_row(set, f[0], f[1], f[2], f[3], f[4]);
+	}
+}
+
+static void
+add_edge_rows(TestSet *set)
+{
+	/* all missing */
+	add_row(set, "", "", "", "", "");
+	/* single present feature */
+	add_row(set, "250.00", "", "", "", "");
+	add_row(set, "", "", "", "", "1");
+	/* amount extremes */
+	add_row(set, "0", "12", "0.1", "500", "0");
+	add_row(set, "-42.50", "12", "0.1", "500", "0");
+	add_row(set, "1000000000", "12", "0.1", "500", "0");
+	add_row(set, "0.01", "3", "0.95", "0", "1");
+	/* hour extremes, including out-of-domain values */
+	add_row(set, "80.00", "0", "0.3", "1200", "0");
+	add_row(set, "80.00", "23", "0.3", "1200", "1");
+	add_row(set, "80.00", "-1", "0.3", "1200", "0");
+	/* merchant_risk and card_age_days extremes */
+	add_row(set, "35.99", "15", "0", "100000", "0");
+	add_row(set, "35.99", "2", "1", "0", "1");
+	add_row(set, "4999.99", "4", "", "", "1");
+}
+
+/*
+ * Rows that sit exactly on the split thresholds of tree 0 of the trained
+ * model, one float ulp below a few of them, and a few "float4 traps": a
+ * value whose double is below the threshold but that rounds to the
+ * threshold as a float.  XGBoost casts inputs to float and sends a value
+ * left iff value < threshold, so these catch "<" vs "<=" mistakes and
+ * comparisons done in double precision.
+ */
+static void
+add_threshold_rows(TestSet *set, const char *model_json, int max_at,
+				   int max_below, int max_trap)
+{
+	static const char *base[NFEATURES] = {"120.00", "13", "0.2", "400", "0"};
+	double		left[64];
+	double		index[64];
+	double		cond[64];
+	int			nnodes;
+	int			seen_feat[64];
+	float		seen_val[64];
+	int			nseen = 0;
+	int			nbelow = 0;
+	int			ntrap = 0;
+
+	nnodes = json_first_array(model_json, "left_children", left, 64);
+	if (json_first_array(model_json, "split_indices", index, 64) != nnodes ||
+		json_first_array(model_json, "split_conditions", cond, 64) != nnodes)
+	{
+		fprintf(stderr, "inconsistent tree 0 arrays\n");
+		exit(1);
+	}
+
+	for (int n = 0; n < nnodes && nseen < max_at; n++)
+	{
+		int			feat = (int) index[n];
+		float		thr = (float) cond[n];
+		int			dup = 0;
+		TestRow    *row;
+
+		if (left[n] < 0)
+			continue;			/* leaf */
+		if (feat < 0 || feat >= NFEATURES)
+		{
+			fprintf(stderr, "bad split index %d in tree 0\n", feat);
+			exit(1);
+		}
+		for (int k = 0; k < nseen; k++)
+			if (seen_feat[k] == feat && seen_val[k] == thr)
+				dup = 1;
+		if (dup)
+			continue;
+		seen_feat[nseen] = feat;
+		seen_val[nseen] = thr;
+		nseen++;
+
+		row = add_row(set, base[0], base[1], base[2], base[3], base[4]);
+		snprintf(row->field[feat], FIELD_LEN, "%.9g", (double) thr);
+
+		if (nbelow < max_below && thr > 0.0f)
+		{
+			row = add_row(set, base[0], base[1], base[2], base[3], base[4]);
+			snprintf(row->field[feat], FIELD_LEN, "%.9g",
+					 (double) float_below(thr));
+			nbelow++;
+		}
+
+		if (ntrap < max_trap && thr > 0.0f)
+		{
+			double		below = (double) float_below(thr);
+			double		v = (double) thr - ((double) thr - below) / 4.0;
+			char		text[FIELD_LEN];
+
+			snprintf(text, FIELD_LEN, "%.17g", v);
+			if (strtod(text, NULL) < (double) thr &&
+				(float) strtod(text, NULL) == thr)
+			{
+				row = add_row(set, base[0], base[1], base[2], base[3],
+							  base[4]);
+				snprintf(row->field[feat], FIELD_LEN, "%s", text);
+				ntrap++;
+			}
+		}
+	}
+}
+
+/* Parse the text fields into a row-major float matrix (NaN = missing) */
+static float *
+test_matrix(const TestSet *set)
+{
+	float	   *data = xmalloc(sizeof(float) * set->nrows * NFEATURES);
+
+	for (int i = 0; i < set->nrows; i++)
+	{
+		for (int j = 0; j < NFEATURES; j++)
+		{
+			const char *s = set->rows[i].field[j];
+			char	   *end;
+			double		v;
+
+			if (s[0] == '\0')
+			{
+				data[i * NFEATURES + j] = NAN;
+				continue;
+			}
+			errno = 0;
+			v = strtod(s, &end);
+			if (errno != 0 || *end != '\0')
+			{
+				fprintf(stderr, "bad test value \"%s\"\n", s);
+				exit(1);
+			}
+			data[i * NFEATURES + j] = (float) v;
+		}
+	}
+	return data;
+}
+
+static int
+same_floats(const float *a, const float *b, int n)
+{
+	return memcmp(a, b, sizeof(float) * n) == 0;
+}
+
+static void
+report_same(const char *what, const float *a, const float *b, int n)
+{
+	fprintf(stderr, "%s predictions: %s\n", what,
+			same_floats(a, b, n) ? "identical" : "DIFFERENT");
+}
+
+
+/* ---------------------------------------------------------------------
+ * main
+ * ---------------------------------------------------------------------
+ */
+
+int
+main(int argc, char **argv)
+{
+	float	   *train_data;
+	float	   *labels;
+	float	   *data3;
+	DMatrixHandle dtrain;
+	DMatrixHandle dtrain3;
+	BoosterHandle booster;
+	BoosterHandle from_json;
+	BoosterHandle from_ubj;
+	BoosterHandle from_bin;
+	TestSet    *tests;
+	float	   *test_data;
+	float	   *score_mem;
+	float	   *score_json;
+	float	   *score_ubj;
+	float	   *score_bin;
+	float	   *score_nonames_dmat;
+	char	   *model_json;
+	FILE	   *csv;
+	int			major,
+				minor,
+				patch;
+
+	if (argc > 2)
+	{
+		fprintf(stderr, "usage: %s [output_dir]\n", argv[0]);
+		return 2;
+	}
+	if (argc == 2)
+		out_dir = argv[1];
+
+	XGBoostVersion(&major, &minor, &patch);
+	fprintf(stderr, "XGBoost %d.%d.%d\n", major, minor, patch);
+	XGB_CHECK(XGBSetGlobalConfig("{\"verbosity\": 1}"));
+
+	/* data */
+	train_data = xmalloc(sizeof(float) * NTRAIN * NFEATURES);
+	labels = xmalloc(sizeof(float) * NTRAIN);
+	make_training_data(train_data, labels);
+
+	/* small.{json,ubj,bin}: 5 named features, 20 rounds, depth 4 */
+	dtrain = make_dmatrix(train_data, NTRAIN, NFEATURES, labels, 1);
+	booster = train(dtrain, NFEATURES, "binary:logistic", 20, 4);
+	XGB_CHECK(XGBoosterSaveModel(booster, out_path("small.json")));
+	XGB_CHECK(XGBoosterSaveModel(booster, out_path("small.ubj")));
+	save_legacy_binary(booster, out_path("small.bin"));
+
+	/* regression.json: squared error, 3 rounds, depth 2 */
+	{
+		BoosterHandle reg = train(dtrain, NFEATURES, "reg:squarederror", 3, 2);
+
+		XGB_CHECK(XGBoosterSaveModel(reg, out_path("regression.json")));
+		XGB_CHECK(XGBoosterFree(reg));
+	}
+
+	/* nonames.json: first 3 columns, no feature names, 5 rounds, depth 3 */
+	data3 = first_columns(train_data, 3);
+	dtrain3 = make_dmatrix(data3, NTRAIN, 3, labels, 0);
+	{
+		BoosterHandle nonames = train(dtrain3, 0, "binary:logistic", 5, 3);
+
+		XGB_CHECK(XGBoosterSaveModel(nonames, out_path("nonames.json")));
+		XGB_CHECK(XGBoosterFree(nonames));
+	}
+
+	/* test rows */
+	model_json = read_file(out_path("small.json"), NULL);
+	tests = xmalloc(sizeof(TestSet));
+	tests->nrows = 0;
+	add_random_rows(tests, 20);
+	add_edge_rows(tests);
+	add_threshold_rows(tests, model_json, 6, 4, 2);
+	test_data = test_matrix(tests);
+
+	/* predictions: in-memory model and the three saved formats */
+	score_mem = xmalloc(sizeof(float) * tests->nrows);
+	score_json = xmalloc(sizeof(float) * tests->nrows);
+	score_ubj = xmalloc(sizeof(float) * tests->nrows);
+	score_bin = xmalloc(sizeof(float) * tests->nrows);
+	score_nonames_dmat = xmalloc(sizeof(float) * tests->nrows);
+
+	from_json = load_model(out_path("small.json"));
+	from_ubj = load_model(out_path("small.ubj"));
+	from_bin = load_model(out_path("small.bin"));
+
+	predict(booster, test_data, tests->nrows, 1, score_mem);
+	predict(from_json, test_data, tests->nrows, 1, score_json);
+	predict(from_ubj, test_data, tests->nrows, 1, score_ubj);
+	predict(from_bin, test_data, tests->nrows, 0, score_bin);
+	predict(from_json, test_data, tests->nrows, 0, score_nonames_dmat);
+
+	report_same("small.json vs small.ubj", score_json, score_ubj,
+				tests->nrows);
+	report_same("small.json vs small.bin", score_json, score_bin,
+				tests->nrows);
+	report_same("small.json vs in-memory model", score_json, score_mem,
+				tests->nrows);
+	report_same("named vs unnamed test DMatrix", score_json,
+				score_nonames_dmat, tests->nrows);
+	if (!same_floats(score_json, score_ubj, tests->nrows) ||
+		!same_floats(score_json, score_bin, tests->nrows) ||
+		!same_floats(score_json, score_mem, tests->nrows))
+	{
+		fprintf(stderr, "saved models disagree, giving up\n");
+		return 1;
+	}
+
+	/* small_expected.csv */
+	csv = fopen(out_path("small_expected.csv"), "w");
+	if (csv == NULL)
+	{
+		fprintf(stderr, "could not open small_expected.csv: %s\n",
+				strerror(errno));
+		return 1;
+	}
+	fprintf(csv, "id");
+	for (int j = 0; j < NFEATURES; j++)
+		fprintf(csv, ",%s", feature_names[j]);
+	fprintf(csv, ",score\n");
+	for (int i = 0; i < tests->nrows; i++)
+	{
+		fprintf(csv, "%d", i + 1);
+		for (int j = 0; j < NFEATURES; j++)
+			fprintf(csv, ",%s", tests->rows[i].field[j]);
+		fprintf(csv, ",%.9g\n", (double) score_json[i]);
+	}
+	if (fclose(csv) != 0)
+	{
+		fprintf(stderr, "could not write small_expected.csv\n");
+		return 1;
+	}
+	fprintf(stderr, "wrote %d test rows\n", tests->nrows);
+
+	XGB_CHECK(XGBoosterFree(from_json));
+	XGB_CHECK(XGBoosterFree(from_ubj));
+	XGB_CHECK(XGBoosterFree(from_bin));
+	XGB_CHECK(XGBoosterFree(booster));
+	XGB_CHECK(XGDMatrixFree(dtrain));
+	XGB_CHECK(XGDMatrixFree(dtrain3));
+	free(model_json);
+	free(tests);
+	free(test_data);
+	free(score_mem);
+	free(score_json);
+	free(score_ubj);
+	free(score_bin);
+	free(score_nonames_dmat);
+	free(data3);
+	free(train_data);
+	free(labels);
+	return 0;
+}
