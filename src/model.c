@@ -90,6 +90,14 @@ detect_format(const char *data, Size len)
 	return NULL;				/* keep compiler quiet */
 }
 
+static const char *
+kind_with_article(DocKind kind)
+{
+	const char *name = doc_kind_name(kind);
+
+	return psprintf("%s %s", strchr("aeiou", name[0]) ? "an" : "a", name);
+}
+
 static DocValue *
 require(const DocValue *object, const char *key, DocKind kind, const char *where)
 {
@@ -101,9 +109,9 @@ require(const DocValue *object, const char *key, DocKind kind, const char *where
 	if (v->kind != kind &&
 		!(kind == DOC_ARRAY && v->kind == DOC_NUMARRAY && v->count == 0) &&
 		!(kind == DOC_NUMARRAY && v->kind == DOC_ARRAY && v->count == 0))
-		INVALID_MODEL("\"%s\" in %s is a %s, not a%s %s.", key, where,
-					  doc_kind_name(v->kind), kind == DOC_ARRAY || kind == DOC_OBJECT ? "n" : "",
-					  kind == DOC_NUMARRAY ? "array of numbers" : doc_kind_name(kind));
+		INVALID_MODEL("\"%s\" in %s is %s, not %s.", key, where,
+					  kind_with_article(v->kind), kind == DOC_NUMARRAY ? "an array of numbers" :
+					  kind_with_article(kind));
 	return v;
 }
 
@@ -129,7 +137,7 @@ require_int_param(const DocValue *object, const char *key, const char *where,
 	else if (v->kind == DOC_NUMBER)
 		x = v->u.number;
 	else
-		INVALID_MODEL("\"%s\" in %s is a %s, not an integer.", key, where, doc_kind_name(v->kind));
+		INVALID_MODEL("\"%s\" in %s is %s, not an integer.", key, where, kind_with_article(v->kind));
 	if (x != floor(x) || x < (double) min || x > (double) max)
 		INVALID_MODEL("\"%s\" in %s is %g, outside %lld..%lld.", key, where, x,
 					  (long long) min, (long long) max);
@@ -155,7 +163,7 @@ require_float_param(const DocValue *object, const char *key, const char *where)
 	else if (v->kind == DOC_NUMBER)
 		x = v->u.number;
 	else
-		INVALID_MODEL("\"%s\" in %s is a %s, not a number.", key, where, doc_kind_name(v->kind));
+		INVALID_MODEL("\"%s\" in %s is %s, not a number.", key, where, kind_with_article(v->kind));
 	if (!isfinite(x))
 		INVALID_MODEL("\"%s\" in %s is not finite.", key, where);
 	return x;
@@ -208,7 +216,7 @@ validate_tree(const DocValue *tree, int tree_index, int num_features)
 
 	snprintf(where, sizeof(where), "tree %d", tree_index);
 	if (tree->kind != DOC_OBJECT)
-		INVALID_MODEL("Tree %d is a %s, not an object.", tree_index, doc_kind_name(tree->kind));
+		INVALID_MODEL("Tree %d is %s, not an object.", tree_index, kind_with_article(tree->kind));
 	if (require_int_param(tree, "id", where, 0, PG_INT32_MAX) != tree_index)
 		INVALID_MODEL("Tree %d has id %lld; ids must number the trees in order.",
 					  tree_index, (long long) require_int_param(tree, "id", where, 0, PG_INT32_MAX));
@@ -315,7 +323,7 @@ extract_feature_names(const DocValue *learner, int num_features)
 		DocValue   *name = names->u.items[i];
 
 		if (name->kind != DOC_STRING)
-			INVALID_MODEL("Feature name %d is a %s, not a string.", i + 1, doc_kind_name(name->kind));
+			INVALID_MODEL("Feature name %d is %s, not a string.", i + 1, kind_with_article(name->kind));
 		result[i] = pg_any_to_server(name->u.string, strlen(name->u.string), PG_UTF8);
 	}
 	return result;

@@ -80,7 +80,7 @@ find_column(TupleDesc tupdesc, const char *column)
 
 /* An output column named by a trigger argument, of one of the allowed types. */
 static AttrNumber
-output_column(Relation rel, const char *column, const char *role,
+output_column(Relation rel, Trigger *trigger, const char *column, const char *role,
 			  const Oid *allowed, int num_allowed, const char *allowed_names,
 			  Oid *type_out)
 {
@@ -93,8 +93,8 @@ output_column(Relation rel, const char *column, const char *role,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of relation \"%s\" does not exist",
 						column, RelationGetRelationName(rel)),
-				 errdetail("The arguments of trigger fraud_score_trigger() name it as the %s column.",
-						   role)));
+				 errdetail("Trigger \"%s\" passes it to fraud_score_trigger() as the %s column.",
+						   trigger->tgname, role)));
 	type = getBaseType(TupleDescAttr(tupdesc, attnum - 1)->atttypid);
 	for (int i = 0; i < num_allowed; i++)
 		if (type == allowed[i])
@@ -121,14 +121,14 @@ build_entry(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, FraudModel
 	MemoryContext context;
 	TriggerCacheEntry built = *entry;
 
-	built.score_attnum = output_column(rel, trigger->tgargs[1], "score",
+	built.score_attnum = output_column(rel, trigger, trigger->tgargs[1], "score",
 									   score_types, lengthof(score_types),
 									   "double precision or real", &built.score_type);
 	built.decision_attnum = trigger->tgnargs > 2 ?
-		output_column(rel, trigger->tgargs[2], "decision",
+		output_column(rel, trigger, trigger->tgargs[2], "decision",
 					  decision_types, lengthof(decision_types), "text or varchar", NULL) : 0;
 	built.version_attnum = trigger->tgnargs > 3 ?
-		output_column(rel, trigger->tgargs[3], "model version",
+		output_column(rel, trigger, trigger->tgargs[3], "model version",
 					  version_types, lengthof(version_types), "integer or bigint",
 					  &built.version_type) : 0;
 
