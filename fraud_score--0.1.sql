@@ -4,6 +4,11 @@
 
 -- Model administration is granted to this role, not to PUBLIC.  A role is
 -- cluster-wide, so it outlives DROP EXTENSION and is shared by databases.
+--
+-- No function here is SECURITY DEFINER: administrators act with their own
+-- privileges on the catalog table, so created_by is truthful and there is
+-- nothing to hijack.  The PL/pgSQL functions still pin search_path, so that
+-- an administrator's own search_path cannot redirect what they call.
 DO $$
 BEGIN
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'fraud_score_admin') THEN
@@ -88,6 +93,7 @@ CREATE FUNCTION fraud_model_load(name text, model bytea, features text[] DEFAULT
 								 description text DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -137,6 +143,7 @@ $$;
 CREATE FUNCTION fraud_model_check_thresholds(review_threshold float8, decline_threshold float8)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF review_threshold IS NULL OR decline_threshold IS NULL THEN
@@ -162,6 +169,7 @@ $$;
 CREATE FUNCTION fraud_model_activate(name text, version integer)
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 BEGIN
@@ -188,6 +196,7 @@ $$;
 CREATE FUNCTION fraud_model_drop(name text, version integer)
 RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE

@@ -1,9 +1,9 @@
 -- fraud_score_trigger(): scores rows on INSERT and UPDATE from their columns.
 \i test/fixtures.psql
-SELECT fraud_model_load('small', decode(:'small_ubj', 'base64'),
+SELECT fraud_model_load('trg', decode(:'small_ubj', 'base64'),
                         review_threshold => 0.1, decline_threshold => 0.5);
 
-CREATE TABLE expected AS
+CREATE TABLE trg_expected AS
 SELECT f[1]::int AS id,
        nullif(f[2], '')::numeric AS amount,
        nullif(f[3], '')::float8 AS hour,
@@ -29,17 +29,17 @@ CREATE TABLE payments (
     model_version integer
 );
 CREATE TRIGGER score_payment BEFORE INSERT OR UPDATE ON payments
-    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('small', 'score', 'decision', 'model_version');
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('trg', 'score', 'decision', 'model_version');
 
 INSERT INTO payments (id, note, is_foreign, card_age_days, hour, merchant_risk, amount)
-SELECT id, 'row ' || id, is_foreign, card_age_days, hour, merchant_risk, amount FROM expected;
+SELECT id, 'row ' || id, is_foreign, card_age_days, hour, merchant_risk, amount FROM trg_expected;
 
 SELECT count(*) AS rows,
        max(abs(p.score - e.xgboost_score)) < 1e-6 AS scores_match_xgboost,
-       count(*) FILTER (WHERE p.score <> fraud_score(to_jsonb(p) - 'score', 'small')) AS differ_from_jsonb_path,
-       count(*) FILTER (WHERE p.decision <> (fraud_decide(to_jsonb(p) - 'score', 'small')).decision) AS decisions_differ,
+       count(*) FILTER (WHERE p.score <> fraud_score(to_jsonb(p) - 'score', 'trg')) AS differ_from_jsonb_path,
+       count(*) FILTER (WHERE p.decision <> (fraud_decide(to_jsonb(p) - 'score', 'trg')).decision) AS decisions_differ,
        count(DISTINCT model_version) AS versions
-FROM payments p JOIN expected e USING (id);
+FROM payments p JOIN trg_expected e USING (id);
 
 SELECT decision, count(*) FROM payments GROUP BY 1 ORDER BY 1;
 
@@ -55,10 +55,10 @@ WHERE id = 100
 RETURNING id, round(score::numeric, 6) AS score, decision;
 
 -- A new active version is used by the next row, and recorded with it.
-SELECT fraud_model_load('small', decode(:'small_ubj', 'base64'),
+SELECT fraud_model_load('trg', decode(:'small_ubj', 'base64'),
                         review_threshold => 0.01, decline_threshold => 0.02);
 INSERT INTO payments (id, amount) VALUES (103, 10) RETURNING decision, model_version;
-SELECT fraud_model_activate('small', 1);
+SELECT fraud_model_activate('trg', 1);
 INSERT INTO payments (id, amount) VALUES (104, 10) RETURNING decision, model_version;
 
 -- Output column types: real score, varchar decision, bigint version; domains;
@@ -75,65 +75,65 @@ CREATE TABLE typed (
     v bigint
 );
 CREATE TRIGGER t BEFORE INSERT ON typed
-    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('small', 's', 'd', 'v');
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('trg', 's', 'd', 'v');
 INSERT INTO typed (amount, hour, merchant_risk, card_age_days, is_foreign)
 VALUES (88, 8, NULL, 0, false), (1, 3, 0.95, 0, true), (NULL, NULL, NULL, NULL, NULL);
 SELECT t.s = fraud_score(jsonb_build_object('amount', amount, 'hour', hour,
            'merchant_risk', merchant_risk, 'card_age_days', card_age_days,
-           'is_foreign', is_foreign), 'small')::real AS same_as_jsonb, d, v
+           'is_foreign', is_foreign), 'trg')::real AS same_as_jsonb, d, v
 FROM typed t;
 
 CREATE TABLE few (amount integer, score float8);
 CREATE TRIGGER t BEFORE INSERT ON few
-    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('small', 'score');
-INSERT INTO few (amount) VALUES (250) RETURNING score = fraud_score('{"amount": 250}', 'small') AS only_amount;
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('trg', 'score');
+INSERT INTO few (amount) VALUES (250) RETURNING score = fraud_score('{"amount": 250}', 'trg') AS only_amount;
 
 -- A schema change is picked up at the next row.
 ALTER TABLE few ADD COLUMN hour integer;
-INSERT INTO few (amount, hour) VALUES (250, 3) RETURNING score = fraud_score('{"amount": 250, "hour": 3}', 'small') AS with_hour;
+INSERT INTO few (amount, hour) VALUES (250, 3) RETURNING score = fraud_score('{"amount": 250, "hour": 3}', 'trg') AS with_hour;
 ALTER TABLE few DROP COLUMN hour;
-INSERT INTO few (amount) VALUES (250) RETURNING score = fraud_score('{"amount": 250}', 'small') AS hour_gone;
+INSERT INTO few (amount) VALUES (250) RETURNING score = fraud_score('{"amount": 250}', 'trg') AS hour_gone;
 
 -- Errors at the first row, naming the column.
 CREATE TABLE bad (amount integer, score float8, decision text, version integer, hour text, n int);
 CREATE TRIGGER t BEFORE INSERT ON bad
-    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('small', 'nope');
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('trg', 'nope');
 INSERT INTO bad (amount) VALUES (1);
 DROP TRIGGER t ON bad;
 CREATE TRIGGER t BEFORE INSERT ON bad
-    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('small', 'decision');
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('trg', 'decision');
 INSERT INTO bad (amount) VALUES (1);
 DROP TRIGGER t ON bad;
 CREATE TRIGGER t BEFORE INSERT ON bad
-    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('small', 'score', 'n');
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('trg', 'score', 'n');
 INSERT INTO bad (amount) VALUES (1);
 DROP TRIGGER t ON bad;
 CREATE TRIGGER t BEFORE INSERT ON bad
-    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('small', 'score', 'decision', 'decision');
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('trg', 'score', 'decision', 'decision');
 INSERT INTO bad (amount) VALUES (1);
 DROP TRIGGER t ON bad;
 CREATE TRIGGER t BEFORE INSERT ON bad
-    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('small', 'score', 'decision', 'version');
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('trg', 'score', 'decision', 'version');
 INSERT INTO bad (amount) VALUES (1);  -- "hour" is text: not a feature column
 DROP TRIGGER t ON bad;
 CREATE TRIGGER t BEFORE INSERT ON bad
-    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('small');
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('trg');
 INSERT INTO bad (amount) VALUES (1);
 DROP TRIGGER t ON bad;
 CREATE TRIGGER t BEFORE INSERT ON bad
-    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('small', 'score', 'decision', 'version', 'extra');
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('trg', 'score', 'decision', 'version', 'extra');
 INSERT INTO bad (amount) VALUES (1);
 DROP TRIGGER t ON bad;
 CREATE TRIGGER t1 AFTER INSERT ON few
-    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('small', 'score');
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('trg', 'score');
 INSERT INTO few (amount) VALUES (1);
 DROP TRIGGER t1 ON few;
 CREATE TRIGGER t2 BEFORE INSERT ON few
-    FOR EACH STATEMENT EXECUTE FUNCTION fraud_score_trigger('small', 'score');
+    FOR EACH STATEMENT EXECUTE FUNCTION fraud_score_trigger('trg', 'score');
 INSERT INTO few (amount) VALUES (1);
 DROP TRIGGER t2 ON few;
 CREATE TRIGGER t3 BEFORE DELETE ON few
-    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('small', 'score');
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('trg', 'score');
 DELETE FROM few;
 DROP TRIGGER t3 ON few;
 DROP TRIGGER t ON few;
@@ -145,10 +145,10 @@ SELECT fraud_score_trigger();
 -- Bad values abort the insert, naming the feature; nothing is written.
 CREATE TABLE wide (amount float8, score float8);
 CREATE TRIGGER t BEFORE INSERT ON wide
-    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('small', 'score');
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('trg', 'score');
 INSERT INTO wide VALUES (1e300);
 -- Infinity is compared like any number; NaN is XGBoost's missing value.
 INSERT INTO wide VALUES ('Infinity'), ('NaN')
-RETURNING amount, score = fraud_score('{"amount": 3e38}', 'small') AS same_as_huge,
-          score = fraud_score('{}', 'small') AS same_as_missing;
+RETURNING amount, score = fraud_score('{"amount": 3e38}', 'trg') AS same_as_huge,
+          score = fraud_score('{}', 'trg') AS same_as_missing;
 SELECT count(*) FROM wide;
