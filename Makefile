@@ -14,7 +14,7 @@ OBJS = \
 
 DATA = fraud_score--0.1.sql
 
-REGRESS = install load score decide trigger errors privileges dump_restore
+REGRESS = install load score decide trigger privileges dump_restore
 ISOLATION = invalidation
 
 PG_CONFIG ?= pg_config
@@ -27,3 +27,11 @@ override with_llvm = no
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# The README's two commands.
+.PHONY: demo test
+demo: all
+	demo/run
+
+test:
+	scripts/test
