@@ -166,6 +166,30 @@ BEGIN
 END
 $$;
 
+-- Whether a version is the active one; an error naming it if it does not exist.
+CREATE FUNCTION fraud_model_version_is_active(name text, version integer)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	is_active boolean;
+BEGIN
+	SELECT m.active INTO is_active FROM @extschema@.fraud_score_models m
+	WHERE m.name = fraud_model_version_is_active.name
+	  AND m.version = fraud_model_version_is_active.version;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'fraud model % version % does not exist',
+			quote_ident(coalesce(fraud_model_version_is_active.name, 'NULL')),
+			coalesce(fraud_model_version_is_active.version::text, 'NULL')
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'The fraud_models view lists the loaded versions.';
+	END IF;
+	RETURN is_active;
+END
+$$;
+
 CREATE FUNCTION fraud_model_activate(name text, version integer)
 RETURNS void
 LANGUAGE plpgsql
@@ -174,22 +198,15 @@ AS $$
 #variable_conflict use_column
 BEGIN
 	LOCK TABLE @extschema@.fraud_score_models IN SHARE ROW EXCLUSIVE MODE;
-	IF NOT EXISTS (SELECT FROM @extschema@.fraud_score_models m
-				   WHERE m.name = fraud_model_activate.name
-					 AND m.version = fraud_model_activate.version) THEN
-		RAISE EXCEPTION 'fraud model % version % does not exist',
-			quote_ident(coalesce(fraud_model_activate.name, 'NULL')),
-			coalesce(fraud_model_activate.version::text, 'NULL')
-			USING ERRCODE = 'undefined_object',
-				  HINT = 'The fraud_models view lists the loaded versions.';
+	IF @extschema@.fraud_model_version_is_active(fraud_model_activate.name,
+												 fraud_model_activate.version) THEN
+		RETURN;
 	END IF;
 	-- Two statements: the active index is checked row by row.
 	UPDATE @extschema@.fraud_score_models m SET active = false
-	WHERE m.name = fraud_model_activate.name AND m.active
-	  AND m.version <> fraud_model_activate.version;
+	WHERE m.name = fraud_model_activate.name AND m.active;
 	UPDATE @extschema@.fraud_score_models m SET active = true
-	WHERE m.name = fraud_model_activate.name
-	  AND m.version = fraud_model_activate.version AND NOT m.active;
+	WHERE m.name = fraud_model_activate.name AND m.version = fraud_model_activate.version;
 END
 $$;
 
@@ -199,20 +216,10 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
-DECLARE
-	was_active boolean;
 BEGIN
 	LOCK TABLE @extschema@.fraud_score_models IN SHARE ROW EXCLUSIVE MODE;
-	SELECT m.active INTO was_active FROM @extschema@.fraud_score_models m
-	WHERE m.name = fraud_model_drop.name AND m.version = fraud_model_drop.version;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'fraud model % version % does not exist',
-			quote_ident(coalesce(fraud_model_drop.name, 'NULL')),
-			coalesce(fraud_model_drop.version::text, 'NULL')
-			USING ERRCODE = 'undefined_object',
-				  HINT = 'The fraud_models view lists the loaded versions.';
-	END IF;
-	IF was_active THEN
+	IF @extschema@.fraud_model_version_is_active(fraud_model_drop.name,
+												 fraud_model_drop.version) THEN
 		RAISE EXCEPTION 'cannot drop the active version of fraud model %', quote_ident(fraud_model_drop.name)
 			USING ERRCODE = 'object_in_use',
 				  DETAIL = format('Version %s is active.', fraud_model_drop.version),
@@ -227,10 +234,12 @@ REVOKE ALL ON FUNCTION fraud_model_check(bytea, text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION fraud_model_load(text, bytea, text[], float8, float8, boolean, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION fraud_model_activate(text, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION fraud_model_drop(text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION fraud_model_version_is_active(text, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fraud_model_check(bytea, text[]) TO fraud_score_admin;
 GRANT EXECUTE ON FUNCTION fraud_model_load(text, bytea, text[], float8, float8, boolean, text) TO fraud_score_admin;
 GRANT EXECUTE ON FUNCTION fraud_model_activate(text, integer) TO fraud_score_admin;
 GRANT EXECUTE ON FUNCTION fraud_model_drop(text, integer) TO fraud_score_admin;
+GRANT EXECUTE ON FUNCTION fraud_model_version_is_active(text, integer) TO fraud_score_admin;
 
 -- Scoring: open to everyone.  Not STRICT, so that a NULL model reaches
 -- fraud_score.default_model.

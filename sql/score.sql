@@ -3,18 +3,8 @@
 SELECT fraud_model_load('small', decode(:'small_ubj', 'base64'));
 SELECT fraud_model_load('small_json', decode(:'small_json', 'base64'));
 
--- XGBoost's predictions for the fixture rows (test/fixtures/small_expected.csv).
-CREATE TABLE expected AS
-SELECT f[1]::int AS id,
-       nullif(f[2], '')::float8 AS amount,
-       nullif(f[3], '')::float8 AS hour,
-       nullif(f[4], '')::float8 AS merchant_risk,
-       nullif(f[5], '')::float8 AS card_age_days,
-       nullif(f[6], '')::float8 AS is_foreign,
-       f[7]::float8 AS xgboost_score
-FROM regexp_split_to_table(:'expected_csv', E'\n') WITH ORDINALITY AS l(line, n),
-     LATERAL string_to_array(line, ',') AS f
-WHERE n > 1 AND line <> '';
+\set expected_table expected
+\i test/expected_table.psql
 
 -- Missing values as absent keys, and as JSON nulls.
 CREATE VIEW docs AS

@@ -3,17 +3,8 @@
 SELECT fraud_model_load('trg', decode(:'small_ubj', 'base64'),
                         review_threshold => 0.1, decline_threshold => 0.5);
 
-CREATE TABLE trg_expected AS
-SELECT f[1]::int AS id,
-       nullif(f[2], '')::numeric AS amount,
-       nullif(f[3], '')::float8 AS hour,
-       nullif(f[4], '')::float8 AS merchant_risk,
-       nullif(f[5], '')::float8 AS card_age_days,
-       nullif(f[6], '')::float8 AS is_foreign,
-       f[7]::float8 AS xgboost_score
-FROM regexp_split_to_table(:'expected_csv', E'\n') WITH ORDINALITY AS l(line, n),
-     LATERAL string_to_array(line, ',') AS f
-WHERE n > 1 AND line <> '';
+\set expected_table trg_expected
+\i test/expected_table.psql
 
 -- Feature columns in table order unlike the model's, plus unrelated columns.
 CREATE TABLE payments (

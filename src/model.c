@@ -115,10 +115,13 @@ require(const DocValue *object, const char *key, DocKind kind, const char *where
 	return v;
 }
 
-/* XGBoost writes parameters as strings ("20"); accept plain numbers too. */
-static int64
-require_int_param(const DocValue *object, const char *key, const char *where,
-				  int64 min, int64 max)
+/*
+ * A numeric parameter.  XGBoost writes parameters as strings ("20", "5E-1");
+ * accept plain numbers too.  "what" names the expected kind in errors.
+ */
+static double
+require_number_param(const DocValue *object, const char *key, const char *where,
+					 const char *what)
 {
 	DocValue   *v = doc_get(object, key);
 	double		x;
@@ -132,41 +135,27 @@ require_int_param(const DocValue *object, const char *key, const char *where,
 		errno = 0;
 		x = strtod(v->u.string, &end);
 		if (end == v->u.string || *end != '\0' || errno != 0)
-			INVALID_MODEL("\"%s\" in %s is \"%s\", not an integer.", key, where, v->u.string);
+			INVALID_MODEL("\"%s\" in %s is \"%s\", not %s.", key, where, v->u.string, what);
 	}
 	else if (v->kind == DOC_NUMBER)
 		x = v->u.number;
 	else
-		INVALID_MODEL("\"%s\" in %s is %s, not an integer.", key, where, kind_with_article(v->kind));
+		INVALID_MODEL("\"%s\" in %s is %s, not %s.", key, where, kind_with_article(v->kind), what);
+	if (!isfinite(x))
+		INVALID_MODEL("\"%s\" in %s is not finite.", key, where);
+	return x;
+}
+
+static int64
+require_int_param(const DocValue *object, const char *key, const char *where,
+				  int64 min, int64 max)
+{
+	double		x = require_number_param(object, key, where, "an integer");
+
 	if (x != floor(x) || x < (double) min || x > (double) max)
 		INVALID_MODEL("\"%s\" in %s is %g, outside %lld..%lld.", key, where, x,
 					  (long long) min, (long long) max);
 	return (int64) x;
-}
-
-static double
-require_float_param(const DocValue *object, const char *key, const char *where)
-{
-	DocValue   *v = doc_get(object, key);
-	double		x;
-
-	if (v == NULL)
-		INVALID_MODEL("%s has no \"%s\".", where, key);
-	if (v->kind == DOC_STRING)
-	{
-		char	   *end;
-
-		x = strtod(v->u.string, &end);
-		if (end == v->u.string || *end != '\0')
-			INVALID_MODEL("\"%s\" in %s is \"%s\", not a number.", key, where, v->u.string);
-	}
-	else if (v->kind == DOC_NUMBER)
-		x = v->u.number;
-	else
-		INVALID_MODEL("\"%s\" in %s is %s, not a number.", key, where, kind_with_article(v->kind));
-	if (!isfinite(x))
-		INVALID_MODEL("\"%s\" in %s is not finite.", key, where);
-	return x;
 }
 
 static const double *
@@ -373,7 +362,7 @@ model_validate(const char *data, Size len, ModelInfo *info)
 	if (doc_get(param, "num_target") &&
 		require_int_param(param, "num_target", "learner_model_param", 0, PG_INT32_MAX) > 1)
 		UNSUPPORTED_MODEL("The model has more than one target.");
-	info->base_score = require_float_param(param, "base_score", "learner_model_param");
+	info->base_score = require_number_param(param, "base_score", "learner_model_param", "a number");
 	if (!(info->base_score > 0 && info->base_score < 1))
 		INVALID_MODEL("base_score is %g; a binary:logistic model needs it strictly between 0 and 1.",
 					  info->base_score);
