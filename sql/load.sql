@@ -145,3 +145,25 @@ RESET fraud_score.max_model_size;
 
 -- Nothing above left a row behind.
 SELECT name, version, active FROM fraud_models ORDER BY name, version;
+
+-- The SQLSTATE of each kind of load error (README's error table).
+\set VERBOSITY sqlstate
+SELECT fraud_model_load('x', ''::bytea);
+SELECT fraud_model_load('x', '\x00010203'::bytea);
+SELECT fraud_model_load('x', decode(:'small_bin', 'base64'));
+SELECT fraud_model_load('x', substr(decode(:'small_ubj', 'base64'), 1, 1000));
+SELECT pg_temp.try_load(jsonb_set(m, '{learner,gradient_booster,model,trees,0,left_children,1}', '1')) FROM good;
+SELECT fraud_model_load('x', decode(:'regression_json', 'base64'));
+SELECT pg_temp.try_load(jsonb_set(m, '{learner,learner_model_param,num_class}', '"3"')) FROM good;
+SELECT fraud_model_load('x', decode(:'nonames_json', 'base64'));
+SELECT fraud_model_load('x', decode(:'small_ubj', 'base64'), features => ARRAY['a']);
+SELECT fraud_model_load('x', decode(:'small_ubj', 'base64'), review_threshold => 2);
+SELECT fraud_model_load('x', decode(:'small_ubj', 'base64'), review_threshold => NULL);
+SELECT fraud_model_load('bad name', decode(:'small_ubj', 'base64'));
+SELECT fraud_model_activate('m', 42);
+SELECT fraud_model_drop('m', 1);
+SELECT pg_temp.try_load(m) FROM good;
+SET fraud_score.max_model_size = '16kB';
+SELECT fraud_model_load('x', decode(:'small_json', 'base64'));
+RESET fraud_score.max_model_size;
+\set VERBOSITY default

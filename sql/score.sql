@@ -99,3 +99,12 @@ EXPLAIN (COSTS OFF) SELECT max(fraud_score(absent, 'small')) FROM docs;
 SELECT count(*), max(abs(fraud_score(absent, 'small') - xgboost_score)) < 1e-6 AS parallel_match
 FROM docs;
 RESET ALL;
+
+-- The SQLSTATE of each kind of scoring error (README's error table).
+\set VERBOSITY sqlstate
+SELECT fraud_score('{"amount": 50}', 'nope');
+SELECT fraud_score('{"amount": 50}', 'inactive');
+SELECT fraud_score('{"amount": "x"}', 'small');
+SELECT fraud_score('[]', 'small');
+SELECT fraud_score('{"amount": 1e39}', 'small');
+\set VERBOSITY default
