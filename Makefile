@@ -10,11 +10,13 @@ OBJS = \
 	src/catalog.o \
 	src/features.o \
 	src/score.o \
-	src/trigger.o
+	src/trigger.o \
+	src/metrics.o \
+	src/train.o
 
-DATA = fraud_score--0.1.sql
+DATA = fraud_score--0.1.sql fraud_score--0.1--0.2.sql
 
-REGRESS = install load score decide trigger privileges dump_restore
+REGRESS = install load score decide trigger features privileges dump_restore
 ISOLATION = invalidation
 
 PG_CONFIG ?= pg_config

@@ -1,5 +1,7 @@
 -- Loading, activating and dropping model versions; every load error.
 \i test/fixtures.psql
+-- PL/pgSQL context lines name internal line numbers; the messages are what matter.
+\set SHOW_CONTEXT never
 
 -- What fraud_model_check() sees in each accepted format.
 SELECT format, objective, num_features, num_trees, num_nodes, feature_names,

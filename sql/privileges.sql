@@ -1,5 +1,7 @@
 -- Who may do what: scoring is public, administration needs fraud_score_admin.
 \i test/fixtures.psql
+-- PL/pgSQL context lines name internal line numbers; the messages are what matter.
+\set SHOW_CONTEXT never
 SELECT fraud_model_load('priv', decode(:'small_ubj', 'base64'));
 
 CREATE ROLE regress_analyst;

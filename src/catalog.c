@@ -35,6 +35,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/fmgrprotos.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -61,7 +62,9 @@ enum
 	Anum_review_threshold,
 	Anum_decline_threshold,
 	Anum_active,
-	Natts_models_min = Anum_active
+	Natts_models_min = Anum_active,
+	/* added in 0.2; a 0.1 catalog (before ALTER EXTENSION UPDATE) lacks it */
+	Anum_feature_function = 15
 };
 
 typedef struct CacheEntry
@@ -264,6 +267,18 @@ load_entry(CacheEntry *entry, Relation rel, HeapTuple tuple)
 	for (int i = 0; i < num_names; i++)
 		model.feature_names[i] = TextDatumGetCString(names[i]);
 	MemoryContextSwitchTo(old);
+
+	if (desc->natts >= Anum_feature_function)
+	{
+		bool		fn_isnull;
+		Datum		fn = heap_getattr(tuple, Anum_feature_function, desc, &fn_isnull);
+
+		/* A dropped function is an error here, naming it, not a crash later. */
+		if (!fn_isnull)
+			model.feature_function =
+				DatumGetObjectId(DirectFunctionCall1(regprocedurein,
+													 CStringGetDatum(TextDatumGetCString(fn))));
+	}
 
 	if (entry->booster_context != NULL && strcmp(entry->sha256, sha256) == 0 &&
 		entry->model.num_features == model.num_features)

@@ -64,8 +64,40 @@ jsonb_type_name(JsonbValue *v)
 	}
 }
 
+/* The value of a feature in jsonb, or NaN if absent or null. */
+static float
+jsonb_feature(const char *name, JsonbValue *v)
+{
+	if (v == NULL || v->type == jbvNull)
+		return NAN;
+	if (v->type == jbvBool)
+		return v->val.boolean ? 1.0f : 0.0f;
+	if (v->type == jbvNumeric)
+		return to_model_input(numeric_to_double(v->val.numeric), name);
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("feature \"%s\" must be a number, a boolean or null", name),
+			 errdetail("The value of \"%s\" is a JSON %s.", name, jsonb_type_name(v))));
+	return NAN;					/* keep compiler quiet */
+}
+
+/* Look the feature up in the feature function's output first, if any. */
+static JsonbValue *
+extra_value(Jsonb *extra, const char *name, JsonbValue *buf)
+{
+	if (extra == NULL)
+		return NULL;
+	return getKeyJsonValueFromContainer(&extra->root, name, strlen(name), buf);
+}
+
 void
-features_from_jsonb(FraudModel *model, Jsonb *doc, float *out)
+features_from_jsonb(FraudModel *model, Jsonb *doc, Jsonb *extra, float *out)
+{
+	features_by_name(model->feature_names, model->num_features, doc, extra, out);
+}
+
+void
+features_by_name(char **names, int num_features, Jsonb *doc, Jsonb *extra, float *out)
 {
 	JsonbValue	buf;
 
@@ -77,28 +109,20 @@ features_from_jsonb(FraudModel *model, Jsonb *doc, float *out)
 						   JB_ROOT_IS_SCALAR(doc) ? "scalar" : "array"),
 				 errhint("Pass an object whose keys are the model's feature names.")));
 
-	for (int i = 0; i < model->num_features; i++)
+	for (int i = 0; i < num_features; i++)
 	{
-		const char *name = model->feature_names[i];
-		JsonbValue *v = getKeyJsonValueFromContainer(&doc->root, name, strlen(name), &buf);
+		const char *name = names[i];
+		JsonbValue *v = extra_value(extra, name, &buf);
 
-		if (v == NULL || v->type == jbvNull)
-			out[i] = NAN;
-		else if (v->type == jbvBool)
-			out[i] = v->val.boolean ? 1.0f : 0.0f;
-		else if (v->type == jbvNumeric)
-			out[i] = to_model_input(numeric_to_double(v->val.numeric), name);
-		else
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("feature \"%s\" must be a number, a boolean or null", name),
-					 errdetail("The value of \"%s\" is a JSON %s.", name, jsonb_type_name(v))));
+		if (v == NULL)
+			v = getKeyJsonValueFromContainer(&doc->root, name, strlen(name), &buf);
+		out[i] = jsonb_feature(name, v);
 	}
 }
 
 /* ----------------------------------------------------------- tuples */
 
-static bool
+bool
 is_feature_type(Oid type)
 {
 	switch (type)
@@ -153,7 +177,7 @@ feature_map_build(FraudModel *model, TupleDesc tupdesc, const char *relname,
 	return map;
 }
 
-static float
+float
 datum_to_input(Datum value, Oid type, const char *feature)
 {
 	switch (type)
@@ -179,14 +203,21 @@ datum_to_input(Datum value, Oid type, const char *feature)
 
 void
 features_from_tuple(FraudModel *model, const FeatureMap *map, TupleDesc tupdesc,
-					HeapTuple tuple, float *out)
+					HeapTuple tuple, Jsonb *extra, float *out)
 {
 	Assert(map->num_features == model->num_features);
 	for (int i = 0; i < map->num_features; i++)
 	{
 		bool		isnull;
 		Datum		value;
+		JsonbValue	buf;
+		JsonbValue *v = extra_value(extra, model->feature_names[i], &buf);
 
+		if (v != NULL)
+		{
+			out[i] = jsonb_feature(model->feature_names[i], v);
+			continue;
+		}
 		if (map->attnums[i] == 0)
 		{
 			out[i] = NAN;

@@ -54,6 +54,7 @@ typedef struct FraudModel
 	char	  **feature_names;
 	double		review_threshold;
 	double		decline_threshold;
+	Oid			feature_function;	/* (jsonb) RETURNS jsonb, or InvalidOid */
 	struct XgbModel *xgb;
 } FraudModel;
 
@@ -63,8 +64,13 @@ extern const char *catalog_resolve_name(text *name_or_null);
 extern Oid	catalog_models_relid(void);
 extern void catalog_init(void);
 
-/* features.c */
-extern void features_from_jsonb(FraudModel *model, Jsonb *doc, float *out);
+/* features.c: "extra" (may be NULL) is a feature function's output, which
+ * takes precedence over the row's own values */
+extern void features_from_jsonb(FraudModel *model, Jsonb *doc, Jsonb *extra, float *out);
+extern void features_by_name(char **names, int num_features, Jsonb *doc, Jsonb *extra,
+							 float *out);
+extern bool is_feature_type(Oid type);
+extern float datum_to_input(Datum value, Oid type, const char *feature);
 
 
 /* Where each feature comes from in a relation; attnum 0 = always missing. */
@@ -78,14 +84,35 @@ typedef struct FeatureMap
 extern FeatureMap *feature_map_build(FraudModel *model, TupleDesc tupdesc,
 									 const char *relname, MemoryContext context);
 extern void features_from_tuple(FraudModel *model, const FeatureMap *map,
-								TupleDesc tupdesc, HeapTuple tuple, float *out);
+								TupleDesc tupdesc, HeapTuple tuple, Jsonb *extra,
+								float *out);
 
 /* trigger.c */
 extern void trigger_init(void);
+
+/* metrics.c: ranking quality of scores against 0/1 labels */
+typedef struct FraudMetrics
+{
+	int64		rows;
+	int64		positives;
+	double		auc;
+	double		average_precision;
+	double		precision_at_recall_80;	/* best precision with recall >= 0.8 */
+	double		recall_at_precision_50;	/* best recall with precision >= 0.5 */
+	double		review_threshold;	/* lowest threshold reaching review_precision */
+	double		decline_threshold;	/* lowest threshold reaching decline_precision */
+} FraudMetrics;
+
+extern void metrics_compute(const double *scores, const float *labels, int n,
+							double review_precision, double decline_precision,
+							FraudMetrics *metrics);
 
 /* score.c */
 extern float *score_feature_buffer(int num_features);
 extern double score_features(FraudModel *model, const float *features);
 extern const char *score_decision(FraudModel *model, double score);
+extern FraudModel *score_model_with_features(const char *name, Datum row_jsonb,
+											 Jsonb **extra);
+extern Datum score_tuple_to_jsonb(HeapTuple tuple, TupleDesc tupdesc);
 
 #endif							/* FRAUD_SCORE_H */

@@ -16,7 +16,13 @@
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/acl.h"
+#include "utils/fmgrprotos.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "miscadmin.h"
 
 #include "fraud_score.h"
 #include "xgb.h"
@@ -58,15 +64,131 @@ score_decision(FraudModel *model, double score)
 	return "approve";
 }
 
+/*
+ * One FmgrInfo per feature function for the life of the backend: SQL and
+ * PL/pgSQL functions keep their cached plans in it, and it must not live in
+ * a model cache entry that a nested call could rebuild while it runs.
+ */
+static FmgrInfo *
+feature_function_info(Oid fn)
+{
+	static HTAB *infos = NULL;
+	struct
+	{
+		Oid			fn;
+		FmgrInfo	info;
+	}		   *entry;
+	bool		found;
+
+	if (infos == NULL)
+	{
+		HASHCTL		ctl = {0};
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(*entry);
+		ctl.hcxt = TopMemoryContext;
+		infos = hash_create("fraud_score feature functions", 8, &ctl,
+							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(infos, &fn, HASH_ENTER, &found);
+	if (!found)
+	{
+		PG_TRY();
+		{
+			fmgr_info_cxt(fn, &entry->info, TopMemoryContext);
+		}
+		PG_CATCH();
+		{
+			hash_search(infos, &fn, HASH_REMOVE, NULL);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+	return &entry->info;
+}
+
+static Jsonb *
+call_feature_function(Oid fn, Datum row_jsonb)
+{
+	LOCAL_FCINFO(fcinfo, 1);
+	FmgrInfo   *info;
+	AclResult	aclresult;
+	Datum		result;
+	Jsonb	   *extra;
+
+	aclresult = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(fn));
+
+	info = feature_function_info(fn);
+	InitFunctionCallInfoData(*fcinfo, info, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = row_jsonb;
+	fcinfo->args[0].isnull = false;
+	result = FunctionCallInvoke(fcinfo);
+	if (fcinfo->isnull)
+		return NULL;			/* no extra features */
+	extra = DatumGetJsonbP(result);
+	if (!JB_ROOT_IS_OBJECT(extra) || JB_ROOT_IS_SCALAR(extra))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("feature function %s must return a JSON object",
+						format_procedure(fn)),
+				 errdetail("It returned a JSON %s.", JB_ROOT_IS_SCALAR(extra) ? "scalar" : "array")));
+	return extra;
+}
+
+/*
+ * The active model "name" and, if it names a feature function, that
+ * function's output for the row.  The function runs SQL, which may process
+ * invalidations and rebuild the cached model: look the model up again after
+ * it, and call again in the rare case that the new version names another
+ * function.
+ */
+FraudModel *
+score_model_with_features(const char *name, Datum row_jsonb, Jsonb **extra)
+{
+	Oid			called = InvalidOid;
+
+	*extra = NULL;
+	for (int attempt = 0;; attempt++)
+	{
+		FraudModel *model = catalog_get_active_model(name);
+
+		if (!OidIsValid(model->feature_function) || model->feature_function == called)
+		{
+			if (!OidIsValid(model->feature_function))
+				*extra = NULL;
+			return model;
+		}
+		if (attempt >= 3)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("fraud model \"%s\" kept changing its feature function during scoring", name)));
+		called = model->feature_function;
+		*extra = call_feature_function(called, row_jsonb);
+	}
+}
+
+/* NEW as jsonb, the way to_jsonb(NEW) would give it to a feature function. */
+Datum
+score_tuple_to_jsonb(HeapTuple tuple, TupleDesc tupdesc)
+{
+	Datum		row = heap_copy_tuple_as_datum(tuple, tupdesc);
+	text	   *json = DatumGetTextPP(DirectFunctionCall1(row_to_json, row));
+
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(text_to_cstring(json)));
+}
+
 static FraudModel *
 score_jsonb_args(FunctionCallInfo fcinfo, double *score)
 {
 	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
 	const char *name = catalog_resolve_name(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
-	FraudModel *model = catalog_get_active_model(name);
+	Jsonb	   *extra;
+	FraudModel *model = score_model_with_features(name, JsonbPGetDatum(doc), &extra);
 	float	   *row = score_feature_buffer(model->num_features);
 
-	features_from_jsonb(model, doc, row);
+	features_from_jsonb(model, doc, extra, row);
 	*score = score_features(model, row);
 	return model;
 }

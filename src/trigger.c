@@ -186,6 +186,7 @@ fraud_score_trigger(PG_FUNCTION_ARGS)
 	HeapTuple	tuple;
 	FraudModel *model;
 	TriggerCacheEntry *entry;
+	Jsonb	   *extra;
 	float	   *row;
 	double		score;
 	int			columns[3];
@@ -215,14 +216,25 @@ fraud_score_trigger(PG_FUNCTION_ARGS)
 	tupdesc = RelationGetDescr(rel);
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
 
-	model = catalog_get_active_model(trigger->tgargs[0]);
+	{
+		Jsonb	   *extra_features;
+
+		model = catalog_get_active_model(trigger->tgargs[0]);
+		if (OidIsValid(model->feature_function))
+			model = score_model_with_features(trigger->tgargs[0],
+											  score_tuple_to_jsonb(tuple, tupdesc),
+											  &extra_features);
+		else
+			extra_features = NULL;
+		extra = extra_features;
+	}
 	entry = trigger_entry(trigger);
 	if (!entry->valid || entry->model_generation != model->generation ||
 		entry->relid != RelationGetRelid(rel))
 		build_entry(entry, trigger, rel, model);
 
 	row = score_feature_buffer(model->num_features);
-	features_from_tuple(model, entry->map, tupdesc, tuple, row);
+	features_from_tuple(model, entry->map, tupdesc, tuple, extra, row);
 	score = score_features(model, row);
 
 	columns[ncolumns] = entry->score_attnum;

@@ -208,6 +208,25 @@ xgb_predict_one(XgbModel *model, const float *features)
 	return (double) result[0];
 }
 
+/* The booster, with these feature names stamped in, as XGBoost UBJSON. */
+static bytea *
+save_ubjson(BoosterHandle booster, char **feature_names, int num_features)
+{
+	bst_ulong	out_len;
+	const char *out;
+	bytea	   *result;
+
+	if (XGBoosterSetStrFeatureInfo(booster, "feature_name", (const char **) feature_names,
+								   (bst_ulong) num_features) != 0)
+		xgb_raise("set the feature names", xgb_last_error());
+	if (XGBoosterSaveModelToBuffer(booster, "{\"format\": \"ubj\"}", &out_len, &out) != 0)
+		xgb_raise("save the model as UBJSON", xgb_last_error());
+	result = palloc(VARHDRSZ + out_len);
+	SET_VARSIZE(result, VARHDRSZ + out_len);
+	memcpy(VARDATA(result), out, out_len);
+	return result;
+}
+
 bytea *
 xgb_to_ubjson(const char *data, Size len, char **feature_names, int num_features)
 {
@@ -215,21 +234,133 @@ xgb_to_ubjson(const char *data, Size len, char **feature_names, int num_features
 											  "fraud_score model conversion",
 											  ALLOCSET_SMALL_SIZES);
 	XgbModel   *model = xgb_booster_from_bytes(data, len, num_features, tmp);
-	bst_ulong	out_len;
-	const char *out;
-	bytea	   *result;
+	bytea	   *result = save_ubjson(model->booster, feature_names, num_features);
 
-	if (XGBoosterSetStrFeatureInfo(model->booster, "feature_name",
-								   (const char **) feature_names,
-								   (bst_ulong) num_features) != 0)
-		xgb_raise("set the feature names", xgb_last_error());
-	if (XGBoosterSaveModelToBuffer(model->booster, "{\"format\": \"ubj\"}",
-								   &out_len, &out) != 0)
-		xgb_raise("save the model as UBJSON", xgb_last_error());
-
-	result = palloc(VARHDRSZ + out_len);
-	SET_VARSIZE(result, VARHDRSZ + out_len);
-	memcpy(VARDATA(result), out, out_len);
 	MemoryContextDelete(tmp);
 	return result;
+}
+
+/* ------------------------------------------------------------ training */
+
+struct XgbTraining
+{
+	BoosterHandle booster;
+	DMatrixHandle train;
+	DMatrixHandle valid;		/* NULL without validation rows */
+	int			valid_nrow;
+};
+
+static void
+training_free_callback(void *arg)
+{
+	XgbTraining *training = arg;
+
+	if (training->booster != NULL)
+		XGBoosterFree(training->booster);
+	if (training->train != NULL)
+		XGDMatrixFree(training->train);
+	if (training->valid != NULL)
+		XGDMatrixFree(training->valid);
+	training->booster = NULL;
+	training->train = NULL;
+	training->valid = NULL;
+}
+
+static DMatrixHandle
+matrix_from_rows(const float *x, const float *y, int nrow, int ncol)
+{
+	DMatrixHandle m;
+
+	if (XGDMatrixCreateFromMat(x, (bst_ulong) nrow, (bst_ulong) ncol, NAN, &m) != 0)
+		xgb_raise("build a training matrix", xgb_last_error());
+	if (XGDMatrixSetFloatInfo(m, "label", y, (bst_ulong) nrow) != 0)
+	{
+		char	   *msg = xgb_last_error();
+
+		XGDMatrixFree(m);
+		xgb_raise("set the training labels", msg);
+	}
+	return m;
+}
+
+XgbTraining *
+xgb_train_begin(const float *x, const float *y, int nrow,
+				const float *valid_x, const float *valid_y, int valid_nrow,
+				int ncol, MemoryContext owner)
+{
+	XgbTraining *training = MemoryContextAllocZero(owner, sizeof(XgbTraining));
+	MemoryContextCallback *cb = MemoryContextAllocZero(owner, sizeof(MemoryContextCallback));
+	DMatrixHandle cache[2];
+
+	xgb_call_setup();
+	cb->func = training_free_callback;
+	cb->arg = training;
+	MemoryContextRegisterResetCallback(owner, cb);
+
+	training->train = matrix_from_rows(x, y, nrow, ncol);
+	if (valid_nrow > 0)
+		training->valid = matrix_from_rows(valid_x, valid_y, valid_nrow, ncol);
+	training->valid_nrow = valid_nrow;
+
+	cache[0] = training->train;
+	cache[1] = training->valid;
+	if (XGBoosterCreate(cache, valid_nrow > 0 ? 2 : 1, &training->booster) != 0)
+	{
+		training->booster = NULL;
+		xgb_raise("create a booster", xgb_last_error());
+	}
+	xgb_train_set_param(training, "objective", "binary:logistic");
+	xgb_train_set_param(training, "nthread", "1");
+	return training;
+}
+
+void
+xgb_train_set_param(XgbTraining *training, const char *key, const char *value)
+{
+	if (XGBoosterSetParam(training->booster, key, value) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("XGBoost rejected training parameter \"%s\"", key),
+				 errdetail("XGBoost: %s", xgb_last_error())));
+}
+
+void
+xgb_train_round(XgbTraining *training, int iteration)
+{
+	if (XGBoosterUpdateOneIter(training->booster, iteration, training->train) != 0)
+		xgb_raise("train", xgb_last_error());
+}
+
+char *
+xgb_train_eval(XgbTraining *training, int iteration)
+{
+	DMatrixHandle sets[2] = {training->train, training->valid};
+	const char *names[2] = {"train", "valid"};
+	const char *result;
+
+	if (XGBoosterEvalOneIter(training->booster, iteration, sets, names,
+							 training->valid != NULL ? 2 : 1, &result) != 0)
+		xgb_raise("evaluate", xgb_last_error());
+	return pstrdup(result);
+}
+
+void
+xgb_train_predict_validation(XgbTraining *training, double *out)
+{
+	bst_ulong	len;
+	const float *result;
+
+	if (XGBoosterPredict(training->booster, training->valid, 0, 0, 0, &len, &result) != 0)
+		xgb_raise("predict the validation rows", xgb_last_error());
+	if (len != (bst_ulong) training->valid_nrow)
+		elog(ERROR, "XGBoost returned %lu predictions for %d validation rows",
+			 (unsigned long) len, training->valid_nrow);
+	for (int i = 0; i < training->valid_nrow; i++)
+		out[i] = result[i];
+}
+
+bytea *
+xgb_train_save(XgbTraining *training, char **feature_names, int num_features)
+{
+	return save_ubjson(training->booster, feature_names, num_features);
 }

@@ -1,0 +1,125 @@
+/* fraud_score--0.1--0.2.sql: feature functions, metrics and in-database training */
+
+\echo Use "ALTER EXTENSION fraud_score UPDATE TO '0.2'" to load this file. \quit
+
+-- A model may name a feature function (jsonb) RETURNS jsonb that computes
+-- features from the database for the row being scored.  Stored as the
+-- function's signature text, not regprocedure, so that pg_upgrade accepts
+-- the table; backends resolve it when they load the model.
+ALTER TABLE fraud_score_models ADD COLUMN feature_function text;
+
+CREATE OR REPLACE VIEW fraud_models AS
+	SELECT name, version, active, objective, num_features, features,
+		   review_threshold, decline_threshold,
+		   octet_length(model) AS size_bytes, sha256,
+		   created_at, created_by, description, metrics, feature_function
+	FROM fraud_score_models;
+
+-- The function's signature, schema-qualified, after checking its shape.
+CREATE FUNCTION fraud_model_check_feature_function(feature_function regprocedure)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	fn pg_proc%ROWTYPE;
+BEGIN
+	IF feature_function IS NULL THEN
+		RETURN NULL;
+	END IF;
+	SELECT * INTO fn FROM pg_proc WHERE oid = feature_function;
+	IF fn.pronargs <> 1 OR fn.proargtypes[0] <> 'jsonb'::regtype
+	   OR fn.prorettype <> 'jsonb'::regtype OR fn.proretset THEN
+		RAISE EXCEPTION 'feature function % must take one jsonb argument and return jsonb',
+			feature_function
+			USING ERRCODE = 'invalid_function_definition',
+				  DETAIL = format('%s returns %s%s.', feature_function,
+								  CASE WHEN fn.proretset THEN 'SETOF ' ELSE '' END,
+								  fn.prorettype::regtype),
+				  HINT = 'A feature function receives the row as jsonb and returns an object of extra features.';
+	END IF;
+	-- With search_path pinned to pg_catalog the text is schema-qualified.
+	RETURN feature_function::text;
+END
+$$;
+
+DROP FUNCTION fraud_model_load(text, bytea, text[], float8, float8, boolean, text);
+
+CREATE FUNCTION fraud_model_load(name text, model bytea, features text[] DEFAULT NULL,
+								 review_threshold float8 DEFAULT 0.5,
+								 decline_threshold float8 DEFAULT 0.9,
+								 activate boolean DEFAULT true,
+								 description text DEFAULT NULL,
+								 feature_function regprocedure DEFAULT NULL,
+								 metrics jsonb DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	checked record;
+	new_version integer;
+	function_signature text;
+BEGIN
+	IF fraud_model_load.name IS NULL OR fraud_model_load.name !~ '^[A-Za-z0-9_.:-]{1,63}$' THEN
+		RAISE EXCEPTION 'invalid fraud model name %', coalesce(quote_literal(fraud_model_load.name), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A model name has 1 to 63 characters from A-Z, a-z, 0-9, "_", ".", ":" and "-".';
+	END IF;
+	IF fraud_model_load.model IS NULL THEN
+		RAISE EXCEPTION 'model must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM @extschema@.fraud_model_check_thresholds(fraud_model_load.review_threshold,
+													  fraud_model_load.decline_threshold);
+	function_signature := @extschema@.fraud_model_check_feature_function(fraud_model_load.feature_function);
+
+	SELECT * INTO checked
+	FROM @extschema@.fraud_model_check(fraud_model_load.model, fraud_model_load.features);
+
+	-- Serialise loads and activations so version numbers and the active flag
+	-- stay consistent; scoring only reads and is not blocked.
+	LOCK TABLE @extschema@.fraud_score_models IN SHARE ROW EXCLUSIVE MODE;
+
+	SELECT coalesce(max(m.version), 0) + 1 INTO new_version
+	FROM @extschema@.fraud_score_models m
+	WHERE m.name = fraud_model_load.name;
+
+	IF coalesce(fraud_model_load.activate, false) THEN
+		UPDATE @extschema@.fraud_score_models m SET active = false
+		WHERE m.name = fraud_model_load.name AND m.active;
+	END IF;
+
+	INSERT INTO @extschema@.fraud_score_models
+		(name, version, model, sha256, features, num_features, objective,
+		 review_threshold, decline_threshold, active, description, metrics,
+		 feature_function)
+	VALUES (fraud_model_load.name, new_version, checked.ubjson,
+			encode(sha256(checked.ubjson), 'hex'), checked.feature_names,
+			checked.num_features, checked.objective,
+			fraud_model_load.review_threshold, fraud_model_load.decline_threshold,
+			coalesce(fraud_model_load.activate, false), fraud_model_load.description,
+			fraud_model_load.metrics, function_signature);
+	RETURN new_version;
+END
+$$;
+
+REVOKE ALL ON FUNCTION fraud_model_load(text, bytea, text[], float8, float8, boolean, text,
+										regprocedure, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fraud_model_load(text, bytea, text[], float8, float8, boolean, text,
+										   regprocedure, jsonb) TO fraud_score_admin;
+
+-- In-database training: see src/train.c.
+CREATE FUNCTION fraud_model_train(name text, training_query text, label_column text,
+								  params jsonb DEFAULT '{}',
+								  validation_query text DEFAULT NULL,
+								  activate boolean DEFAULT false)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'fraud_model_train'
+LANGUAGE C VOLATILE;
+
+REVOKE ALL ON FUNCTION fraud_model_train(text, text, text, jsonb, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fraud_model_train(text, text, text, jsonb, text, boolean) TO fraud_score_admin;
+REVOKE ALL ON FUNCTION fraud_model_check_feature_function(regprocedure) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fraud_model_check_feature_function(regprocedure) TO fraud_score_admin;

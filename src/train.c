@@ -1,0 +1,516 @@
+/*-------------------------------------------------------------------------
+ *
+ * train.c
+ *		fraud_model_train(): train an XGBoost model on a query's rows and
+ *		store it as a new model version with its validation metrics.
+ *
+ * The training and validation queries are read through SPI cursors, a batch
+ * at a time, into float matrices (the only copy XGBoost needs).  Feature
+ * columns are every column but the label, by name; or, when the only other
+ * column is jsonb (typically a feature function's output), its keys, taken
+ * from the first row.  Thresholds are chosen on the validation rows only:
+ * review at the lowest score whose precision reaches review_precision (0.5),
+ * decline at the lowest reaching decline_precision (0.9).  The model is
+ * stored through fraud_model_load(), so it gets the same validation and
+ * privilege checks as any other model.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "fraud_score.h"
+#include "xgb.h"
+
+PG_FUNCTION_INFO_V1(fraud_model_train);
+
+#define FETCH_BATCH 10000
+
+/* How the query's columns become features. */
+typedef struct FeatureLayout
+{
+	bool		from_jsonb;		/* one jsonb column whose keys are features */
+	int			num_features;
+	char	  **names;
+} FeatureLayout;
+
+/* Rows read from one query. */
+typedef struct RowSet
+{
+	int			nrow;
+	int			capacity;
+	float	   *x;				/* nrow x num_features */
+	float	   *y;
+	int			positives;
+} RowSet;
+
+typedef struct TrainOptions
+{
+	int			rounds;
+	int			notice_every;
+	double		review_precision;
+	double		decline_precision;
+	char	   *feature_function;
+	char	   *description;
+} TrainOptions;
+
+static char *
+jsonb_value_text(JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvString:
+			return pnstrdup(v->val.string.val, v->val.string.len);
+		case jbvNumeric:
+			return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+		case jbvBool:
+			return pstrdup(v->val.boolean ? "true" : "false");
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * Split params into fraud_score's own options and XGBoost parameters, which
+ * are set on the booster in order (so "nthread" may override the default 1).
+ */
+static void
+apply_params(Jsonb *params, TrainOptions *opts, XgbTraining *training)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+
+	if (!JB_ROOT_IS_OBJECT(params) || JB_ROOT_IS_SCALAR(params))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("params must be a JSON object")));
+	it = JsonbIteratorInit(&params->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *value;
+
+		if (tok == WJB_KEY)
+		{
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+			continue;
+		}
+		if (tok != WJB_VALUE)
+			continue;
+		value = jsonb_value_text(&v);
+		if (value == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("training parameter \"%s\" must be a string, number or boolean", key)));
+		if (strcmp(key, "num_boost_round") == 0)
+			opts->rounds = pg_strtoint32(value);
+		else if (strcmp(key, "notice_every") == 0)
+			opts->notice_every = pg_strtoint32(value);
+		else if (strcmp(key, "review_precision") == 0)
+			opts->review_precision = float8in_internal(value, NULL, "double precision", value);
+		else if (strcmp(key, "decline_precision") == 0)
+			opts->decline_precision = float8in_internal(value, NULL, "double precision", value);
+		else if (strcmp(key, "feature_function") == 0)
+			opts->feature_function = value;
+		else if (strcmp(key, "description") == 0)
+			opts->description = value;
+		else if (strcmp(key, "objective") == 0 && strcmp(value, "binary:logistic") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("model objective \"%s\" is not supported", value),
+					 errdetail("fraud_model_train trains binary:logistic models only.")));
+		else
+			xgb_train_set_param(training, key, value);
+	}
+	if (opts->rounds < 1 || opts->rounds > 100000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("num_boost_round must be between 1 and 100000")));
+	if (!(opts->review_precision > 0 && opts->review_precision <= 1) ||
+		!(opts->decline_precision > 0 && opts->decline_precision <= 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("review_precision and decline_precision must be in (0, 1]")));
+}
+
+static float
+label_value(Datum value, bool isnull, Oid type, const char *label_column, int row)
+{
+	float		y;
+
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("label column \"%s\" is null in row %d", label_column, row)));
+	if (!is_feature_type(getBaseType(type)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("label column \"%s\" has type %s", label_column, format_type_be(type)),
+				 errhint("The label must be boolean or a number that is 0 or 1.")));
+	y = datum_to_input(value, getBaseType(type), label_column);
+	if (y != 0 && y != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("label column \"%s\" is %g in row %d, not 0 or 1", label_column, y, row)));
+	return y;
+}
+
+/* Decide the layout from the first query's columns and first row. */
+static void
+layout_from_first_batch(SPITupleTable *tuptable, int label_att, const char *query_name,
+						FeatureLayout *layout)
+{
+	TupleDesc	desc = tuptable->tupdesc;
+	int			others = desc->natts - 1;
+
+	if (others == 1 && getBaseType(TupleDescAttr(desc, label_att == 0 ? 1 : 0)->atttypid) == JSONBOID)
+	{
+		int			att = label_att == 0 ? 2 : 1;
+		bool		isnull;
+		Jsonb	   *doc;
+		JsonbIterator *it;
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+		int			n = 0;
+
+		if (tuptable->numvals == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA),
+					 errmsg("%s returned no rows", query_name)));
+		doc = DatumGetJsonbP(SPI_getbinval(tuptable->vals[0], desc, att, &isnull));
+		if (isnull || !JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the features column of the first row of %s must be a JSON object", query_name)));
+		layout->from_jsonb = true;
+		layout->names = palloc(sizeof(char *) * Max(JB_ROOT_COUNT(doc), 1));
+		it = JsonbIteratorInit(&doc->root);
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+			if (tok == WJB_KEY)
+				layout->names[n++] = pnstrdup(v.val.string.val, v.val.string.len);
+		layout->num_features = n;
+	}
+	else
+	{
+		layout->from_jsonb = false;
+		layout->names = palloc(sizeof(char *) * Max(others, 1));
+		layout->num_features = 0;
+		for (int a = 0; a < desc->natts; a++)
+		{
+			Form_pg_attribute attr = TupleDescAttr(desc, a);
+
+			if (a == label_att || attr->attisdropped)
+				continue;
+			if (!is_feature_type(getBaseType(attr->atttypid)))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("column \"%s\" of %s has type %s, which cannot be a model feature",
+								NameStr(attr->attname), query_name, format_type_be(attr->atttypid)),
+						 errhint("Feature columns must be numeric or boolean, or the query must return one jsonb column of features besides the label.")));
+			layout->names[layout->num_features++] = pstrdup(NameStr(attr->attname));
+		}
+	}
+	if (layout->num_features == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s has no feature columns", query_name)));
+}
+
+static void
+rowset_grow(RowSet *rows, int num_features)
+{
+	if (rows->nrow < rows->capacity)
+		return;
+	rows->capacity = rows->capacity == 0 ? FETCH_BATCH : rows->capacity * 2;
+	if ((Size) rows->capacity * num_features > MaxAllocHugeSize / sizeof(float))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many training rows")));
+	rows->x = rows->x ? repalloc_huge(rows->x, sizeof(float) * rows->capacity * num_features)
+		: palloc_extended(sizeof(float) * rows->capacity * num_features, MCXT_ALLOC_HUGE);
+	rows->y = rows->y ? repalloc_huge(rows->y, sizeof(float) * rows->capacity)
+		: palloc_extended(sizeof(float) * rows->capacity, MCXT_ALLOC_HUGE);
+}
+
+/*
+ * Read a query's rows into "rows", in "data_context".  The first query
+ * decides "layout"; later ones must provide the same features.
+ */
+static void
+read_query(const char *query, const char *query_name, const char *label_column,
+		   FeatureLayout *layout, RowSet *rows, MemoryContext data_context)
+{
+	SPIPlanPtr	plan;
+	Portal		portal;
+	int			label_att = -1;
+	int		   *columns = NULL;	/* column mode: attnum of each feature */
+
+	plan = SPI_prepare(query, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for %s: %s", query_name, SPI_result_code_string(SPI_result));
+	if (!SPI_is_cursor_plan(plan))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a single SELECT", query_name)));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+
+	for (;;)
+	{
+		SPITupleTable *tuptable;
+		TupleDesc	desc;
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		SPI_cursor_fetch(portal, true, FETCH_BATCH);
+		tuptable = SPI_tuptable;
+		desc = tuptable->tupdesc;
+
+		if (label_att < 0)
+		{
+			label_att = SPI_fnumber(desc, label_column) - 1;
+			if (label_att < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("%s has no column \"%s\"", query_name, label_column),
+						 errhint("label_column names the query's 0/1 fraud label.")));
+			if (layout->names == NULL)
+			{
+				old = MemoryContextSwitchTo(data_context);
+				layout_from_first_batch(tuptable, label_att, query_name, layout);
+				MemoryContextSwitchTo(old);
+			}
+			if (!layout->from_jsonb)
+			{
+				columns = palloc(sizeof(int) * layout->num_features);
+				for (int f = 0; f < layout->num_features; f++)
+				{
+					columns[f] = SPI_fnumber(desc, layout->names[f]);
+					if (columns[f] <= 0)
+						ereport(ERROR,
+								(errcode(ERRCODE_UNDEFINED_COLUMN),
+								 errmsg("%s has no column \"%s\"", query_name, layout->names[f]),
+								 errdetail("The training query has it as a feature.")));
+				}
+			}
+		}
+		if (tuptable->numvals == 0)
+			break;
+
+		old = MemoryContextSwitchTo(data_context);
+		for (uint64 r = 0; r < tuptable->numvals; r++)
+		{
+			HeapTuple	tuple = tuptable->vals[r];
+			bool		isnull;
+			Datum		value;
+			float	   *x;
+
+			rowset_grow(rows, layout->num_features);
+			x = rows->x + (Size) rows->nrow * layout->num_features;
+			value = SPI_getbinval(tuple, desc, label_att + 1, &isnull);
+			rows->y[rows->nrow] = label_value(value, isnull, TupleDescAttr(desc, label_att)->atttypid,
+											  label_column, rows->nrow + 1);
+			rows->positives += rows->y[rows->nrow] > 0.5f;
+			if (layout->from_jsonb)
+			{
+				int			att = label_att == 0 ? 2 : 1;
+
+				value = SPI_getbinval(tuple, desc, att, &isnull);
+				if (isnull)
+					for (int f = 0; f < layout->num_features; f++)
+						x[f] = NAN;
+				else
+					features_by_name(layout->names, layout->num_features,
+									 DatumGetJsonbP(value), NULL, x);
+			}
+			else
+				for (int f = 0; f < layout->num_features; f++)
+				{
+					Form_pg_attribute attr = TupleDescAttr(desc, columns[f] - 1);
+
+					value = SPI_getbinval(tuple, desc, columns[f], &isnull);
+					x[f] = isnull ? NAN : datum_to_input(value, getBaseType(attr->atttypid),
+														 layout->names[f]);
+				}
+			rows->nrow++;
+		}
+		MemoryContextSwitchTo(old);
+		SPI_freetuptable(tuptable);
+	}
+	SPI_cursor_close(portal);
+}
+
+static void
+append_metric(StringInfo json, const char *key, double value)
+{
+	appendStringInfo(json, ", \"%s\": ", key);
+	if (isnan(value))
+		appendStringInfoString(json, "null");
+	else
+		appendStringInfo(json, "%.6f", value);
+}
+
+Datum
+fraud_model_train(PG_FUNCTION_ARGS)
+{
+	text	   *name;
+	char	   *training_query;
+	char	   *validation_query = NULL;
+	char	   *label_column;
+	Jsonb	   *params;
+	bool		activate;
+	TrainOptions opts = {100, 10, 0.5, 0.9, NULL, NULL};
+	FeatureLayout layout = {0};
+	RowSet		train = {0};
+	RowSet		valid = {0};
+	MemoryContext train_context;
+	XgbTraining *training;
+	FraudMetrics metrics;
+	bool		have_metrics = false;
+	double		review_threshold = 0.5,
+				decline_threshold = 0.9;
+	StringInfoData json;
+	bytea	   *model;
+	Datum	   *name_datums;
+	int32		version;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("name, training_query and label_column must not be null")));
+	name = PG_GETARG_TEXT_PP(0);
+	training_query = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	label_column = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	params = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	if (!PG_ARGISNULL(4))
+		validation_query = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	activate = PG_ARGISNULL(5) ? false : PG_GETARG_BOOL(5);
+
+	/* Matrices and booster live here; the booster is freed with it, even on error. */
+	train_context = AllocSetContextCreate(CurrentMemoryContext, "fraud_score training",
+										  ALLOCSET_DEFAULT_SIZES);
+
+	SPI_connect();
+	read_query(training_query, "training_query", label_column, &layout, &train, train_context);
+	if (train.nrow == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA),
+				 errmsg("training_query returned no rows")));
+	if (train.positives == 0 || train.positives == train.nrow)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("training rows must include both labels"),
+				 errdetail("%d rows, %d labelled 1.", train.nrow, train.positives)));
+	if (validation_query != NULL)
+	{
+		read_query(validation_query, "validation_query", label_column, &layout, &valid, train_context);
+		if (valid.nrow == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA),
+					 errmsg("validation_query returned no rows")));
+	}
+	ereport(NOTICE,
+			(errmsg("training on %d rows (%d fraud), validating on %d rows (%d fraud), %d features",
+					train.nrow, train.positives, valid.nrow, valid.positives, layout.num_features)));
+
+	training = xgb_train_begin(train.x, train.y, train.nrow, valid.x, valid.y, valid.nrow,
+							   layout.num_features, train_context);
+	xgb_train_set_param(training, "seed", "0");
+	if (params != NULL)
+		apply_params(params, &opts, training);
+
+	for (int round = 0; round < opts.rounds; round++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		xgb_train_round(training, round);
+		if (opts.notice_every > 0 &&
+			((round + 1) % opts.notice_every == 0 || round + 1 == opts.rounds))
+		{
+			char	   *eval = xgb_train_eval(training, round);
+
+			for (char *p = eval; *p; p++)
+				if (*p == '\t')
+					*p = ' ';
+			ereport(NOTICE, (errmsg("round %d of %d: %s", round + 1, opts.rounds, eval)));
+		}
+	}
+
+	initStringInfo(&json);
+	appendStringInfo(&json, "{\"training_rows\": %d, \"training_frauds\": %d", train.nrow, train.positives);
+	if (valid.nrow > 0)
+	{
+		double	   *scores = palloc_extended(sizeof(double) * valid.nrow, MCXT_ALLOC_HUGE);
+
+		xgb_train_predict_validation(training, scores);
+		metrics_compute(scores, valid.y, valid.nrow, opts.review_precision,
+						opts.decline_precision, &metrics);
+		have_metrics = !isnan(metrics.auc);
+		appendStringInfo(&json, ", \"validation_rows\": %d, \"validation_frauds\": %d",
+						 valid.nrow, valid.positives);
+		if (have_metrics)
+		{
+			append_metric(&json, "auc", metrics.auc);
+			append_metric(&json, "average_precision", metrics.average_precision);
+			append_metric(&json, "precision_at_recall_80", metrics.precision_at_recall_80);
+			append_metric(&json, "recall_at_precision_50", metrics.recall_at_precision_50);
+			append_metric(&json, "review_precision", opts.review_precision);
+			append_metric(&json, "decline_precision", opts.decline_precision);
+			review_threshold = metrics.review_threshold;
+			decline_threshold = metrics.decline_threshold;
+		}
+	}
+	appendStringInfo(&json, ", \"rounds\": %d}", opts.rounds);
+	if (!have_metrics)
+		ereport(NOTICE,
+				(errmsg("thresholds are the defaults, 0.5 and 0.9"),
+				 errdetail("Thresholds are chosen on validation rows with both labels; there were none.")));
+
+	model = xgb_train_save(training, layout.names, layout.num_features);
+
+	/* Store it like any model: validated, versioned, privilege-checked. */
+	name_datums = palloc(sizeof(Datum) * layout.num_features);
+	for (int f = 0; f < layout.num_features; f++)
+		name_datums[f] = CStringGetTextDatum(layout.names[f]);
+	{
+		Oid			argtypes[9] = {TEXTOID, BYTEAOID, TEXTARRAYOID, FLOAT8OID, FLOAT8OID,
+		BOOLOID, TEXTOID, TEXTOID, JSONBOID};
+		Datum		values[9];
+		char		nulls[9] = "         ";
+		char	   *schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
+		char	   *sql = psprintf("SELECT %s.fraud_model_load($1, $2, $3, $4, $5, $6, $7, "
+								   "$8::regprocedure, $9)", quote_identifier(schema));
+		bool		isnull;
+
+		values[0] = PointerGetDatum(name);
+		values[1] = PointerGetDatum(model);
+		values[2] = PointerGetDatum(construct_array(name_datums, layout.num_features, TEXTOID,
+													-1, false, TYPALIGN_INT));
+		values[3] = Float8GetDatum(review_threshold);
+		values[4] = Float8GetDatum(decline_threshold);
+		values[5] = BoolGetDatum(activate);
+		values[6] = CStringGetTextDatum(opts.description ? opts.description : "trained by fraud_model_train");
+		if (opts.feature_function)
+			values[7] = CStringGetTextDatum(opts.feature_function);
+		else
+			nulls[7] = 'n';
+		values[8] = DirectFunctionCall1(jsonb_in, CStringGetDatum(json.data));
+		if (SPI_execute_with_args(sql, 9, argtypes, values, nulls, false, 1) != SPI_OK_SELECT ||
+			SPI_processed != 1)
+			elog(ERROR, "could not store the trained model");
+		version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_finish();
+	MemoryContextDelete(train_context);
+	PG_RETURN_INT32(version);
+}
