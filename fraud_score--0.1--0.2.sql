@@ -123,3 +123,80 @@ REVOKE ALL ON FUNCTION fraud_model_train(text, text, text, jsonb, text, boolean)
 GRANT EXECUTE ON FUNCTION fraud_model_train(text, text, text, jsonb, text, boolean) TO fraud_score_admin;
 REVOKE ALL ON FUNCTION fraud_model_check_feature_function(regprocedure) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fraud_model_check_feature_function(regprocedure) TO fraud_score_admin;
+
+-- A model version as one self-describing JSON document, and back: how models
+-- travel between databases and how the reference models in models/ ship.
+CREATE FUNCTION fraud_model_export(name text, version integer DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	m @extschema@.fraud_score_models%ROWTYPE;
+BEGIN
+	SELECT * INTO m FROM @extschema@.fraud_score_models s
+	WHERE s.name = fraud_model_export.name
+	  AND (s.version = fraud_model_export.version
+		   OR (fraud_model_export.version IS NULL AND s.active));
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'fraud model % version % does not exist',
+			quote_ident(coalesce(fraud_model_export.name, 'NULL')),
+			coalesce(fraud_model_export.version::text, '(active)')
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'The fraud_models view lists the loaded versions.';
+	END IF;
+	RETURN jsonb_build_object(
+		'format', 'fraud_score model 1',
+		'name', m.name,
+		'version', m.version,
+		'objective', m.objective,
+		'features', to_jsonb(m.features),
+		'review_threshold', m.review_threshold,
+		'decline_threshold', m.decline_threshold,
+		'feature_function', m.feature_function,
+		'description', m.description,
+		'metrics', m.metrics,
+		'sha256', m.sha256,
+		'model_ubj_base64', translate(encode(m.model, 'base64'), E'\n', ''));
+END
+$$;
+
+CREATE FUNCTION fraud_model_import(document jsonb, name text DEFAULT NULL,
+								   activate boolean DEFAULT true)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	bytes bytea;
+BEGIN
+	IF document IS NULL OR document->>'format' IS DISTINCT FROM 'fraud_score model 1' THEN
+		RAISE EXCEPTION 'not a fraud_score model document'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('The "format" key is %s, not "fraud_score model 1".',
+								  coalesce(document->>'format', 'missing')),
+				  HINT = 'Export models with fraud_model_export().';
+	END IF;
+	bytes := decode(document->>'model_ubj_base64', 'base64');
+	IF document ? 'sha256' AND encode(sha256(bytes), 'hex') <> document->>'sha256' THEN
+		RAISE EXCEPTION 'model document is corrupt'
+			USING ERRCODE = 'data_corrupted',
+				  DETAIL = 'The sha256 of the model bytes does not match the document.';
+	END IF;
+	RETURN @extschema@.fraud_model_load(
+		coalesce(name, document->>'name'), bytes,
+		ARRAY(SELECT jsonb_array_elements_text(document->'features')),
+		(document->>'review_threshold')::float8,
+		(document->>'decline_threshold')::float8,
+		activate,
+		document->>'description',
+		(document->>'feature_function')::regprocedure,
+		document->'metrics');
+END
+$$;
+
+REVOKE ALL ON FUNCTION fraud_model_export(text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION fraud_model_import(jsonb, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fraud_model_export(text, integer) TO fraud_score_admin;
+GRANT EXECUTE ON FUNCTION fraud_model_import(jsonb, text, boolean) TO fraud_score_admin;
