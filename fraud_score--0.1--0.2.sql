@@ -15,6 +15,21 @@ CREATE OR REPLACE VIEW fraud_models AS
 		   created_at, created_by, description, metrics, feature_function
 	FROM fraud_score_models;
 
+-- An error unless "name" can name a model.
+CREATE FUNCTION fraud_model_check_name(name text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF name IS NULL OR name !~ '^[A-Za-z0-9_.:-]{1,63}$' THEN
+		RAISE EXCEPTION 'invalid fraud model name %', coalesce(quote_literal(name), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = 'A model name has 1 to 63 characters from A-Z, a-z, 0-9, "_", ".", ":" and "-".';
+	END IF;
+END
+$$;
+
 -- The function's signature, schema-qualified, after checking its shape.
 CREATE FUNCTION fraud_model_check_feature_function(feature_function regprocedure)
 RETURNS text
@@ -62,11 +77,7 @@ DECLARE
 	new_version integer;
 	function_signature text;
 BEGIN
-	IF fraud_model_load.name IS NULL OR fraud_model_load.name !~ '^[A-Za-z0-9_.:-]{1,63}$' THEN
-		RAISE EXCEPTION 'invalid fraud model name %', coalesce(quote_literal(fraud_model_load.name), 'NULL')
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = 'A model name has 1 to 63 characters from A-Z, a-z, 0-9, "_", ".", ":" and "-".';
-	END IF;
+	PERFORM @extschema@.fraud_model_check_name(fraud_model_load.name);
 	IF fraud_model_load.model IS NULL THEN
 		RAISE EXCEPTION 'model must not be null'
 			USING ERRCODE = 'null_value_not_allowed';

@@ -99,10 +99,12 @@ SELECT fraud_score('{"tx_amount": 50, "customer_id": 1, "terminal_id": 1}', 'car
      = fraud_score('{"customer_id": 1, "terminal_id": 1}', 'card') AS function_null_wins;
 
 -- A feature function must take jsonb and return jsonb.
+\set SHOW_CONTEXT never
 SELECT fraud_model_load('bad', decode(:'small_ubj', 'base64'), feature_function => 'lower(text)');
 SELECT fraud_model_load('bad', decode(:'small_ubj', 'base64'), feature_function => 'jsonb_each(jsonb)');
 CREATE TABLE fixture AS SELECT decode(:'small_ubj', 'base64') AS model;
 SELECT fraud_model_load('bad', model, feature_function => 'no_such_function(jsonb)') FROM fixture;
+\set SHOW_CONTEXT errors
 
 -- Its output must be an object; its errors are the caller's errors.
 CREATE FUNCTION array_features(jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT '[1, 2]'::jsonb $$;

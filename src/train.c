@@ -29,6 +29,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
 
 #include "fraud_score.h"
 #include "xgb.h"
@@ -63,6 +64,9 @@ typedef struct TrainOptions
 	double		decline_precision;
 	char	   *feature_function;
 	char	   *description;
+	int			num_xgb_params;	/* everything else goes to XGBoost, in order */
+	char	  **xgb_keys;
+	char	  **xgb_values;
 } TrainOptions;
 
 static char *
@@ -84,9 +88,10 @@ jsonb_value_text(JsonbValue *v)
 /*
  * Split params into fraud_score's own options and XGBoost parameters, which
  * are set on the booster in order (so "nthread" may override the default 1).
+ * Checked before any row is read.
  */
 static void
-apply_params(Jsonb *params, TrainOptions *opts, XgbTraining *training)
+parse_params(Jsonb *params, TrainOptions *opts)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -97,6 +102,8 @@ apply_params(Jsonb *params, TrainOptions *opts, XgbTraining *training)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("params must be a JSON object")));
+	opts->xgb_keys = palloc(sizeof(char *) * Max(JB_ROOT_COUNT(params), 1));
+	opts->xgb_values = palloc(sizeof(char *) * Max(JB_ROOT_COUNT(params), 1));
 	it = JsonbIteratorInit(&params->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
@@ -132,7 +139,10 @@ apply_params(Jsonb *params, TrainOptions *opts, XgbTraining *training)
 					 errmsg("model objective \"%s\" is not supported", value),
 					 errdetail("fraud_model_train trains binary:logistic models only.")));
 		else
-			xgb_train_set_param(training, key, value);
+		{
+			opts->xgb_keys[opts->num_xgb_params] = key;
+			opts->xgb_values[opts->num_xgb_params++] = value;
+		}
 	}
 	if (opts->rounds < 1 || opts->rounds > 100000)
 		ereport(ERROR,
@@ -260,10 +270,15 @@ read_query(const char *query, const char *query_name, const char *label_column,
 	plan = SPI_prepare(query, 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for %s: %s", query_name, SPI_result_code_string(SPI_result));
-	if (!SPI_is_cursor_plan(plan))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a single SELECT", query_name)));
+	{
+		List	   *sources = SPI_plan_get_plan_sources(plan);
+
+		if (list_length(sources) != 1 ||
+			((CachedPlanSource *) linitial(sources))->commandTag != CMDTAG_SELECT)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s must be a single SELECT", query_name)));
+	}
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
 
 	for (;;)
@@ -351,6 +366,29 @@ read_query(const char *query, const char *query_name, const char *label_column,
 	SPI_cursor_close(portal);
 }
 
+/*
+ * The checks fraud_model_load() will make on the name and the feature
+ * function, made before training rather than after it.
+ */
+static void
+check_before_training(const char *schema, text *name, const char *feature_function)
+{
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	char	   *sql = psprintf("SELECT %s.fraud_model_check_name($1), "
+							   "%s.fraud_model_check_feature_function($2::regprocedure)",
+							   quote_identifier(schema), quote_identifier(schema));
+
+	values[0] = PointerGetDatum(name);
+	if (feature_function != NULL)
+		values[1] = CStringGetTextDatum(feature_function);
+	else
+		nulls[1] = 'n';
+	if (SPI_execute_with_args(sql, 2, argtypes, values, nulls, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not check the model name and feature function");
+}
+
 static void
 append_metric(StringInfo json, const char *key, double value)
 {
@@ -370,7 +408,7 @@ fraud_model_train(PG_FUNCTION_ARGS)
 	char	   *label_column;
 	Jsonb	   *params;
 	bool		activate;
-	TrainOptions opts = {100, 10, 0.5, 0.9, NULL, NULL};
+	TrainOptions opts = {100, 10, 0.5, 0.9, NULL, NULL, 0, NULL, NULL};
 	FeatureLayout layout = {0};
 	RowSet		train = {0};
 	RowSet		valid = {0};
@@ -384,6 +422,7 @@ fraud_model_train(PG_FUNCTION_ARGS)
 	bytea	   *model;
 	Datum	   *name_datums;
 	int32		version;
+	char	   *schema;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -397,11 +436,16 @@ fraud_model_train(PG_FUNCTION_ARGS)
 		validation_query = text_to_cstring(PG_GETARG_TEXT_PP(4));
 	activate = PG_ARGISNULL(5) ? false : PG_GETARG_BOOL(5);
 
+	if (params != NULL)
+		parse_params(params, &opts);
+
 	/* Matrices and booster live here; the booster is freed with it, even on error. */
 	train_context = AllocSetContextCreate(CurrentMemoryContext, "fraud_score training",
 										  ALLOCSET_DEFAULT_SIZES);
 
 	SPI_connect();
+	schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
+	check_before_training(schema, name, opts.feature_function);
 	read_query(training_query, "training_query", label_column, &layout, &train, train_context);
 	if (train.nrow == 0)
 		ereport(ERROR,
@@ -427,8 +471,8 @@ fraud_model_train(PG_FUNCTION_ARGS)
 	training = xgb_train_begin(train.x, train.y, train.nrow, valid.x, valid.y, valid.nrow,
 							   layout.num_features, train_context);
 	xgb_train_set_param(training, "seed", "0");
-	if (params != NULL)
-		apply_params(params, &opts, training);
+	for (int p = 0; p < opts.num_xgb_params; p++)
+		xgb_train_set_param(training, opts.xgb_keys[p], opts.xgb_values[p]);
 
 	for (int round = 0; round < opts.rounds; round++)
 	{
@@ -487,7 +531,6 @@ fraud_model_train(PG_FUNCTION_ARGS)
 		BOOLOID, TEXTOID, TEXTOID, JSONBOID};
 		Datum		values[9];
 		char		nulls[9] = "         ";
-		char	   *schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
 		char	   *sql = psprintf("SELECT %s.fraud_model_load($1, $2, $3, $4, $5, $6, $7, "
 								   "$8::regprocedure, $9)", quote_identifier(schema));
 		bool		isnull;

@@ -1,0 +1,49 @@
+-- ALTER EXTENSION fraud_score UPDATE from the first release keeps every model,
+-- and the library serves both catalog versions (in the style of
+-- pg_stat_statements' oldextversions test).
+\i test/fixtures.psql
+\set original_db :DBNAME
+DROP DATABASE IF EXISTS fraud_score_upgrade;
+CREATE DATABASE fraud_score_upgrade TEMPLATE template0;
+\c fraud_score_upgrade
+
+CREATE EXTENSION fraud_score VERSION '0.1';
+SELECT extversion FROM pg_extension WHERE extname = 'fraud_score';
+SELECT fraud_model_load('old', decode(:'small_ubj', 'base64'), description => 'loaded under 0.1');
+SELECT fraud_model_load('old', decode(:'small_json', 'base64'), activate => false);
+CREATE TABLE payments (amount float8, hour int, score float8, decision text, v int);
+CREATE TRIGGER t BEFORE INSERT ON payments
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('old', 'score', 'decision', 'v');
+INSERT INTO payments (amount, hour) VALUES (250, 3);
+-- Today's library scores from a 0.1 catalog.
+SELECT fraud_score('{"amount": 250, "hour": 3}', 'old') = (SELECT score FROM payments) AS scores_before;
+
+ALTER EXTENSION fraud_score UPDATE TO '0.2';
+SELECT extversion FROM pg_extension WHERE extname = 'fraud_score';
+SELECT name, version, active, description, feature_function, metrics FROM fraud_models ORDER BY version;
+SELECT fraud_score('{"amount": 250, "hour": 3}', 'old') = (SELECT score FROM payments) AS scores_after;
+INSERT INTO payments (amount, hour) VALUES (250, 3);
+SELECT count(DISTINCT score) AS one_score, min(v) AS version FROM payments;
+-- 0.2 administration works on models loaded under 0.1.
+SELECT fraud_model_activate('old', 2);
+SELECT fraud_model_load('old', decode(:'small_ubj', 'base64'), feature_function => 'jsonb_strip_nulls(jsonb)');
+SELECT version, active, feature_function FROM fraud_models ORDER BY version;
+SELECT (fraud_decide('{"amount": 250, "hour": 3}', 'old')).version;
+
+-- A fresh install has the same objects as 0.1 updated (today by construction:
+-- CREATE EXTENSION runs 0.1 then 0.1--0.2; this guards a future full script).
+CREATE TEMP TABLE updated AS
+SELECT pg_describe_object(classid, objid, 0) AS object FROM pg_depend
+WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+  AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'fraud_score');
+DROP TABLE payments;
+DROP EXTENSION fraud_score;
+CREATE EXTENSION fraud_score;
+SELECT object FROM updated
+EXCEPT
+SELECT pg_describe_object(classid, objid, 0) FROM pg_depend
+WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+  AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'fraud_score');
+
+\c :original_db
+DROP DATABASE fraud_score_upgrade;
