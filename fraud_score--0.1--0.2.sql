@@ -8,6 +8,10 @@
 -- the table; backends resolve it when they load the model.
 ALTER TABLE fraud_score_models ADD COLUMN feature_function text;
 
+-- Also under session_replication_role = replica (logical replication apply),
+-- or a subscriber's backends would keep scoring with replaced models.
+ALTER TABLE fraud_score_models ENABLE ALWAYS TRIGGER fraud_score_models_changed;
+
 CREATE OR REPLACE VIEW fraud_models AS
 	SELECT name, version, active, objective, num_features, features,
 		   review_threshold, decline_threshold,
@@ -23,7 +27,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF name IS NULL OR name !~ '^[A-Za-z0-9_.:-]{1,63}$' THEN
-		RAISE EXCEPTION 'invalid fraud model name %', coalesce(quote_literal(name), 'NULL')
+		RAISE EXCEPTION 'invalid fraud model name %', coalesce('"' || name || '"', 'NULL')
 			USING ERRCODE = 'invalid_parameter_value',
 				  DETAIL = 'A model name has 1 to 63 characters from A-Z, a-z, 0-9, "_", ".", ":" and "-".';
 	END IF;
@@ -102,16 +106,24 @@ BEGIN
 		WHERE m.name = fraud_model_load.name AND m.active;
 	END IF;
 
-	INSERT INTO @extschema@.fraud_score_models
-		(name, version, model, sha256, features, num_features, objective,
-		 review_threshold, decline_threshold, active, description, metrics,
-		 feature_function)
-	VALUES (fraud_model_load.name, new_version, checked.ubjson,
-			encode(sha256(checked.ubjson), 'hex'), checked.feature_names,
-			checked.num_features, checked.objective,
-			fraud_model_load.review_threshold, fraud_model_load.decline_threshold,
-			coalesce(fraud_model_load.activate, false), fraud_model_load.description,
-			fraud_model_load.metrics, function_signature);
+	BEGIN
+		INSERT INTO @extschema@.fraud_score_models
+			(name, version, model, sha256, features, num_features, objective,
+			 review_threshold, decline_threshold, active, description, metrics,
+			 feature_function)
+		VALUES (fraud_model_load.name, new_version, checked.ubjson,
+				encode(sha256(checked.ubjson), 'hex'), checked.feature_names,
+				checked.num_features, checked.objective,
+				fraud_model_load.review_threshold, fraud_model_load.decline_threshold,
+				coalesce(fraud_model_load.activate, false), fraud_model_load.description,
+				fraud_model_load.metrics, function_signature);
+	EXCEPTION WHEN unique_violation THEN
+		-- Under REPEATABLE READ the version was counted before the lock.
+		RAISE EXCEPTION 'could not load fraud model "%" version % because of a concurrent load',
+			fraud_model_load.name, new_version
+			USING ERRCODE = 'serialization_failure',
+				  HINT = 'Retry the transaction.';
+	END;
 	RETURN new_version;
 END
 $$;
@@ -151,9 +163,8 @@ BEGIN
 	  AND (s.version = fraud_model_export.version
 		   OR (fraud_model_export.version IS NULL AND s.active));
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'fraud model % version % does not exist',
-			quote_ident(coalesce(fraud_model_export.name, 'NULL')),
-			coalesce(fraud_model_export.version::text, '(active)')
+		RAISE EXCEPTION 'fraud model "%" has no version %', fraud_model_export.name,
+			coalesce(fraud_model_export.version::text, 'that is active')
 			USING ERRCODE = 'undefined_object',
 				  HINT = 'The fraud_models view lists the loaded versions.';
 	END IF;
@@ -211,3 +222,47 @@ REVOKE ALL ON FUNCTION fraud_model_export(text, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION fraud_model_import(jsonb, text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fraud_model_export(text, integer) TO fraud_score_admin;
 GRANT EXECUTE ON FUNCTION fraud_model_import(jsonb, text, boolean) TO fraud_score_admin;
+
+-- Messages quote model names as the C code does: "name".
+CREATE OR REPLACE FUNCTION fraud_model_version_is_active(name text, version integer)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	is_active boolean;
+BEGIN
+	SELECT m.active INTO is_active FROM @extschema@.fraud_score_models m
+	WHERE m.name = fraud_model_version_is_active.name
+	  AND m.version = fraud_model_version_is_active.version;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'fraud model "%" version % does not exist',
+			fraud_model_version_is_active.name,
+			coalesce(fraud_model_version_is_active.version::text, 'NULL')
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'The fraud_models view lists the loaded versions.';
+	END IF;
+	RETURN is_active;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION fraud_model_drop(name text, version integer)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+	LOCK TABLE @extschema@.fraud_score_models IN SHARE ROW EXCLUSIVE MODE;
+	IF @extschema@.fraud_model_version_is_active(fraud_model_drop.name,
+												 fraud_model_drop.version) THEN
+		RAISE EXCEPTION 'cannot drop the active version of fraud model "%"', fraud_model_drop.name
+			USING ERRCODE = 'object_in_use',
+				  DETAIL = format('Version %s is active.', fraud_model_drop.version),
+				  HINT = 'Activate another version with fraud_model_activate() first.';
+	END IF;
+	DELETE FROM @extschema@.fraud_score_models m
+	WHERE m.name = fraud_model_drop.name AND m.version = fraud_model_drop.version;
+END
+$$;

@@ -140,6 +140,20 @@ SELECT pg_temp.try_load(jsonb_set(m, '{learner,objective,name}', '"reg:squareder
 -- floats: a model that passes validation can still fail in XGBoost, cleanly.
 SELECT pg_temp.try_load(m) FROM good;
 
+-- Bytes that XGBoost would read differently from the validator: a UBJSON
+-- char marker (XGBoost takes 'C' '1' as the integer 49, which here would give
+-- two trees the same id and leave a null tree), and leading whitespace
+-- (which sends JSON to XGBoost's legacy binary loader).
+SELECT fraud_model_load('x', decode(regexp_replace(encode(decode(:'small_ubj', 'base64'), 'hex'),
+                                                   '4c00000000000000026964' || '6901',
+                                                   '4c00000000000000026964' || '4331'), 'hex'));
+SELECT fraud_model_load('x', ' '::bytea || decode(:'small_json', 'base64'));
+-- A leaf beyond float range would be an infinite leaf in XGBoost.
+SELECT pg_temp.try_load(jsonb_set(m, '{learner,gradient_booster,model,trees,0,split_conditions,30}', '1e39')) FROM good;
+-- A few megabytes of one-byte nulls must not cost a gigabyte to check.
+SELECT fraud_model_load('x', '\x7b4c0000000000000001615b'::bytea
+                             || decode(repeat('5a', 3000000), 'hex') || '\x5d7d'::bytea);
+
 -- The size cap applies to the bytes given.
 SET fraud_score.max_model_size = '16kB';
 SELECT fraud_model_load('x', decode(:'small_json', 'base64'));

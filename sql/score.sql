@@ -50,6 +50,7 @@ SELECT fraud_score('{"amount": 1e30}', 'small') = fraud_score('{"amount": 1e31}'
 SELECT fraud_score('{"amount": 1e39}', 'small');
 SELECT fraud_score('{"amount": -1e39}', 'small');
 SELECT fraud_score('{"amount": 1e-50}', 'small') = fraud_score('{"amount": 0}', 'small') AS tiny_is_0;
+SELECT fraud_score('{"amount": 1e400}', 'small');
 
 -- Anything but a number, boolean or null is an error naming the key.
 SELECT fraud_score('{"amount": "12.50"}', 'small');
@@ -89,6 +90,15 @@ UPDATE fraud_score_models SET review_threshold = 0.95 WHERE name = 'small';
 UPDATE fraud_score_models SET features = '{a}' WHERE name = 'small';
 UPDATE fraud_score_models SET name = 'no spaces' WHERE name = 'small';
 \set VERBOSITY default
+
+-- Without system indexes the active version is still the active one.
+SELECT fraud_model_load('small', decode(:'small_ubj', 'base64'), activate => false) AS inactive_version;
+\set no_index_conninfo 'dbname=' :DBNAME ' options=-cignore_system_indexes=on'
+\c :no_index_conninfo
+SHOW ignore_system_indexes;
+SET client_min_messages = error;  -- detoasting warns that it uses an index anyway
+SELECT (fraud_decide('{"amount": 50}', 'small')).version;
+\c :DBNAME
 
 -- Parallel workers score too (the function is PARALLEL SAFE).
 SET parallel_setup_cost = 0;

@@ -133,6 +133,20 @@ CREATE TRIGGER t4 BEFORE INSERT ON few
 INSERT INTO few (amount) VALUES (1);
 SELECT fraud_score_trigger();
 
+-- Output columns of exact types only: a domain's constraints and a short
+-- varchar would be bypassed by writing the new row directly.
+CREATE DOMAIN low_score AS float8 CHECK (VALUE < 0.1);
+CREATE TABLE constrained (amount float8, s low_score, d varchar(3));
+CREATE TRIGGER t BEFORE INSERT ON constrained
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('trg', 's');
+INSERT INTO constrained (amount) VALUES (1);
+ALTER TABLE constrained ALTER COLUMN s TYPE float8;
+DROP TRIGGER t ON constrained;
+CREATE TRIGGER t BEFORE INSERT ON constrained
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('trg', 's', 'd');
+INSERT INTO constrained (amount) VALUES (1);
+SELECT count(*) FROM constrained;
+
 -- Bad values abort the insert, naming the feature; nothing is written.
 CREATE TABLE wide (amount float8, score float8);
 CREATE TRIGGER t BEFORE INSERT ON wide

@@ -82,6 +82,13 @@ static MemoryContext cache_context = NULL;
 static Oid	models_relid = InvalidOid;
 static uint32 next_generation = 1;
 
+/*
+ * Bumped by every invalidation that concerns the catalog.  Loading an entry
+ * can itself process invalidations (locks, detoasting); an entry whose load
+ * saw the count change is used once but not kept.
+ */
+static uint64 catalog_invalidations = 0;
+
 PG_FUNCTION_INFO_V1(fraud_score_models_changed);
 
 static void
@@ -90,8 +97,13 @@ catalog_relcache_callback(Datum arg, Oid relid)
 	HASH_SEQ_STATUS status;
 	CacheEntry *entry;
 
-	if (relid != InvalidOid && relid != models_relid)
+	/*
+	 * While the table's OID is not known (after a reset, or before the first
+	 * load), any relation may be it.
+	 */
+	if (relid != InvalidOid && OidIsValid(models_relid) && relid != models_relid)
 		return;
+	catalog_invalidations++;
 	/* The table may have been dropped and recreated: look it up again. */
 	models_relid = InvalidOid;
 	if (model_cache == NULL)
@@ -337,6 +349,7 @@ catalog_get_active_model(const char *name)
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tuple;
+	uint64		invalidations_before;
 
 	if (strlen(name) >= NAMEDATALEN)
 		ereport(ERROR,
@@ -368,15 +381,29 @@ catalog_get_active_model(const char *name)
 	if (entry->valid)
 		return &entry->model;
 
+	invalidations_before = catalog_invalidations;
 	rel = table_open(catalog_models_relid(), AccessShareLock);
 	ScanKeyEntryInitialize(&key, 0, Anum_name, BTEqualStrategyNumber, InvalidOid,
 						   C_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(name));
 	scan = systable_beginscan(rel, models_index(rel, MODELS_ACTIVE_INDEX), true, NULL, 1, &key);
-	tuple = systable_getnext(scan);
+	/*
+	 * The partial index holds only active rows, but with
+	 * ignore_system_indexes the scan reads the heap: check the flag.
+	 */
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		bool		isnull;
+
+		if (DatumGetBool(heap_getattr(tuple, Anum_active, RelationGetDescr(rel), &isnull)) && !isnull)
+			break;
+	}
 	if (!HeapTupleIsValid(tuple))
 	{
 		bool		exists = model_name_exists(rel, name);
 
+		/* Do not keep an entry per name that was only asked for. */
+		if (entry->meta_context == NULL)
+			hash_search(model_cache, name, HASH_REMOVE, NULL);
 		if (exists)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -390,6 +417,8 @@ catalog_get_active_model(const char *name)
 	load_entry(entry, rel, tuple);
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+	if (catalog_invalidations != invalidations_before)
+		entry->valid = false;
 	return &entry->model;
 }
 

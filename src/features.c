@@ -40,10 +40,21 @@ to_model_input(double value, const char *feature)
 	return (float) value;
 }
 
+/* A numeric as a double; beyond double range it is +-inf, which the caller
+ * must tell from a numeric that really is infinite. */
 static double
-numeric_to_double(Numeric num)
+numeric_to_double(Numeric num, const char *feature)
 {
-	return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, NumericGetDatum(num)));
+	double		d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+													   NumericGetDatum(num)));
+
+	if (isinf(d) && !numeric_is_inf(num))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("value of feature \"%s\" is out of range for a model input", feature),
+				 errdetail("Model inputs are single-precision floats, at most %g in magnitude.",
+						   (double) FLT_MAX)));
+	return d;
 }
 
 static const char *
@@ -73,7 +84,7 @@ jsonb_feature(const char *name, JsonbValue *v)
 	if (v->type == jbvBool)
 		return v->val.boolean ? 1.0f : 0.0f;
 	if (v->type == jbvNumeric)
-		return to_model_input(numeric_to_double(v->val.numeric), name);
+		return to_model_input(numeric_to_double(v->val.numeric, name), name);
 	ereport(ERROR,
 			(errcode(ERRCODE_DATATYPE_MISMATCH),
 			 errmsg("feature \"%s\" must be a number, a boolean or null", name),
@@ -193,7 +204,7 @@ datum_to_input(Datum value, Oid type, const char *feature)
 		case FLOAT8OID:
 			return to_model_input(DatumGetFloat8(value), feature);
 		case NUMERICOID:
-			return to_model_input(numeric_to_double(DatumGetNumeric(value)), feature);
+			return to_model_input(numeric_to_double(DatumGetNumeric(value), feature), feature);
 		case BOOLOID:
 			return DatumGetBool(value) ? 1.0f : 0.0f;
 	}

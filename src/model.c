@@ -15,6 +15,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "mb/pg_wchar.h"
@@ -27,11 +28,26 @@
 #define MAX_FEATURES 10000
 #define MAX_TREE_NODES (1 << 24)
 
-#define INVALID_MODEL(...) \
-	ereport(ERROR, \
-			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION), \
-			 errmsg("invalid XGBoost model"), \
-			 errdetail(__VA_ARGS__)))
+#define INVALID_MODEL(...) invalid_model(__VA_ARGS__)
+
+static void invalid_model(const char *fmt,...) pg_attribute_printf(1, 2) pg_attribute_noreturn();
+
+/* The detail is a full sentence even when it starts with a "where" phrase. */
+static void
+invalid_model(const char *fmt,...)
+{
+	char		detail[512];
+	va_list		args;
+
+	va_start(args, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, args);
+	va_end(args);
+	detail[0] = pg_toupper((unsigned char) detail[0]);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("invalid XGBoost model"),
+			 errdetail_internal("%s", detail)));
+}
 
 #define UNSUPPORTED_MODEL(...) \
 	ereport(ERROR, \
@@ -62,18 +78,16 @@ model_check_size(Size len)
 static const char *
 detect_format(const char *data, Size len)
 {
-	Size		i = 0;
-
-	while (i < len && isspace((unsigned char) data[i]))
-		i++;
-	if (i < len && data[i] == '{')
+	/*
+	 * XGBoost's own rule, which must decide the same way: '{' at the first
+	 * byte, then a quote or whitespace for JSON, anything else for UBJSON.
+	 * Leading whitespace would send the bytes to its legacy binary loader.
+	 */
+	if (len >= 2 && data[0] == '{')
 	{
-		Size		j = i + 1;
-
-		/* XGBoost's own rule: after '{', JSON has a quote or whitespace. */
-		if (j < len && (data[j] == '"' || data[j] == '}' || isspace((unsigned char) data[j])))
+		if (data[1] == '"' || data[1] == '}' || isspace((unsigned char) data[1]))
 			return "json";
-		if (i == 0 && j < len && strchr("iUIlL$#", data[j]) != NULL)
+		if (strchr("iUIlL$#", data[1]) != NULL)
 			return "ubjson";
 	}
 	if (len >= 4 && memcmp(data, "binf", 4) == 0)
@@ -104,7 +118,7 @@ require(const DocValue *object, const char *key, DocKind kind, const char *where
 	DocValue   *v = doc_get(object, key);
 
 	if (v == NULL)
-		INVALID_MODEL("%s has no \"%s\".", where, key);
+		INVALID_MODEL("There is no \"%s\" in %s.", key, where);
 	/* An empty array parses as numeric; accept it where any array is due. */
 	if (v->kind != kind &&
 		!(kind == DOC_ARRAY && v->kind == DOC_NUMARRAY && v->count == 0) &&
@@ -127,7 +141,7 @@ require_number_param(const DocValue *object, const char *key, const char *where,
 	double		x;
 
 	if (v == NULL)
-		INVALID_MODEL("%s has no \"%s\".", where, key);
+		INVALID_MODEL("There is no \"%s\" in %s.", key, where);
 	if (v->kind == DOC_STRING)
 	{
 		char	   *end;
@@ -172,6 +186,13 @@ require_node_array(const DocValue *tree, const char *key, int num_nodes, int tre
 	return v->u.numbers;
 }
 
+/* XGBoost keeps these values as float32: beyond FLT_MAX they become inf. */
+static bool
+is_float(double x)
+{
+	return isfinite(x) && fabs(x) <= FLT_MAX;
+}
+
 static bool
 is_index(double x, int limit)
 {
@@ -206,9 +227,10 @@ validate_tree(const DocValue *tree, int tree_index, int num_features)
 	snprintf(where, sizeof(where), "tree %d", tree_index);
 	if (tree->kind != DOC_OBJECT)
 		INVALID_MODEL("Tree %d is %s, not an object.", tree_index, kind_with_article(tree->kind));
-	if (require_int_param(tree, "id", where, 0, PG_INT32_MAX) != tree_index)
-		INVALID_MODEL("Tree %d has id %lld; ids must number the trees in order.",
-					  tree_index, (long long) require_int_param(tree, "id", where, 0, PG_INT32_MAX));
+	/* XGBoost places each tree by its id, read as an integer. */
+	if (require(tree, "id", DOC_NUMBER, where)->u.number != tree_index)
+		INVALID_MODEL("Tree %d has id %g; ids must number the trees in order.",
+					  tree_index, doc_get(tree, "id")->u.number);
 
 	param = require(tree, "tree_param", DOC_OBJECT, where);
 	n = (int) require_int_param(param, "num_nodes", where, 1, MAX_TREE_NODES);
@@ -260,8 +282,8 @@ validate_tree(const DocValue *tree, int tree_index, int num_features)
 
 		if (left[i] == -1 && right[i] == -1)
 		{
-			if (!isfinite(split_cond[i]))
-				INVALID_MODEL("Tree %d leaf %d has a value that is not finite.", tree_index, i);
+			if (!is_float(split_cond[i]))
+				INVALID_MODEL("Tree %d leaf %d has a value that is not a finite float.", tree_index, i);
 			continue;
 		}
 		if (!is_index(left[i], n) || !is_index(right[i], n) || left[i] == 0 || right[i] == 0)
@@ -270,8 +292,8 @@ validate_tree(const DocValue *tree, int tree_index, int num_features)
 		if (!is_index(split_index[i], num_features))
 			INVALID_MODEL("Tree %d node %d splits on feature %g, but the model has %d features.",
 						  tree_index, i, split_index[i], num_features);
-		if (!isfinite(split_cond[i]))
-			INVALID_MODEL("Tree %d node %d has a split condition that is not finite.", tree_index, i);
+		if (!is_float(split_cond[i]))
+			INVALID_MODEL("Tree %d node %d has a split condition that is not a finite float.", tree_index, i);
 		if (default_left[i] != 0 && default_left[i] != 1)
 			INVALID_MODEL("Tree %d node %d has default_left %g, not 0 or 1.",
 						  tree_index, i, default_left[i]);
@@ -364,7 +386,7 @@ model_validate(const char *data, Size len, ModelInfo *info)
 		UNSUPPORTED_MODEL("The model has more than one target.");
 	info->base_score = require_number_param(param, "base_score", "learner_model_param", "a number");
 	if (!(info->base_score > 0 && info->base_score < 1))
-		INVALID_MODEL("base_score is %g; a binary:logistic model needs it strictly between 0 and 1.",
+		INVALID_MODEL("The base_score is %g; a binary:logistic model needs it strictly between 0 and 1.",
 					  info->base_score);
 
 	booster = require(learner, "gradient_booster", DOC_OBJECT, "the learner");
@@ -383,14 +405,14 @@ model_validate(const char *data, Size len, ModelInfo *info)
 	trees = require(gbtree, "trees", DOC_ARRAY, "the gbtree model");
 	tree_info = require(gbtree, "tree_info", DOC_NUMARRAY, "the gbtree model");
 	if (trees->count != info->num_trees)
-		INVALID_MODEL("num_trees is %d, but the model has %d trees.", info->num_trees, trees->count);
+		INVALID_MODEL("The model declares %d trees (num_trees) but has %d.", info->num_trees, trees->count);
 	if (tree_info->count != info->num_trees)
-		INVALID_MODEL("num_trees is %d, but tree_info has %d entries.", info->num_trees, tree_info->count);
+		INVALID_MODEL("The model declares %d trees (num_trees) but tree_info has %d entries.", info->num_trees, tree_info->count);
 	for (int t = 0; t < info->num_trees; t++)
 	{
 		/* Binary models have one output group; tree_info names each tree's. */
 		if (tree_info->u.numbers[t] != 0)
-			INVALID_MODEL("tree_info[%d] is %g; a binary model has only output group 0.",
+			INVALID_MODEL("Entry %d of tree_info is %g; a binary model has only output group 0.",
 						  t, tree_info->u.numbers[t]);
 		info->num_nodes += validate_tree(trees->u.items[t], t, info->num_features);
 	}

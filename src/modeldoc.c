@@ -23,6 +23,7 @@
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "utils/memutils.h"
 
 #include "modeldoc.h"
 
@@ -39,6 +40,30 @@ typedef struct DocBuilder
 	char	   *pending_key;	/* objects: key of the value to come */
 } DocBuilder;
 
+/*
+ * Parsed documents may take at most this many bytes per input byte (plus a
+ * floor): a byte string of one-byte nulls must not cost gigabytes.  Real
+ * models, whose bulk is numeric arrays, stay far below it.
+ */
+#define DOC_BYTES_PER_INPUT_BYTE 8
+#define DOC_BUDGET_FLOOR (16 * 1024 * 1024)
+
+static MemoryContext doc_context = NULL;
+static Size doc_budget = 0;
+static uint32 doc_allocations = 0;
+
+static void
+doc_check_budget(void)
+{
+	if (doc_context != NULL && ++doc_allocations % 4096 == 0 &&
+		MemoryContextMemAllocated(doc_context, true) > doc_budget)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("invalid XGBoost model"),
+				 errdetail("The model's structure needs more than %zu bytes of memory to check.",
+						   doc_budget)));
+}
+
 static void
 builder_init(DocBuilder *b, bool is_object)
 {
@@ -52,6 +77,7 @@ builder_grow(DocBuilder *b)
 {
 	if (b->count < b->capacity)
 		return;
+	doc_check_budget();
 	b->capacity = b->capacity == 0 ? 8 : b->capacity * 2;
 	if (b->all_numeric)
 		b->numbers = b->numbers ? repalloc_huge(b->numbers, sizeof(double) * b->capacity)
@@ -71,8 +97,29 @@ doc_new(DocKind kind)
 {
 	DocValue   *v = palloc0(sizeof(DocValue));
 
+	doc_check_budget();
 	v->kind = kind;
 	return v;
+}
+
+/* Parse into a context of its own, under the caller's, within a budget. */
+static MemoryContext
+doc_begin(Size len)
+{
+	MemoryContext old = CurrentMemoryContext;
+
+	doc_context = AllocSetContextCreate(old, "fraud_score model document", ALLOCSET_DEFAULT_SIZES);
+	doc_budget = Max(len * DOC_BYTES_PER_INPUT_BYTE, DOC_BUDGET_FLOOR);
+	doc_allocations = 0;
+	MemoryContextSwitchTo(doc_context);
+	return old;
+}
+
+static void
+doc_end(MemoryContext old)
+{
+	MemoryContextSwitchTo(old);
+	doc_context = NULL;
 }
 
 static void
@@ -324,6 +371,7 @@ doc_parse_json(const char *data, Size len)
 	JsonLexContext *lex;
 	JsonParseErrorType rc;
 	DocValue   *root;
+	MemoryContext old = doc_begin(len);
 
 	/* The JSON lexer takes an int length; the size cap keeps us far below. */
 	Assert(len < PG_INT32_MAX);
@@ -345,6 +393,7 @@ doc_parse_json(const char *data, Size len)
 				 errhint("The model may be truncated or not a model at all.")));
 	root = st->root;
 	pfree(st);
+	doc_end(old);
 	return root;
 }
 
@@ -400,7 +449,6 @@ ubj_scalar_size(uint8 marker)
 	{
 		case 'i':
 		case 'U':
-		case 'C':
 			return 1;
 		case 'I':
 			return 2;
@@ -514,7 +562,7 @@ ubj_read_container(UbjReader *r, bool is_object, int depth)
 		if (r->pos >= r->len || r->data[r->pos] != '#')
 			ubj_fail(r, "Typed container without a count");
 		/* Markers without a payload would let a tiny header claim any count. */
-		if (elem_type == 'Z' || elem_type == 'N' || elem_type == 'T' || elem_type == 'F')
+		if (elem_type == 'Z' || elem_type == 'T' || elem_type == 'F')
 			ubj_fail(r, "Unsupported container element type");
 	}
 	if (r->pos < r->len && r->data[r->pos] == '#')
@@ -527,8 +575,7 @@ ubj_read_container(UbjReader *r, bool is_object, int depth)
 			ubj_fail(r, "Element count exceeds the data");
 	}
 
-	if (counted && !is_object && elem_type && elem_type != 'C' &&
-		ubj_scalar_size(elem_type) > 0)
+	if (counted && !is_object && elem_type && ubj_scalar_size(elem_type) > 0)
 	{
 		/* The bulk of a model: a typed numeric array. */
 		b.capacity = Max(count, 1);
@@ -547,8 +594,6 @@ ubj_read_container(UbjReader *r, bool is_object, int depth)
 		{
 			uint8		next = *ubj_take(r, 1);
 
-			while (next == 'N' && !is_object)
-				next = *ubj_take(r, 1);
 			if (next == (is_object ? '}' : ']'))
 				break;
 			r->pos--;
@@ -556,13 +601,7 @@ ubj_read_container(UbjReader *r, bool is_object, int depth)
 		if (is_object)
 			b.pending_key = ubj_read_string_body(r);
 		marker = elem_type ? elem_type : *ubj_take(r, 1);
-		if (!is_object && marker == 'N')
-		{
-			if (counted)
-				ubj_fail(r, "No-op inside a counted array");
-			continue;
-		}
-		if (b.all_numeric && ubj_scalar_size(marker) > 0 && marker != 'C')
+		if (b.all_numeric && ubj_scalar_size(marker) > 0)
 			builder_add_number(&b, ubj_read_number(r, marker));
 		else
 			builder_add_value(&b, ubj_read_value(r, marker, depth + 1));
@@ -594,24 +633,6 @@ ubj_read_value(UbjReader *r, uint8 marker, int depth)
 			v = doc_new(DOC_NUMBER);
 			v->u.number = ubj_read_number(r, marker);
 			return v;
-		case 'H':
-			{
-				char	   *digits = ubj_read_string_body(r);
-				char	   *end;
-
-				v = doc_new(DOC_NUMBER);
-				v->u.number = strtod(digits, &end);
-				if (end == digits || *end != '\0')
-					ubj_fail(r, "Malformed high-precision number");
-				return v;
-			}
-		case 'C':
-			v = doc_new(DOC_STRING);
-			v->u.string = palloc0(2);
-			v->u.string[0] = (char) *ubj_take(r, 1);
-			if (v->u.string[0] == '\0')
-				ubj_fail(r, "String contains a NUL byte");
-			return v;
 		case 'S':
 			v = doc_new(DOC_STRING);
 			v->u.string = ubj_read_string_body(r);
@@ -621,8 +642,14 @@ ubj_read_value(UbjReader *r, uint8 marker, int depth)
 		case '{':
 			return ubj_read_container(r, true, depth);
 	}
+	/*
+	 * Everything else, including UBJSON's char (C), high-precision (H) and
+	 * no-op (N) markers, which XGBoost never writes and reads differently
+	 * (it takes C as an integer): refusing them keeps one reading of every
+	 * byte.
+	 */
 	r->pos--;
-	ubj_fail(r, "Unknown type marker");
+	ubj_fail(r, "Unsupported type marker");
 }
 
 DocValue *
@@ -630,9 +657,11 @@ doc_parse_ubjson(const char *data, Size len)
 {
 	UbjReader	r = {(const uint8 *) data, len, 0};
 	DocValue   *root;
+	MemoryContext old = doc_begin(len);
 
 	root = ubj_read_value(&r, *ubj_take(&r, 1), 0);
 	if (r.pos != r.len)
 		ubj_fail(&r, "Trailing bytes after the model");
+	doc_end(old);
 	return root;
 }

@@ -11,6 +11,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
@@ -51,7 +53,15 @@ score_feature_buffer(int num_features)
 double
 score_features(FraudModel *model, const float *features)
 {
-	return xgb_predict_one(model->xgb, features);
+	double		score = xgb_predict_one(model->xgb, features);
+
+	/* Validation keeps leaves finite; never let a NaN fall through to approve. */
+	if (isnan(score))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("fraud model \"%s\" version %d produced a score that is not a number",
+						model->name, model->version)));
+	return score;
 }
 
 const char *

@@ -95,10 +95,23 @@ output_column(Relation rel, Trigger *trigger, const char *column, const char *ro
 						column, RelationGetRelationName(rel)),
 				 errdetail("Trigger \"%s\" passes it to fraud_score_trigger() as the %s column.",
 						   trigger->tgname, role)));
-	type = getBaseType(TupleDescAttr(tupdesc, attnum - 1)->atttypid);
+	/*
+	 * Exact types only: the new tuple is formed directly, so a domain's
+	 * constraints or a typmod would not be applied.  varchar(n) is accepted
+	 * when every decision fits.
+	 */
+	type = TupleDescAttr(tupdesc, attnum - 1)->atttypid;
 	for (int i = 0; i < num_allowed; i++)
 		if (type == allowed[i])
 		{
+			int32		typmod = TupleDescAttr(tupdesc, attnum - 1)->atttypmod;
+
+			if (type == VARCHAROID && typmod >= 0 && typmod - VARHDRSZ < (int32) strlen("decline"))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("column \"%s\" of relation \"%s\" is too short for a decision",
+								column, RelationGetRelationName(rel)),
+						 errdetail("Decisions are up to %d characters long.", (int) strlen("decline"))));
 			if (type_out)
 				*type_out = type;
 			return attnum;
@@ -108,7 +121,9 @@ output_column(Relation rel, Trigger *trigger, const char *column, const char *ro
 			 errmsg("column \"%s\" of relation \"%s\" has type %s, but a %s column must be %s",
 					column, RelationGetRelationName(rel),
 					format_type_be(TupleDescAttr(tupdesc, attnum - 1)->atttypid),
-					role, allowed_names)));
+					role, allowed_names),
+			 get_typtype(type) == TYPTYPE_DOMAIN ?
+			 errhint("Domains are not accepted for output columns: their constraints would not be checked.") : 0));
 	return InvalidAttrNumber;	/* keep compiler quiet */
 }
 
