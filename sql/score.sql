@@ -98,7 +98,8 @@ SELECT fraud_model_load('small', decode(:'small_ubj', 'base64'), activate => fal
 SHOW ignore_system_indexes;
 SET client_min_messages = error;  -- detoasting warns that it uses an index anyway
 SELECT (fraud_decide('{"amount": 50}', 'small')).version;
-\c :DBNAME
+\set normal_conninfo 'dbname=' :DBNAME ' options=-cignore_system_indexes=off'
+\c :normal_conninfo
 
 -- Parallel workers score too (the function is PARALLEL SAFE).
 SET parallel_setup_cost = 0;
