@@ -31,9 +31,16 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # The README's two commands.
-.PHONY: demo test
+.PHONY: demo test model evaluate
 demo: all
 	demo/run
 
 test:
 	scripts/test
+
+# Reference models and their evaluation (need ../shared/data; see models/README.md).
+model:
+	models/build.sh
+
+evaluate:
+	models/evaluate.sh

@@ -11,4 +11,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
 export BENCH_SECONDS=$seconds
-exec pg_virtualenv -v 15 -o synchronous_commit=off bash bench/core-inner.sh
+exec pg_virtualenv -t -v 15 -o synchronous_commit=off bash bench/core-inner.sh
