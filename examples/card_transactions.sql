@@ -32,7 +32,9 @@ CREATE TABLE card_tx (
 	model_version integer
 );
 
--- Each feature query is one range scan of one of these.
+-- Each feature query is one index-only range scan of one of these: VACUUM
+-- card_tx after bulk loads and label updates so that the scans need not visit
+-- the heap (it made the features 2.5x faster on the handbook data).
 CREATE INDEX card_tx_customer_idx ON card_tx (customer_id, tx_datetime)
 	INCLUDE (tx_amount, seq, fraud_reported_at);
 CREATE INDEX card_tx_terminal_idx ON card_tx (terminal_id, tx_datetime)
@@ -60,84 +62,92 @@ AS $$
 	SELECT count(*) FROM reported
 $$;
 
--- VOLATILE, not STABLE: a volatile function's queries see the rows inserted
--- earlier by the same statement, so a multi-row INSERT scores each row with
--- the same history as one INSERT per row.
+-- PL/pgSQL, so that every query is planned with the row's values as
+-- parameters: each is then one index range scan (a SQL function's CTEs were
+-- planned as joins that scanned whole indexes).  VOLATILE, not STABLE: a
+-- volatile function's queries see the rows inserted earlier by the same
+-- statement, so a multi-row INSERT scores each row with the same history as
+-- one INSERT per row.
 CREATE FUNCTION card_tx_features(tx jsonb)
 RETURNS jsonb
-LANGUAGE sql VOLATILE PARALLEL SAFE
+LANGUAGE plpgsql VOLATILE PARALLEL SAFE
 AS $$
-WITH me AS (
-	SELECT coalesce((tx->>'tx_datetime')::timestamp, localtimestamp) AS t,
-		   (tx->>'customer_id')::integer AS customer,
-		   (tx->>'terminal_id')::integer AS terminal,
-		   (tx->>'tx_amount')::float8 AS amount,
-		   -- an ad hoc document without seq sees every stored row
-		   coalesce((tx->>'seq')::bigint, 9223372036854775807) AS seq
-),
-card AS (
-	SELECT count(*) FILTER (WHERE h.tx_datetime > me.t - interval '1 day') AS n_1d,
-		   count(*) FILTER (WHERE h.tx_datetime > me.t - interval '7 days') AS n_7d,
-		   count(*) FILTER (WHERE h.tx_datetime > me.t - interval '14 days') AS n_14d,
+DECLARE
+	t timestamp := coalesce((tx->>'tx_datetime')::timestamp, localtimestamp);
+	customer integer := (tx->>'customer_id')::integer;
+	terminal integer := (tx->>'terminal_id')::integer;
+	amount float8 := (tx->>'tx_amount')::float8;
+	-- an ad hoc document without seq sees every stored row
+	arrival bigint := coalesce((tx->>'seq')::bigint, 9223372036854775807);
+	card record;
+	spikes record;
+	term record;
+	last_fraud timestamp;
+BEGIN
+	SELECT count(*) FILTER (WHERE h.tx_datetime > t - interval '1 day') AS n_1d,
+		   count(*) FILTER (WHERE h.tx_datetime > t - interval '7 days') AS n_7d,
+		   count(*) FILTER (WHERE h.tx_datetime > t - interval '14 days') AS n_14d,
 		   count(*) AS n_90d,
-		   avg(h.tx_amount) FILTER (WHERE h.tx_datetime > me.t - interval '7 days'
-									  AND NOT coalesce(h.fraud_reported_at <= me.t, false)) AS mean_7d,
-		   avg(h.tx_amount) FILTER (WHERE h.tx_datetime > me.t - interval '14 days'
-									  AND NOT coalesce(h.fraud_reported_at <= me.t, false)) AS mean_14d,
-		   avg(h.tx_amount) FILTER (WHERE NOT coalesce(h.fraud_reported_at <= me.t, false)) AS mean_90d,
-		   count(*) FILTER (WHERE h.tx_datetime > me.t - interval '30 days'
-							  AND h.fraud_reported_at <= me.t) AS known_frauds_30d
-	FROM me, card_tx h
-	WHERE h.customer_id = me.customer AND h.tx_datetime > me.t - interval '90 days'
-	  AND h.tx_datetime <= me.t AND h.seq < me.seq
-),
-card_spikes AS (
+		   avg(h.tx_amount) FILTER (WHERE h.tx_datetime > t - interval '7 days'
+									  AND NOT coalesce(h.fraud_reported_at <= t, false)) AS mean_7d,
+		   avg(h.tx_amount) FILTER (WHERE h.tx_datetime > t - interval '14 days'
+									  AND NOT coalesce(h.fraud_reported_at <= t, false)) AS mean_14d,
+		   avg(h.tx_amount) FILTER (WHERE NOT coalesce(h.fraud_reported_at <= t, false)) AS mean_90d,
+		   count(*) FILTER (WHERE h.tx_datetime > t - interval '30 days'
+							  AND h.fraud_reported_at <= t) AS known_frauds_30d
+	INTO card
+	FROM card_tx h
+	WHERE h.customer_id = customer AND h.tx_datetime > t - interval '90 days'
+	  AND h.tx_datetime <= t AND h.seq < arrival;
+
 	SELECT count(*) FILTER (WHERE h.tx_amount > 2.5 * card.mean_90d) AS over_2_5x_7d,
 		   count(*) FILTER (WHERE h.tx_amount > 3.5 * card.mean_90d) AS over_3_5x_7d
-	FROM me, card, card_tx h
-	WHERE h.customer_id = me.customer AND h.tx_datetime > me.t - interval '7 days'
-	  AND h.tx_datetime <= me.t AND h.seq < me.seq
-),
-terminal AS (
-	SELECT count(*) FILTER (WHERE h.tx_datetime > me.t - interval '7 days') AS n_7d,
+	INTO spikes
+	FROM card_tx h
+	WHERE h.customer_id = customer AND h.tx_datetime > t - interval '7 days'
+	  AND h.tx_datetime <= t AND h.seq < arrival;
+
+	SELECT count(*) FILTER (WHERE h.tx_datetime > t - interval '7 days') AS n_7d,
 		   count(*) AS n_30d,
-		   count(*) FILTER (WHERE h.tx_datetime > me.t - interval '7 days'
-							  AND h.fraud_reported_at <= me.t) AS known_frauds_7d,
-		   count(*) FILTER (WHERE h.fraud_reported_at <= me.t) AS known_frauds_30d
-	FROM me, card_tx h
-	WHERE h.terminal_id = me.terminal AND h.tx_datetime > me.t - interval '30 days'
-	  AND h.tx_datetime <= me.t AND h.seq < me.seq
-),
-terminal_last_fraud AS (
-	SELECT max(h.tx_datetime) AS at
-	FROM me, card_tx h
-	WHERE h.terminal_id = me.terminal AND h.fraud_reported_at IS NOT NULL
-	  AND h.fraud_reported_at <= me.t AND h.tx_datetime <= me.t AND h.seq < me.seq
-)
-SELECT jsonb_build_object(
-	'amount', me.amount,
-	'hour', extract(hour FROM me.t),
-	'is_weekend', extract(isodow FROM me.t) >= 6,
-	'card_n_1d', card.n_1d,
-	'card_n_7d', card.n_7d,
-	'card_n_14d', card.n_14d,
-	'card_n_90d', card.n_90d,
-	'card_mean_7d', round(card.mean_7d, 4),
-	'card_mean_14d', round(card.mean_14d, 4),
-	'card_mean_90d', round(card.mean_90d, 4),
-	'amount_ratio_7d', round((me.amount / nullif(card.mean_7d, 0))::numeric, 4),
-	'amount_ratio_14d', round((me.amount / nullif(card.mean_14d, 0))::numeric, 4),
-	'amount_ratio_90d', round((me.amount / nullif(card.mean_90d, 0))::numeric, 4),
-	'card_over_2_5x_7d', card_spikes.over_2_5x_7d,
-	'card_over_3_5x_7d', card_spikes.over_3_5x_7d,
-	'card_known_frauds_30d', card.known_frauds_30d,
-	'terminal_n_7d', terminal.n_7d,
-	'terminal_n_30d', terminal.n_30d,
-	'terminal_known_frauds_7d', terminal.known_frauds_7d,
-	'terminal_known_frauds_30d', terminal.known_frauds_30d,
-	'terminal_fraud_rate_7d', round(terminal.known_frauds_7d::numeric / nullif(terminal.n_7d, 0), 4),
-	'terminal_fraud_rate_30d', round(terminal.known_frauds_30d::numeric / nullif(terminal.n_30d, 0), 4),
-	'days_since_terminal_fraud',
-		round((extract(epoch FROM me.t - terminal_last_fraud.at) / 86400)::numeric, 4))
-FROM me, card, card_spikes, terminal, terminal_last_fraud
+		   count(*) FILTER (WHERE h.tx_datetime > t - interval '7 days'
+							  AND h.fraud_reported_at <= t) AS known_frauds_7d,
+		   count(*) FILTER (WHERE h.fraud_reported_at <= t) AS known_frauds_30d
+	INTO term
+	FROM card_tx h
+	WHERE h.terminal_id = terminal AND h.tx_datetime > t - interval '30 days'
+	  AND h.tx_datetime <= t AND h.seq < arrival;
+
+	SELECT h.tx_datetime INTO last_fraud
+	FROM card_tx h
+	WHERE h.terminal_id = terminal AND h.fraud_reported_at IS NOT NULL
+	  AND h.fraud_reported_at <= t AND h.tx_datetime <= t AND h.seq < arrival
+	ORDER BY h.tx_datetime DESC
+	LIMIT 1;
+
+	RETURN jsonb_build_object(
+		'amount', amount,
+		'hour', extract(hour FROM t),
+		'is_weekend', extract(isodow FROM t) >= 6,
+		'card_n_1d', card.n_1d,
+		'card_n_7d', card.n_7d,
+		'card_n_14d', card.n_14d,
+		'card_n_90d', card.n_90d,
+		'card_mean_7d', round(card.mean_7d, 4),
+		'card_mean_14d', round(card.mean_14d, 4),
+		'card_mean_90d', round(card.mean_90d, 4),
+		'amount_ratio_7d', round((amount / nullif(card.mean_7d, 0))::numeric, 4),
+		'amount_ratio_14d', round((amount / nullif(card.mean_14d, 0))::numeric, 4),
+		'amount_ratio_90d', round((amount / nullif(card.mean_90d, 0))::numeric, 4),
+		'card_over_2_5x_7d', spikes.over_2_5x_7d,
+		'card_over_3_5x_7d', spikes.over_3_5x_7d,
+		'card_known_frauds_30d', card.known_frauds_30d,
+		'terminal_n_7d', term.n_7d,
+		'terminal_n_30d', term.n_30d,
+		'terminal_known_frauds_7d', term.known_frauds_7d,
+		'terminal_known_frauds_30d', term.known_frauds_30d,
+		'terminal_fraud_rate_7d', round(term.known_frauds_7d::numeric / nullif(term.n_7d, 0), 4),
+		'terminal_fraud_rate_30d', round(term.known_frauds_30d::numeric / nullif(term.n_30d, 0), 4),
+		'days_since_terminal_fraud',
+			round((extract(epoch FROM t - last_fraud) / 86400)::numeric, 4));
+END
 $$;
