@@ -1,55 +1,56 @@
--- fraud_score demo: run by `make demo` on a throwaway cluster.
+-- fraud_score demo: run by `make demo` on a throwaway cluster (demo/run).
+-- Environment: DEMO_CSV, the transactions made by tools/simulate.
 \pset footer off
-\echo '== 1. Install the extension and load a model (XGBoost UBJSON, 20 trees)'
+\echo '== 1. The extension, the card-transaction example schema, and the reference model'
 CREATE EXTENSION fraud_score;
-\set model `base64 -w0 test/fixtures/small.ubj`
-SELECT fraud_model_load('default', decode(:'model', 'base64'),
-                        review_threshold => 0.25, decline_threshold => 0.7,
-                        description => 'demo model (test fixture)') AS version;
-SELECT name, version, active, features, review_threshold, decline_threshold, size_bytes
+\i examples/card_transactions.sql
+\set model `cat models/card_d7.json`
+SELECT fraud_model_import(:'model', 'cards') AS version;
+SELECT name, version, num_features, round(review_threshold::numeric, 3) AS review_at,
+       round(decline_threshold::numeric, 3) AS decline_at, feature_function,
+       metrics->'recall_at_precision_50' AS validation_recall_at_p50
 FROM fraud_models;
 
-\echo '== 2. A payments table scored by a BEFORE INSERT trigger'
-CREATE TABLE payments (
-    id bigserial PRIMARY KEY,
-    card text NOT NULL,
-    amount numeric(12, 2) NOT NULL,
-    hour integer,
-    merchant_risk real,
-    card_age_days integer,
-    is_foreign boolean,
-    score float8,
-    decision text,
-    model_version integer
-);
-CREATE TRIGGER score_payment BEFORE INSERT OR UPDATE ON payments
-    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('default', 'score', 'decision', 'model_version');
+\echo '== 2. History: 40 simulated days of card transactions (tools/simulate), fraud labels known 7 days late'
+CREATE TEMP TABLE sim (transaction_id bigint, tx_datetime timestamp, customer_id int, terminal_id int,
+                       tx_amount numeric(12, 2), tx_time_seconds bigint, tx_time_days int,
+                       tx_fraud int, tx_fraud_scenario int);
+\copy sim FROM PROGRAM 'cat "$DEMO_CSV"' WITH (FORMAT csv, HEADER true)
+INSERT INTO card_tx (transaction_id, tx_datetime, customer_id, terminal_id, tx_amount)
+SELECT transaction_id, tx_datetime, customer_id, terminal_id, tx_amount
+FROM sim WHERE tx_time_days < 40 ORDER BY transaction_id;
+INSERT INTO card_tx_labels SELECT transaction_id, tx_fraud = 1, tx_fraud_scenario FROM sim;
+SELECT card_tx_report_frauds('2018-05-11', '7 days') AS frauds_known;
+ANALYZE card_tx;
+SELECT count(*) AS history_rows FROM card_tx;
 
-INSERT INTO payments (card, amount, hour, merchant_risk, card_age_days, is_foreign) VALUES
-    ('4111-0001', 12.50, 14, 0.05, 900, false),
-    ('4111-0002', 64.00, 11, 0.20, 400, false),
-    ('4111-0003', 35.99, 2, 1.00, 0, true),
-    ('4111-0004', 0.01, 3, 0.95, 0, true),
-    ('4111-0005', 88.42, 8, NULL, 0, false),
-    ('4111-0006', 4999.99, 4, NULL, NULL, true)
-RETURNING id, card, amount, round(score::numeric, 4) AS score, decision, model_version;
+\echo '== 3. Day 41 goes live: every INSERT is scored by the trigger, with features from the history'
+CREATE TRIGGER score BEFORE INSERT ON card_tx
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('cards', 'score', 'decision', 'model_version');
+DO $$
+DECLARE
+	tx record;
+BEGIN
+	FOR tx IN SELECT * FROM sim WHERE tx_time_days = 40 ORDER BY transaction_id LOOP
+		PERFORM card_tx_report_frauds(tx.tx_datetime, '7 days');
+		INSERT INTO card_tx (transaction_id, tx_datetime, customer_id, terminal_id, tx_amount)
+		VALUES (tx.transaction_id, tx.tx_datetime, tx.customer_id, tx.terminal_id, tx.tx_amount);
+	END LOOP;
+END $$;
 
-\echo '== 3. Ad hoc scoring of a JSON document'
-SELECT round(fraud_score('{"amount": 912.5, "hour": 4, "merchant_risk": 0.8, "card_age_days": 3, "is_foreign": true}')::numeric, 4) AS score;
-SELECT * FROM fraud_decide('{"amount": 912.5, "hour": 4, "merchant_risk": 0.8, "card_age_days": 3, "is_foreign": true}');
+SELECT t.transaction_id, t.tx_datetime, t.customer_id, t.terminal_id, t.tx_amount,
+       round(t.score::numeric, 4) AS score, t.decision,
+       CASE WHEN l.is_fraud THEN 'fraud (scenario ' || l.scenario || ')' ELSE '' END AS truth
+FROM card_tx t JOIN card_tx_labels l USING (transaction_id)
+WHERE t.score IS NOT NULL AND (t.decision <> 'approve' OR l.is_fraud)
+ORDER BY t.tx_datetime LIMIT 15;
 
-\echo '== 4. A stricter version goes live, then is rolled back'
-SELECT fraud_model_load('default', decode(:'model', 'base64'),
-                        review_threshold => 0.02, decline_threshold => 0.5,
-                        description => 'stricter thresholds') AS version;
-INSERT INTO payments (card, amount, hour, merchant_risk, card_age_days, is_foreign)
-VALUES ('4111-0007', 64.00, 11, 0.20, 400, false)
-RETURNING id, card, round(score::numeric, 4) AS score, decision, model_version;
-SELECT fraud_model_activate('default', 1);
-INSERT INTO payments (card, amount, hour, merchant_risk, card_age_days, is_foreign)
-VALUES ('4111-0008', 64.00, 11, 0.20, 400, false)
-RETURNING id, card, round(score::numeric, 4) AS score, decision, model_version;
+\echo '== 4. The day in numbers: decisions against the truth'
+SELECT t.decision, count(*) AS transactions, count(*) FILTER (WHERE l.is_fraud) AS frauds
+FROM card_tx t JOIN card_tx_labels l USING (transaction_id)
+WHERE t.score IS NOT NULL GROUP BY 1 ORDER BY 1;
 
-\echo '== 5. Decisions so far'
-SELECT decision, count(*) AS payments, round(avg(score)::numeric, 4) AS mean_score
-FROM payments GROUP BY decision ORDER BY decision;
+\echo '== 5. Ad hoc: the same model on a JSON document (its feature function looks the card up)'
+SELECT * FROM fraud_decide(jsonb_build_object('customer_id', 7, 'terminal_id', 42,
+                                              'tx_amount', 912.50, 'tx_datetime', '2018-05-11 23:59:00'),
+                           'cards');
