@@ -79,42 +79,48 @@ DECLARE
 	amount float8 := (tx->>'tx_amount')::float8;
 	-- an ad hoc document without seq sees every stored row
 	arrival bigint := coalesce((tx->>'seq')::bigint, 9223372036854775807);
+	-- window starts, computed once rather than for every row scanned
+	since_1d timestamp := t - interval '1 day';
+	since_7d timestamp := t - interval '7 days';
+	since_14d timestamp := t - interval '14 days';
+	since_30d timestamp := t - interval '30 days';
+	since_90d timestamp := t - interval '90 days';
 	card record;
 	spikes record;
 	term record;
 	last_fraud timestamp;
 BEGIN
-	SELECT count(*) FILTER (WHERE h.tx_datetime > t - interval '1 day') AS n_1d,
-		   count(*) FILTER (WHERE h.tx_datetime > t - interval '7 days') AS n_7d,
-		   count(*) FILTER (WHERE h.tx_datetime > t - interval '14 days') AS n_14d,
+	SELECT count(*) FILTER (WHERE h.tx_datetime > since_1d) AS n_1d,
+		   count(*) FILTER (WHERE h.tx_datetime > since_7d) AS n_7d,
+		   count(*) FILTER (WHERE h.tx_datetime > since_14d) AS n_14d,
 		   count(*) AS n_90d,
-		   avg(h.tx_amount) FILTER (WHERE h.tx_datetime > t - interval '7 days'
+		   avg(h.tx_amount) FILTER (WHERE h.tx_datetime > since_7d
 									  AND NOT coalesce(h.fraud_reported_at <= t, false)) AS mean_7d,
-		   avg(h.tx_amount) FILTER (WHERE h.tx_datetime > t - interval '14 days'
+		   avg(h.tx_amount) FILTER (WHERE h.tx_datetime > since_14d
 									  AND NOT coalesce(h.fraud_reported_at <= t, false)) AS mean_14d,
 		   avg(h.tx_amount) FILTER (WHERE NOT coalesce(h.fraud_reported_at <= t, false)) AS mean_90d,
-		   count(*) FILTER (WHERE h.tx_datetime > t - interval '30 days'
+		   count(*) FILTER (WHERE h.tx_datetime > since_30d
 							  AND h.fraud_reported_at <= t) AS known_frauds_30d
 	INTO card
 	FROM card_tx h
-	WHERE h.customer_id = customer AND h.tx_datetime > t - interval '90 days'
+	WHERE h.customer_id = customer AND h.tx_datetime > since_90d
 	  AND h.tx_datetime <= t AND h.seq < arrival;
 
 	SELECT count(*) FILTER (WHERE h.tx_amount > 2.5 * card.mean_90d) AS over_2_5x_7d,
 		   count(*) FILTER (WHERE h.tx_amount > 3.5 * card.mean_90d) AS over_3_5x_7d
 	INTO spikes
 	FROM card_tx h
-	WHERE h.customer_id = customer AND h.tx_datetime > t - interval '7 days'
+	WHERE h.customer_id = customer AND h.tx_datetime > since_7d
 	  AND h.tx_datetime <= t AND h.seq < arrival;
 
-	SELECT count(*) FILTER (WHERE h.tx_datetime > t - interval '7 days') AS n_7d,
+	SELECT count(*) FILTER (WHERE h.tx_datetime > since_7d) AS n_7d,
 		   count(*) AS n_30d,
-		   count(*) FILTER (WHERE h.tx_datetime > t - interval '7 days'
+		   count(*) FILTER (WHERE h.tx_datetime > since_7d
 							  AND h.fraud_reported_at <= t) AS known_frauds_7d,
 		   count(*) FILTER (WHERE h.fraud_reported_at <= t) AS known_frauds_30d
 	INTO term
 	FROM card_tx h
-	WHERE h.terminal_id = terminal AND h.tx_datetime > t - interval '30 days'
+	WHERE h.terminal_id = terminal AND h.tx_datetime > since_30d
 	  AND h.tx_datetime <= t AND h.seq < arrival;
 
 	SELECT h.tx_datetime INTO last_fraud
