@@ -85,10 +85,14 @@ DECLARE
 	since_14d timestamp := t - interval '14 days';
 	since_30d timestamp := t - interval '30 days';
 	since_90d timestamp := t - interval '90 days';
+	-- how far back the current fraud episode of a terminal or card may start
+	episode_terminal timestamp := t - interval '35 days';
+	episode_card timestamp := t - interval '21 days';
 	card record;
 	spikes record;
 	term record;
 	last_fraud timestamp;
+	terminal_episode timestamp;
 BEGIN
 	SELECT count(*) FILTER (WHERE h.tx_datetime > since_1d) AS n_1d,
 		   count(*) FILTER (WHERE h.tx_datetime > since_7d) AS n_7d,
@@ -100,7 +104,9 @@ BEGIN
 									  AND NOT coalesce(h.fraud_reported_at <= t, false)) AS mean_14d,
 		   avg(h.tx_amount) FILTER (WHERE NOT coalesce(h.fraud_reported_at <= t, false)) AS mean_90d,
 		   count(*) FILTER (WHERE h.tx_datetime > since_30d
-							  AND h.fraud_reported_at <= t) AS known_frauds_30d
+							  AND h.fraud_reported_at <= t) AS known_frauds_30d,
+		   min(h.tx_datetime) FILTER (WHERE h.tx_datetime > episode_card
+										AND h.fraud_reported_at <= t) AS episode_start
 	INTO card
 	FROM card_tx h
 	WHERE h.customer_id = customer AND h.tx_datetime > since_90d
@@ -130,6 +136,16 @@ BEGIN
 	ORDER BY h.tx_datetime DESC
 	LIMIT 1;
 
+	-- The first known fraud of the terminal's current episode: compromises
+	-- last weeks, so its age tells an ongoing one from one that is over.
+	SELECT h.tx_datetime INTO terminal_episode
+	FROM card_tx h
+	WHERE h.terminal_id = terminal AND h.fraud_reported_at IS NOT NULL
+	  AND h.fraud_reported_at <= t AND h.tx_datetime > episode_terminal
+	  AND h.tx_datetime <= t AND h.seq < arrival
+	ORDER BY h.tx_datetime
+	LIMIT 1;
+
 	RETURN jsonb_build_object(
 		'amount', amount,
 		'hour', extract(hour FROM t),
@@ -154,6 +170,10 @@ BEGIN
 		'terminal_fraud_rate_7d', round(term.known_frauds_7d::numeric / nullif(term.n_7d, 0), 4),
 		'terminal_fraud_rate_30d', round(term.known_frauds_30d::numeric / nullif(term.n_30d, 0), 4),
 		'days_since_terminal_fraud',
-			round((extract(epoch FROM t - last_fraud) / 86400)::numeric, 4));
+			round((extract(epoch FROM t - last_fraud) / 86400)::numeric, 4),
+		'days_since_terminal_episode',
+			round((extract(epoch FROM t - terminal_episode) / 86400)::numeric, 4),
+		'days_since_card_episode',
+			round((extract(epoch FROM t - card.episode_start) / 86400)::numeric, 4));
 END
 $$;

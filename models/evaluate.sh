@@ -85,7 +85,7 @@ FROM (SELECT DISTINCT delay FROM scores) s,
 ORDER BY 1;
 
 \echo
-\echo Whole of August 2018, every transaction counted (the replays' own figures are in replay_d*.log):
+\echo Whole of August 2018, every transaction counted (the replay logs have the decision-level figures):
 SELECT s.delay AS delay_days, a.*
 FROM (SELECT DISTINCT delay FROM scores) s,
      LATERAL ranking(format($q$
