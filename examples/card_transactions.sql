@@ -129,22 +129,14 @@ BEGIN
 	WHERE h.terminal_id = terminal AND h.tx_datetime > since_30d
 	  AND h.tx_datetime <= t AND h.seq < arrival;
 
-	SELECT h.tx_datetime INTO last_fraud
+	-- The terminal's known frauds (few, through the partial index): its last
+	-- one, and the first of its current episode: compromises last weeks, so
+	-- the episode's age tells an ongoing one from one that is over.
+	SELECT max(h.tx_datetime), min(h.tx_datetime) FILTER (WHERE h.tx_datetime > episode_terminal)
+	INTO last_fraud, terminal_episode
 	FROM card_tx h
 	WHERE h.terminal_id = terminal AND h.fraud_reported_at IS NOT NULL
-	  AND h.fraud_reported_at <= t AND h.tx_datetime <= t AND h.seq < arrival
-	ORDER BY h.tx_datetime DESC
-	LIMIT 1;
-
-	-- The first known fraud of the terminal's current episode: compromises
-	-- last weeks, so its age tells an ongoing one from one that is over.
-	SELECT h.tx_datetime INTO terminal_episode
-	FROM card_tx h
-	WHERE h.terminal_id = terminal AND h.fraud_reported_at IS NOT NULL
-	  AND h.fraud_reported_at <= t AND h.tx_datetime > episode_terminal
-	  AND h.tx_datetime <= t AND h.seq < arrival
-	ORDER BY h.tx_datetime
-	LIMIT 1;
+	  AND h.fraud_reported_at <= t AND h.tx_datetime <= t AND h.seq < arrival;
 
 	RETURN jsonb_build_object(
 		'amount', amount,
