@@ -57,6 +57,13 @@ BEGIN
 								  fn.prorettype::regtype),
 				  HINT = 'A feature function receives the row as jsonb and returns an object of extra features.';
 	END IF;
+	-- It runs with the rights of whoever scores: only a superuser may own it.
+	IF NOT (SELECT rolsuper FROM pg_roles WHERE oid = fn.proowner) THEN
+		RAISE EXCEPTION 'feature function % must be owned by a superuser', feature_function
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'It runs with the privileges of every role that scores with the model.',
+				  HINT = 'Create it as a superuser, or ALTER FUNCTION ... OWNER TO a superuser.';
+	END IF;
 	-- With search_path pinned to pg_catalog the text is schema-qualified.
 	RETURN feature_function::text;
 END

@@ -136,6 +136,41 @@ SELECT fraud_score('{"amount": 50}', 'nul');
 RESET ROLE;
 DROP ROLE regress_feature_user;
 
+-- It runs with the rights of every role that scores, so only a superuser may
+-- own it: checked at load, and again whenever a backend loads the model.
+CREATE ROLE regress_feature_owner;
+CREATE FUNCTION owned_features(jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT '{}'::jsonb $$;
+ALTER FUNCTION owned_features(jsonb) OWNER TO regress_feature_owner;
+\set SHOW_CONTEXT never
+SELECT fraud_model_load('owned', decode(:'small_ubj', 'base64'), feature_function => 'owned_features(jsonb)');
+\set SHOW_CONTEXT errors
+UPDATE fraud_score_models SET feature_function = 'public.owned_features(jsonb)' WHERE name = 'plain';
+SELECT fraud_score('{"amount": 50}', 'plain');
+-- A catalog row naming a function of another shape is refused, not called.
+UPDATE fraud_score_models SET feature_function = 'pg_catalog.jsonb_typeof(jsonb)' WHERE name = 'plain';
+SELECT fraud_score('{"amount": 50}', 'plain');
+UPDATE fraud_score_models SET feature_function = NULL WHERE name = 'plain';
+DROP FUNCTION owned_features(jsonb);
+DROP ROLE regress_feature_owner;
+
+-- Replacing a feature function takes effect at the next call, even when its
+-- language changes.
+CREATE FUNCTION swapped_features(jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT '{"amount": 1}'::jsonb $$;
+SELECT fraud_model_load('swapped', decode(:'small_ubj', 'base64'), feature_function => 'swapped_features(jsonb)');
+SELECT fraud_score('{}', 'swapped') = fraud_score('{"amount": 1}', 'plain') AS first_body;
+CREATE OR REPLACE FUNCTION swapped_features(jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN '{"amount": 5000}'::jsonb;
+END $$;
+SELECT fraud_score('{}', 'swapped') = fraud_score('{"amount": 5000}', 'plain') AS second_body;
+
+-- In a parallel query, the feature function must be parallel safe.
+SET force_parallel_mode = on;
+SET parallel_setup_cost = 0;
+SELECT fraud_score('{}', 'swapped');
+RESET force_parallel_mode;
+RESET parallel_setup_cost;
+
 -- A dropped feature function is an error when a backend loads the model.
 DROP FUNCTION null_features(jsonb);
 \c

@@ -86,6 +86,12 @@ SELECT fraud_model_train('x', 'SELECT x1, is_fraud FROM train_rows', 'is_fraud',
 SELECT fraud_model_train('x', 'SELECT x1, is_fraud FROM train_rows', 'is_fraud', '{"feature_function": "lower(text)"}');
 SELECT fraud_model_train('bad name', 'SELECT x1, is_fraud FROM train_rows', 'is_fraud', '{"num_boost_round": 1}');
 SELECT fraud_model_train('x', NULL, 'is_fraud');
+SELECT fraud_model_train('x', $$SELECT CASE WHEN id > 1 THEN jsonb_build_object('x1', x1) END AS f, is_fraud
+                               FROM train_rows ORDER BY id$$, 'is_fraud');
+SELECT fraud_model_train('x', 'SELECT jsonb_build_object(''x1'', x1) AS f, is_fraud FROM train_rows', 'is_fraud',
+                         '{}', 'SELECT x1 AS f, is_fraud FROM train_rows');
+SELECT fraud_model_train('x', 'SELECT x1, is_fraud FROM train_rows', 'is_fraud',
+                         '{}', 'SELECT x1::text AS x1, is_fraud FROM train_rows');
 SELECT count(*) AS no_model_left_behind FROM fraud_models WHERE name IN ('x', 'bad name');
 
 -- Training needs fraud_score_admin, and the caller's own rights on the data.

@@ -41,6 +41,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "fraud_score.h"
 #include "xgb.h"
@@ -62,9 +63,7 @@ enum
 	Anum_review_threshold,
 	Anum_decline_threshold,
 	Anum_active,
-	Natts_models_min = Anum_active,
-	/* added in 0.2; a 0.1 catalog (before ALTER EXTENSION UPDATE) lacks it */
-	Anum_feature_function = 15
+	Natts_models_min = Anum_active
 };
 
 typedef struct CacheEntry
@@ -113,10 +112,29 @@ catalog_relcache_callback(Datum arg, Oid relid)
 		entry->valid = false;
 }
 
+/*
+ * A function changed (CREATE OR REPLACE, ALTER, DROP): models re-resolve
+ * and re-check their feature function's name at their next use.
+ */
+static void
+catalog_proc_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS status;
+	CacheEntry *entry;
+
+	if (model_cache == NULL)
+		return;
+	hash_seq_init(&status, model_cache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		if (OidIsValid(entry->model.feature_function))
+			entry->valid = false;
+}
+
 void
 catalog_init(void)
 {
 	CacheRegisterRelcacheCallback(catalog_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(PROCOID, catalog_proc_callback, (Datum) 0);
 }
 
 /* PostgreSQL 15 does not export get_extension_schema(). */
@@ -241,6 +259,7 @@ load_entry(CacheEntry *entry, Relation rel, HeapTuple tuple)
 	FraudModel	model = {0};
 	LoadContext lc;
 	ErrorContextCallback errcb;
+	AttrNumber	feature_function_att;
 
 	if (desc->natts < Natts_models_min)
 		elog(ERROR, "fraud_score catalog table has %d columns, expected at least %d",
@@ -280,16 +299,22 @@ load_entry(CacheEntry *entry, Relation rel, HeapTuple tuple)
 		model.feature_names[i] = TextDatumGetCString(names[i]);
 	MemoryContextSwitchTo(old);
 
-	if (desc->natts >= Anum_feature_function)
+	/* Added in 0.2: a 0.1 catalog (before ALTER EXTENSION UPDATE) lacks it. */
+	feature_function_att = get_attnum(RelationGetRelid(rel), "feature_function");
+	if (feature_function_att != InvalidAttrNumber)
 	{
 		bool		fn_isnull;
-		Datum		fn = heap_getattr(tuple, Anum_feature_function, desc, &fn_isnull);
+		Datum		fn = heap_getattr(tuple, feature_function_att, desc, &fn_isnull);
 
 		/* A dropped function is an error here, naming it, not a crash later. */
 		if (!fn_isnull)
+		{
 			model.feature_function =
 				DatumGetObjectId(DirectFunctionCall1(regprocedurein,
 													 CStringGetDatum(TextDatumGetCString(fn))));
+			/* The column can be written directly: check what it names. */
+			score_check_feature_function(model.feature_function);
+		}
 	}
 
 	if (entry->booster_context != NULL && strcmp(entry->sha256, sha256) == 0 &&

@@ -114,5 +114,6 @@ extern const char *score_decision(FraudModel *model, double score);
 extern FraudModel *score_model_with_features(const char *name, Datum row_jsonb,
 											 Jsonb **extra);
 extern Datum score_tuple_to_jsonb(HeapTuple tuple, TupleDesc tupdesc);
+extern void score_check_feature_function(Oid fn);
 
 #endif							/* FRAUD_SCORE_H */

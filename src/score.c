@@ -25,6 +25,10 @@
 #include "utils/memutils.h"
 #include "utils/regproc.h"
 #include "miscadmin.h"
+#include "access/xact.h"
+#include "catalog/pg_proc.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
 
 #include "fraud_score.h"
 #include "xgb.h"
@@ -79,6 +83,19 @@ score_decision(FraudModel *model, double score)
  * PL/pgSQL functions keep their cached plans in it, and it must not live in
  * a model cache entry that a nested call could rebuild while it runs.
  */
+static uint64 proc_changes = 0;	/* bumped by any pg_proc invalidation */
+
+static void
+score_proc_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	proc_changes++;
+}
+
+/*
+ * A feature function's FmgrInfo.  After any change to pg_proc a fresh one is
+ * made (CREATE OR REPLACE may change the language); the old one is left
+ * allocated, because a call through it may still be running.
+ */
 static FmgrInfo *
 feature_function_info(Oid fn)
 {
@@ -86,7 +103,8 @@ feature_function_info(Oid fn)
 	struct
 	{
 		Oid			fn;
-		FmgrInfo	info;
+		uint64		proc_changes;
+		FmgrInfo   *info;
 	}		   *entry;
 	bool		found;
 
@@ -99,22 +117,50 @@ feature_function_info(Oid fn)
 		ctl.hcxt = TopMemoryContext;
 		infos = hash_create("fraud_score feature functions", 8, &ctl,
 							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterSyscacheCallback(PROCOID, score_proc_callback, (Datum) 0);
 	}
 	entry = hash_search(infos, &fn, HASH_ENTER, &found);
-	if (!found)
+	if (!found || entry->info == NULL || entry->proc_changes != proc_changes)
 	{
-		PG_TRY();
-		{
-			fmgr_info_cxt(fn, &entry->info, TopMemoryContext);
-		}
-		PG_CATCH();
-		{
-			hash_search(infos, &fn, HASH_REMOVE, NULL);
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
+		FmgrInfo   *info = MemoryContextAllocZero(TopMemoryContext, sizeof(FmgrInfo));
+
+		entry->info = NULL;
+		fmgr_info_cxt(fn, info, TopMemoryContext);
+		entry->info = info;
+		entry->proc_changes = proc_changes;
 	}
-	return &entry->info;
+	return entry->info;
+}
+
+/*
+ * What a feature function must be, checked whenever a backend loads a model
+ * (the catalog column can be written directly, and functions can be
+ * replaced): (jsonb) RETURNS jsonb, a plain function, and owned by a
+ * superuser.  It runs with the rights of whoever scores, possibly a
+ * superuser, so only a role trusted with every right may have written it.
+ */
+void
+score_check_feature_function(Oid fn)
+{
+	HeapTuple	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	Form_pg_proc proc;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for function %u", fn);
+	proc = (Form_pg_proc) GETSTRUCT(tuple);
+	if (proc->prokind != PROKIND_FUNCTION || proc->proretset || proc->pronargs != 1 ||
+		proc->proargtypes.values[0] != JSONBOID || proc->prorettype != JSONBOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
+				 errmsg("feature function %s must take one jsonb argument and return jsonb",
+						format_procedure(fn))));
+	if (!superuser_arg(proc->proowner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("feature function %s must be owned by a superuser", format_procedure(fn)),
+				 errdetail("It runs with the privileges of every role that scores with the model."),
+				 errhint("Create it as a superuser, or ALTER FUNCTION ... OWNER TO a superuser.")));
+	ReleaseSysCache(tuple);
 }
 
 static Jsonb *
@@ -129,6 +175,12 @@ call_feature_function(Oid fn, Datum row_jsonb)
 	aclresult = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(fn));
+	/* fraud_score is PARALLEL SAFE; its feature function must be too there. */
+	if (IsInParallelMode() && func_parallel(fn) != PROPARALLEL_SAFE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("feature function %s is not parallel safe", format_procedure(fn)),
+				 errhint("Mark it PARALLEL SAFE if it only reads, or score outside parallel queries.")));
 
 	info = feature_function_info(fn);
 	InitFunctionCallInfoData(*fcinfo, info, 1, InvalidOid, NULL, NULL);

@@ -199,8 +199,12 @@ layout_from_first_batch(SPITupleTable *tuptable, int label_att, const char *quer
 			ereport(ERROR,
 					(errcode(ERRCODE_NO_DATA),
 					 errmsg("%s returned no rows", query_name)));
-		doc = DatumGetJsonbP(SPI_getbinval(tuptable->vals[0], desc, att, &isnull));
-		if (isnull || !JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
+		{
+			Datum		value = SPI_getbinval(tuptable->vals[0], desc, att, &isnull);
+
+			doc = isnull ? NULL : DatumGetJsonbP(value);
+		}
+		if (doc == NULL || !JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("the features column of the first row of %s must be a JSON object", query_name)));
@@ -239,7 +243,7 @@ layout_from_first_batch(SPITupleTable *tuptable, int label_att, const char *quer
 }
 
 static void
-rowset_grow(RowSet *rows, int num_features)
+rowset_grow(RowSet *rows, int num_features, MemoryContext data_context)
 {
 	if (rows->nrow < rows->capacity)
 		return;
@@ -249,9 +253,10 @@ rowset_grow(RowSet *rows, int num_features)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many training rows")));
 	rows->x = rows->x ? repalloc_huge(rows->x, sizeof(float) * rows->capacity * num_features)
-		: palloc_extended(sizeof(float) * rows->capacity * num_features, MCXT_ALLOC_HUGE);
+		: MemoryContextAllocExtended(data_context, sizeof(float) * rows->capacity * num_features,
+									 MCXT_ALLOC_HUGE);
 	rows->y = rows->y ? repalloc_huge(rows->y, sizeof(float) * rows->capacity)
-		: palloc_extended(sizeof(float) * rows->capacity, MCXT_ALLOC_HUGE);
+		: MemoryContextAllocExtended(data_context, sizeof(float) * rows->capacity, MCXT_ALLOC_HUGE);
 }
 
 /*
@@ -265,6 +270,10 @@ read_query(const char *query, const char *query_name, const char *label_column,
 	SPIPlanPtr	plan;
 	Portal		portal;
 	int			label_att = -1;
+	/* detoasted values and conversions of one batch; matrices go to data_context */
+	MemoryContext batch_context = AllocSetContextCreate(CurrentMemoryContext,
+														"fraud_score training batch",
+														ALLOCSET_DEFAULT_SIZES);
 	int		   *columns = NULL;	/* column mode: attnum of each feature */
 
 	plan = SPI_prepare(query, 0, NULL);
@@ -306,6 +315,13 @@ read_query(const char *query, const char *query_name, const char *label_column,
 				layout_from_first_batch(tuptable, label_att, query_name, layout);
 				MemoryContextSwitchTo(old);
 			}
+			if (layout->from_jsonb &&
+				(desc->natts != 2 ||
+				 getBaseType(TupleDescAttr(desc, label_att == 0 ? 1 : 0)->atttypid) != JSONBOID))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("%s must return one jsonb column of features and the label, as training_query does",
+								query_name)));
 			if (!layout->from_jsonb)
 			{
 				columns = palloc(sizeof(int) * layout->num_features);
@@ -317,13 +333,19 @@ read_query(const char *query, const char *query_name, const char *label_column,
 								(errcode(ERRCODE_UNDEFINED_COLUMN),
 								 errmsg("%s has no column \"%s\"", query_name, layout->names[f]),
 								 errdetail("The training query has it as a feature.")));
+					if (!is_feature_type(getBaseType(TupleDescAttr(desc, columns[f] - 1)->atttypid)))
+						ereport(ERROR,
+								(errcode(ERRCODE_DATATYPE_MISMATCH),
+								 errmsg("column \"%s\" of %s has type %s, which cannot be a model feature",
+										layout->names[f], query_name,
+										format_type_be(TupleDescAttr(desc, columns[f] - 1)->atttypid))));
 				}
 			}
 		}
 		if (tuptable->numvals == 0)
 			break;
 
-		old = MemoryContextSwitchTo(data_context);
+		old = MemoryContextSwitchTo(batch_context);
 		for (uint64 r = 0; r < tuptable->numvals; r++)
 		{
 			HeapTuple	tuple = tuptable->vals[r];
@@ -331,7 +353,7 @@ read_query(const char *query, const char *query_name, const char *label_column,
 			Datum		value;
 			float	   *x;
 
-			rowset_grow(rows, layout->num_features);
+			rowset_grow(rows, layout->num_features, data_context);
 			x = rows->x + (Size) rows->nrow * layout->num_features;
 			value = SPI_getbinval(tuple, desc, label_att + 1, &isnull);
 			rows->y[rows->nrow] = label_value(value, isnull, TupleDescAttr(desc, label_att)->atttypid,
@@ -361,9 +383,11 @@ read_query(const char *query, const char *query_name, const char *label_column,
 			rows->nrow++;
 		}
 		MemoryContextSwitchTo(old);
+		MemoryContextReset(batch_context);
 		SPI_freetuptable(tuptable);
 	}
 	SPI_cursor_close(portal);
+	MemoryContextDelete(batch_context);
 }
 
 /*
