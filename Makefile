@@ -12,7 +12,8 @@ OBJS = \
 	src/score.o \
 	src/trigger.o \
 	src/metrics.o \
-	src/train.o
+	src/train.o \
+	src/forest.o
 
 DATA = fraud_score--0.1.sql fraud_score--0.1--0.2.sql
 

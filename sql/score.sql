@@ -24,6 +24,19 @@ SELECT count(*) AS rows,
        max(abs(fraud_score(absent, 'small_json') - xgboost_score)) < 1e-6 AS json_model_matches
 FROM docs;
 
+-- Both engines give XGBoost's predictions: the C API, and the native
+-- evaluator (the default), which walks the same trees in the same float order.
+SET fraud_score.engine = xgboost;
+CREATE TEMP TABLE via_xgboost AS SELECT id, fraud_score(absent, 'small') AS s FROM docs;
+SET fraud_score.engine = native;
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE v.s = fraud_score(d.absent, 'small')) AS identical,
+       max(abs(v.s - fraud_score(d.absent, 'small'))) < 1e-6 AS within_1e6,
+       max(abs(d.xgboost_score - fraud_score(d.absent, 'small'))) < 1e-6 AS native_matches_csv
+FROM docs d JOIN via_xgboost v USING (id);
+SET fraud_score.engine = gpu;
+RESET fraud_score.engine;
+
 -- Rows that differ from XGBoost, if any (expect none).
 SELECT id, absent, fraud_score(absent, 'small'), xgboost_score
 FROM docs WHERE abs(fraud_score(absent, 'small') - xgboost_score) >= 1e-6;

@@ -319,7 +319,11 @@ load_entry(CacheEntry *entry, Relation rel, HeapTuple tuple)
 
 	if (entry->booster_context != NULL && strcmp(entry->sha256, sha256) == 0 &&
 		entry->model.num_features == model.num_features)
-		model.xgb = entry->model.xgb;	/* same bytes: keep the booster */
+	{
+		/* same bytes: keep the booster and the native forest */
+		model.xgb = entry->model.xgb;
+		model.forest = entry->model.forest;
+	}
 	else
 	{
 		MemoryContext check = AllocSetContextCreate(CurrentMemoryContext,
@@ -331,14 +335,15 @@ load_entry(CacheEntry *entry, Relation rel, HeapTuple tuple)
 		old = MemoryContextSwitchTo(check);
 		bytes = DatumGetByteaPP(values[Anum_model - 1]);
 		/* The table's owner can write it directly: trust nothing. */
-		model_validate(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), &info);
+		booster_context = AllocSetContextCreate(CurrentMemoryContext, "fraud_score booster",
+												ALLOCSET_SMALL_SIZES);
+		model_validate(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), &info, booster_context);
 		if (info.num_features != model.num_features)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("fraud model \"%s\" version %d has %d features, but its catalog row says %d",
 							entry->name, model.version, info.num_features, model.num_features)));
-		booster_context = AllocSetContextCreate(CurrentMemoryContext, "fraud_score booster",
-												ALLOCSET_SMALL_SIZES);
+		model.forest = info.forest;
 		model.xgb = xgb_load(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes),
 							 model.num_features, booster_context);
 		MemoryContextSwitchTo(old);

@@ -22,6 +22,13 @@ PG_MODULE_MAGIC;
 
 char	   *fraud_score_default_model = NULL;
 int			fraud_score_max_model_size_kb = 64 * 1024;
+int			fraud_score_engine = ENGINE_NATIVE;
+
+static const struct config_enum_entry engine_options[] = {
+	{"native", ENGINE_NATIVE, false},
+	{"xgboost", ENGINE_XGBOOST, false},
+	{NULL, 0, false}
+};
 
 void		_PG_init(void);
 
@@ -53,6 +60,16 @@ _PG_init(void)
 							PGC_SUSET,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("fraud_score.engine",
+							 "Evaluator that scores rows: native (fraud_score's own) or xgboost (the C API).",
+							 "Both give XGBoost's predictions; native skips XGBoost's per-call overhead.",
+							 &fraud_score_engine,
+							 ENGINE_NATIVE,
+							 engine_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("fraud_score");
 

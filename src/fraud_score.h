@@ -20,6 +20,13 @@
 extern char *fraud_score_default_model;
 extern int	fraud_score_max_model_size_kb;
 
+typedef enum ScoringEngine
+{
+	ENGINE_NATIVE,
+	ENGINE_XGBOOST
+} ScoringEngine;
+extern int	fraud_score_engine;
+
 /*
  * What model.c learns from validating a model's bytes.  The trees
  * themselves stay in the parsed document; only XGBoost evaluates them.
@@ -33,11 +40,13 @@ typedef struct ModelInfo
 	char	  **feature_names;	/* num_features names, or NULL if absent */
 	const char *objective;
 	double		base_score;
+	struct Forest *forest;		/* native evaluator, if asked for */
 } ModelInfo;
 
 /* model.c */
 extern void model_check_size(Size len);
-extern void model_validate(const char *data, Size len, ModelInfo *info);
+extern void model_validate(const char *data, Size len, ModelInfo *info,
+						   MemoryContext forest_context);
 extern void model_check_feature_names(char **names, int count, int num_features);
 
 /*
@@ -56,6 +65,7 @@ typedef struct FraudModel
 	double		decline_threshold;
 	Oid			feature_function;	/* (jsonb) RETURNS jsonb, or InvalidOid */
 	struct XgbModel *xgb;
+	struct Forest *forest;		/* native evaluator of the same trees */
 } FraudModel;
 
 /* catalog.c */

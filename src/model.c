@@ -22,6 +22,7 @@
 #include "utils/builtins.h"
 
 #include "fraud_score.h"
+#include "forest.h"
 #include "modeldoc.h"
 
 /* Limits well beyond any real fraud model, small enough to bound memory. */
@@ -204,8 +205,36 @@ is_index(double x, int limit)
  * two parents or a child index out of range is caught before XGBoost's own
  * walks (which trust every index) ever run.  Returns the node count.
  */
+/* Append a validated tree's nodes to the forest being built. */
+static void
+forest_add_tree(Forest *forest, int n, const double *left, const double *right,
+				const double *split_index, const double *split_cond,
+				const double *default_left)
+{
+	int			base = forest->num_nodes;
+
+	if (forest->num_nodes + n > forest->capacity)
+	{
+		forest->capacity = Max(forest->capacity * 2, forest->num_nodes + n);
+		forest->nodes = repalloc_huge(forest->nodes, sizeof(ForestNode) * forest->capacity);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		ForestNode *node = &forest->nodes[base + i];
+		bool		leaf = left[i] == -1 && right[i] == -1;
+
+		node->value = (float) split_cond[i];
+		node->feature = leaf ? -1 : (int32) split_index[i];
+		node->left = leaf ? -1 : base + (int32) left[i];
+		node->right = leaf ? -1 : base + (int32) right[i];
+		node->default_left = default_left[i] != 0;
+	}
+	forest->roots[forest->num_trees++] = base;
+	forest->num_nodes += n;
+}
+
 static int
-validate_tree(const DocValue *tree, int tree_index, int num_features)
+validate_tree(const DocValue *tree, int tree_index, int num_features, Forest *forest)
 {
 	char		where[64];
 	const DocValue *param;
@@ -313,6 +342,8 @@ validate_tree(const DocValue *tree, int tree_index, int num_features)
 	}
 	pfree(visited);
 	pfree(stack);
+	if (forest != NULL)
+		forest_add_tree(forest, n, left, right, split_index, split_cond, default_left);
 	return n;
 }
 
@@ -340,9 +371,16 @@ extract_feature_names(const DocValue *learner, int num_features)
 	return result;
 }
 
+/*
+ * Validate model bytes; with "forest_context", also build the native
+ * evaluator's Forest there (info->forest).  Build it only from UBJSON, whose
+ * values are XGBoost's own float32s; JSON text would go through double.
+ */
 void
-model_validate(const char *data, Size len, ModelInfo *info)
+model_validate(const char *data, Size len, ModelInfo *info, MemoryContext forest_context)
 {
+	Forest	   *forest = NULL;
+
 	const char *format;
 	DocValue   *root;
 	DocValue   *learner,
@@ -408,14 +446,26 @@ model_validate(const char *data, Size len, ModelInfo *info)
 		INVALID_MODEL("The model declares %d trees (num_trees) but has %d.", info->num_trees, trees->count);
 	if (tree_info->count != info->num_trees)
 		INVALID_MODEL("The model declares %d trees (num_trees) but tree_info has %d entries.", info->num_trees, tree_info->count);
+	if (forest_context != NULL && strcmp(format, "ubjson") == 0)
+	{
+		float		base = (float) info->base_score;
+
+		forest = MemoryContextAllocZero(forest_context, sizeof(Forest));
+		forest->roots = MemoryContextAlloc(forest_context, sizeof(int32) * Max(info->num_trees, 1));
+		forest->capacity = 1024;
+		forest->nodes = MemoryContextAllocHuge(forest_context, sizeof(ForestNode) * forest->capacity);
+		/* XGBoost's ProbToMargin for binary:logistic, in float */
+		forest->base_margin = -logf(1.0f / base - 1.0f);
+	}
 	for (int t = 0; t < info->num_trees; t++)
 	{
 		/* Binary models have one output group; tree_info names each tree's. */
 		if (tree_info->u.numbers[t] != 0)
 			INVALID_MODEL("Entry %d of tree_info is %g; a binary model has only output group 0.",
 						  t, tree_info->u.numbers[t]);
-		info->num_nodes += validate_tree(trees->u.items[t], t, info->num_features);
+		info->num_nodes += validate_tree(trees->u.items[t], t, info->num_features, forest);
 	}
+	info->forest = forest;
 
 	info->feature_names = extract_feature_names(learner, info->num_features);
 }

@@ -31,6 +31,7 @@
 #include "utils/syscache.h"
 
 #include "fraud_score.h"
+#include "forest.h"
 #include "xgb.h"
 
 PG_FUNCTION_INFO_V1(fraud_score_jsonb);
@@ -57,7 +58,12 @@ score_feature_buffer(int num_features)
 double
 score_features(FraudModel *model, const float *features)
 {
-	double		score = xgb_predict_one(model->xgb, features);
+	double		score;
+
+	if (fraud_score_engine == ENGINE_NATIVE && model->forest != NULL)
+		score = forest_predict(model->forest, features);
+	else
+		score = xgb_predict_one(model->xgb, features);
 
 	/* Validation keeps leaves finite; never let a NaN fall through to approve. */
 	if (isnan(score))
@@ -336,7 +342,7 @@ fraud_model_check(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("model must not be null")));
 	bytes = PG_GETARG_BYTEA_PP(0);
-	model_validate(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), &info);
+	model_validate(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), &info, NULL);
 
 	if (!PG_ARGISNULL(1))
 		names = feature_names_from_array(PG_GETARG_ARRAYTYPE_P(1), &num_names);
@@ -355,7 +361,7 @@ fraud_model_check(PG_FUNCTION_ARGS)
 
 	ubjson = xgb_to_ubjson(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), names, num_names);
 	/* What is stored must pass the check every backend makes before loading. */
-	model_validate(VARDATA(ubjson), VARSIZE(ubjson) - VARHDRSZ, &stored);
+	model_validate(VARDATA(ubjson), VARSIZE(ubjson) - VARHDRSZ, &stored, NULL);
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "fraud_model_check must return a composite type");
