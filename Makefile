@@ -17,7 +17,7 @@ OBJS = \
 
 DATA = fraud_score--0.1.sql fraud_score--0.1--0.2.sql
 
-REGRESS = install load score decide trigger features train privileges dump_restore upgrade
+REGRESS = install load score decide trigger features train engine privileges dump_restore upgrade
 ISOLATION = invalidation
 
 PG_CONFIG ?= pg_config
