@@ -32,7 +32,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # The README's two commands.
-.PHONY: demo test model evaluate
+.PHONY: demo test model evaluate bench
 demo: all
 	demo/run
 
@@ -42,6 +42,9 @@ test:
 # Reference models and their evaluation (need ../shared/data; see models/README.md).
 model:
 	models/build.sh
+
+bench:
+	bench/bench.sh --results
 
 evaluate:
 	models/evaluate.sh

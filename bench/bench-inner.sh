@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Run by bench/bench.sh inside pg_virtualenv.
+set -euo pipefail
+cd "$REPO"
+work=$(mktemp -d)
+chmod 755 "$work"
+trap 'rm -rf "$work"' EXIT
+q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+features="f0, f1, f2, f3, f4, f5, f6, f7, f8, f9"
+doc="jsonb_build_object('f0', f0, 'f1', f1, 'f2', f2, 'f3', f3, 'f4', f4, 'f5', f5, 'f6', f6, 'f7', f7, 'f8', f8, 'f9', f9)"
+
+echo "== data and models" >&2
+q <<SQL
+CREATE EXTENSION fraud_score;
+SELECT setseed(0.5);
+CREATE TABLE rows AS
+SELECT $(for i in $(seq 0 9); do printf "CASE WHEN random() < 0.1 THEN NULL ELSE random() * 100 END::float8 AS f$i, "; done) false AS label
+FROM generate_series(1, 1000000);
+UPDATE rows SET label = (coalesce(f0, 50) + coalesce(f1, 50) > 120 AND coalesce(f2, 0) < 60)
+                        OR (f3 IS NULL AND coalesce(f4, 0) > 70) OR random() < 0.02;
+VACUUM ANALYZE rows;
+CREATE TABLE train_rows AS SELECT * FROM rows LIMIT 50000;
+SET client_min_messages = warning;
+SELECT t.trees, d.depth,
+       fraud_model_train(format('m%sd%s', t.trees, d.depth), 'SELECT $features, label FROM train_rows',
+                         'label', jsonb_build_object('num_boost_round', t.trees, 'max_depth', d.depth,
+                                                     'eta', 0.1, 'tree_method', 'hist', 'nthread', 2,
+                                                     'notice_every', 0), activate => true)
+FROM (VALUES (50), (200), (1000)) t(trees), (VALUES (4), (6), (8)) d(depth);
+SQL
+
+# Per-row cost of an expression over the first N rows, best of 3, in a fresh backend
+# after one warm-up call; minus the same scan building only the jsonb.
+per_row_us() {
+	local expr=$1 n=$2 engine=${3:-native}
+	q <<SQL
+SET fraud_score.engine = $engine;
+SELECT fraud_score('{}', 'm200d6') IS NOT NULL \\g /dev/null
+CREATE TEMP TABLE t (run int, base float8, scored float8);
+DO \$\$
+DECLARE t0 timestamptz; t1 timestamptz; t2 timestamptz;
+BEGIN
+	FOR run IN 1..3 LOOP
+		t0 := clock_timestamp();
+		PERFORM count($doc) FROM (SELECT * FROM rows LIMIT $n) r;
+		t1 := clock_timestamp();
+		PERFORM count($expr) FROM (SELECT * FROM rows LIMIT $n) r;
+		t2 := clock_timestamp();
+		INSERT INTO t VALUES (run, extract(epoch FROM t1 - t0), extract(epoch FROM t2 - t1));
+	END LOOP;
+END \$\$;
+SELECT round(((min(scored) - min(base)) * 1e6 / $n)::numeric, 3) FROM t;
+SQL
+}
+
+echo "== scoring cost, 1,000,000 rows, m200d6" >&2
+native_us=$(per_row_us "fraud_score($doc, 'm200d6')" 1000000 native)
+xgboost_us=$(per_row_us "fraud_score($doc, 'm200d6')" 1000000 xgboost)
+
+# The trigger's row path: INSERT ... SELECT into a table with and without it.
+trigger_us() {
+	q <<SQL
+SET fraud_score.engine = $1;
+CREATE TABLE plain_t AS SELECT $features, 0::float8 AS score FROM rows LIMIT 0;
+CREATE TABLE scored_t AS SELECT $features, 0::float8 AS score FROM rows LIMIT 0;
+CREATE TRIGGER s BEFORE INSERT ON scored_t FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('m200d6', 'score');
+CREATE TEMP TABLE t (a float8, b float8);
+DO \$\$
+DECLARE t0 timestamptz; t1 timestamptz; t2 timestamptz;
+BEGIN
+	FOR run IN 1..2 LOOP
+		TRUNCATE plain_t, scored_t;
+		t0 := clock_timestamp();
+		INSERT INTO plain_t SELECT $features, NULL FROM rows LIMIT 200000;
+		t1 := clock_timestamp();
+		INSERT INTO scored_t SELECT $features, NULL FROM rows LIMIT 200000;
+		t2 := clock_timestamp();
+		INSERT INTO t VALUES (extract(epoch FROM t1 - t0), extract(epoch FROM t2 - t1));
+	END LOOP;
+END \$\$;
+SELECT round(((min(b) - min(a)) * 1e6 / 200000)::numeric, 3) FROM t;
+DROP TABLE plain_t, scored_t;
+SQL
+}
+trigger_native_us=$(trigger_us native)
+trigger_xgboost_us=$(trigger_us xgboost)
+
+echo "== XGBoost batch reference" >&2
+q -c "SELECT encode(model, 'base64') FROM fraud_score_models WHERE name = 'm200d6' AND active" | base64 -d > "$work/m200d6.ubj"
+q -c "\\copy (SELECT $features FROM rows) TO '$work/rows.csv' WITH (FORMAT csv)"
+xgb_batch_us=$(bench/out/xgb_batch "$work/m200d6.ubj" "$work/rows.csv" 10)
+
+echo "== latency under 2 clients, first score" >&2
+cat > "$work/select.sql" <<SQL
+\\set a random(0, 100)
+\\set b random(0, 100)
+SELECT fraud_score(jsonb_build_object('f0', :a::float8, 'f1', :b::float8, 'f2', 30, 'f3', 40, 'f4', 50, 'f5', 60, 'f6', 70, 'f7', 80, 'f8', 90, 'f9', 10), 'm200d6');
+SQL
+(cd "$work" && pgbench -n -M prepared -c 2 -j 2 -T "$BENCH_SECONDS" -l --log-prefix=lat -f select.sql > pgbench_select.out)
+lat=$(cat "$work"/lat.* | awk '{print $3}' | sort -n | awk '{v[NR]=$1} END {printf "%.3f %.3f %.3f %d", v[int(NR*0.5)]/1000, v[int(NR*0.99)]/1000, v[int(NR*0.999)]/1000, NR}')
+read -r p50 p99 p999 calls <<< "$lat"
+first=$(for i in 1 2 3 4 5; do q -c "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) SELECT fraud_score('{}', 'm200d6')" | sed -n 's/Execution Time: \([0-9.]*\) ms/\1/p'; done | sort -n | sed -n 3p)
+
+echo "== INSERT rate, plain vs scored, one pgbench run each for synchronous_commit on and off" >&2
+q <<SQL
+CREATE TABLE ins_plain (id bigserial PRIMARY KEY, $(for i in $(seq 0 9); do printf "f$i float8, "; done) score float8, decision text, version int);
+CREATE TABLE ins_scored (LIKE ins_plain INCLUDING ALL);
+CREATE TRIGGER s BEFORE INSERT ON ins_scored FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('m200d6', 'score', 'decision', 'version');
+SQL
+cat > "$work/plain.sql" <<SQL
+\\set a random(0, 100)
+\\set b random(0, 100)
+\\set c :a + :b
+INSERT INTO ins_plain ($features) VALUES (:a, :b, 30, 40, 50, 60, 70, 80, 90, :c);
+SQL
+sed 's/ins_plain/ins_scored/' "$work/plain.sql" > "$work/scored.sql"
+insert_run() {
+	(cd "$work" && PGOPTIONS="-c synchronous_commit=$1" pgbench -n -M prepared -c 2 -j 2 -T "$BENCH_SECONDS" \
+		-f plain.sql@1 -f scored.sql@1) \
+		| awk '/^SQL script 1/ {s=1} /^SQL script 2/ {s=2} /latency average/ {l[s]=$(NF-1)} END {printf "%.4f %.4f", l[1], l[2]}'
+}
+read -r ins_on_plain ins_on_scored <<< "$(insert_run on)"
+read -r ins_off_plain ins_off_scored <<< "$(insert_run off)"
+
+echo "== model size sweep, 200,000 rows" >&2
+sweep=""
+for trees in 50 200 1000; do
+	for depth in 4 6 8; do
+		n=$(per_row_us "fraud_score($doc, 'm${trees}d${depth}')" 200000 native)
+		x=$(per_row_us "fraud_score($doc, 'm${trees}d${depth}')" 200000 xgboost)
+		sweep+="$trees $depth $n $x"$'\n'
+	done
+done
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+{
+	echo "## fraud_score benchmarks ($(date -u +%Y-%m-%d), $(nproc) cores, $cpu, PostgreSQL $(q -c 'SHOW server_version'), XGBoost 1.7.4)"
+	echo
+	echo "| measure | native | xgboost engine | reference |"
+	echo "|---|---|---|---|"
+	echo "| fraud_score(jsonb) per row beyond building the jsonb, 1M rows, 200 trees depth 6 | $native_us us | $xgboost_us us | XGBoost batch predict: $xgb_batch_us us/row |"
+	echo "| trigger row path per row (INSERT ... SELECT of 200k rows, minus plain) | $trigger_native_us us | $trigger_xgboost_us us | |"
+	echo "| single-call latency, 2 clients ($calls calls): p50 / p99 / p99.9 | $p50 / $p99 / $p999 ms | | |"
+	echo "| first score in a new backend (median of 5, includes loading the model) | $first ms | | |"
+	echo "| INSERT latency plain / scored, synchronous_commit on | $ins_on_plain / $ins_on_scored ms (rate ratio $(ratio "$ins_on_plain" "$ins_on_scored")) | | |"
+	echo "| INSERT latency plain / scored, synchronous_commit off | $ins_off_plain / $ins_off_scored ms (rate ratio $(ratio "$ins_off_plain" "$ins_off_scored")) | | |"
+	echo
+	echo "Per-row cost by model size (200k rows; native / xgboost engine, us):"
+	echo
+	echo "| trees | depth 4 | depth 6 | depth 8 |"
+	echo "|---|---|---|---|"
+	for trees in 50 200 1000; do
+		printf "| %s |" "$trees"
+		awk -v t="$trees" '$1 == t {printf " %s / %s |", $3, $4}' <<< "$sweep"
+		echo
+	done
+} > "$work/table.md"
+cat "$work/table.md"
+json=$(printf '{"native_us":%s,"xgboost_us":%s,"xgboost_batch_us":%s,"trigger_native_us":%s,"trigger_xgboost_us":%s,"p50_ms":%s,"p99_ms":%s,"p999_ms":%s,"first_score_ms":%s,"insert_ratio_sync_on":%s,"insert_ratio_sync_off":%s,"sweep":[%s]}' \
+	"$native_us" "$xgboost_us" "$xgb_batch_us" "$trigger_native_us" "$trigger_xgboost_us" "$p50" "$p99" "$p999" "$first" \
+	"$(ratio "$ins_on_plain" "$ins_on_scored")" "$(ratio "$ins_off_plain" "$ins_off_scored")" \
+	"$(awk 'NF == 4 {printf "%s{\"trees\":%s,\"depth\":%s,\"native_us\":%s,\"xgboost_us\":%s}", sep, $1, $2, $3, $4; sep=","}' <<< "$sweep")")
+if [ "$BENCH_RESULTS" = 1 ]; then
+	{ cat "$work/table.md"; echo; echo '```'; echo "$json"; echo '```'; } > bench/RESULTS.md
+fi
+echo "$json"

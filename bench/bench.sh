@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# make bench: fraud_score's benchmark suite on a throwaway cluster.  Every
+# figure is measured side by side in this one run; nothing here is a test.
+# Prints a Markdown table and, as its last line, one JSON object; with
+# --results, also writes bench/RESULTS.md.
+#
+#   scoring cost, 200-tree depth-6 model, 1,000,000 rows of 10 features:
+#     fraud_score(jsonb) per row beyond building its jsonb, native and
+#     xgboost engines; the trigger's row path; XGBoost's own batch prediction
+#   single-call latency p50/p99/p99.9 under 2 clients; first score in a new
+#     backend (model load)
+#   INSERT rate, plain vs scored by the trigger, one pgbench run interleaving
+#     both, 2 clients, prepared, synchronous_commit on and off
+#   model size sweep: 50/200/1000 trees x depth 4/6/8, per-row cost
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export BENCH_RESULTS=0 BENCH_SECONDS=${BENCH_SECONDS:-15}
+[ "${1:-}" = --results ] && BENCH_RESULTS=1
+make -s -C bench
+export REPO=$PWD
+exec pg_virtualenv -t -v 15 -o shared_buffers=512MB -o max_wal_size=4GB bash bench/bench-inner.sh
