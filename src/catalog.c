@@ -323,6 +323,9 @@ load_entry(CacheEntry *entry, Relation rel, HeapTuple tuple)
 		/* same bytes: keep the booster and the native forest */
 		model.xgb = entry->model.xgb;
 		model.forest = entry->model.forest;
+		model.ubjson = entry->model.ubjson;
+		model.ubjson_len = entry->model.ubjson_len;
+		model.booster_context = entry->model.booster_context;
 	}
 	else
 	{
@@ -344,8 +347,18 @@ load_entry(CacheEntry *entry, Relation rel, HeapTuple tuple)
 					 errmsg("fraud model \"%s\" version %d has %d features, but its catalog row says %d",
 							entry->name, model.version, info.num_features, model.num_features)));
 		model.forest = info.forest;
-		model.xgb = xgb_load(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes),
-							 model.num_features, booster_context);
+		/*
+		 * XGBoost itself is loaded only when the xgboost engine first needs
+		 * it (or when the native evaluator could not be built): loading it
+		 * dominates a backend's first score.
+		 */
+		model.ubjson_len = VARSIZE_ANY_EXHDR(bytes);
+		model.ubjson = MemoryContextAlloc(booster_context, model.ubjson_len);
+		memcpy(model.ubjson, VARDATA_ANY(bytes), model.ubjson_len);
+		model.booster_context = booster_context;
+		if (model.forest == NULL || fraud_score_engine == ENGINE_XGBOOST)
+			model.xgb = xgb_load(model.ubjson, model.ubjson_len, model.num_features,
+								 booster_context);
 		MemoryContextSwitchTo(old);
 		MemoryContextSetParent(booster_context, CurrentMemoryContext);
 		MemoryContextDelete(check);

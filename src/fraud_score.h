@@ -64,8 +64,11 @@ typedef struct FraudModel
 	double		review_threshold;
 	double		decline_threshold;
 	Oid			feature_function;	/* (jsonb) RETURNS jsonb, or InvalidOid */
-	struct XgbModel *xgb;
+	struct XgbModel *xgb;		/* NULL until the xgboost engine needs it */
 	struct Forest *forest;		/* native evaluator of the same trees */
+	char	   *ubjson;			/* the validated bytes, for loading xgb later */
+	Size		ubjson_len;
+	MemoryContext booster_context;	/* owns xgb, forest and ubjson */
 } FraudModel;
 
 /* catalog.c */

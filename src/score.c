@@ -63,7 +63,12 @@ score_features(FraudModel *model, const float *features)
 	if (fraud_score_engine == ENGINE_NATIVE && model->forest != NULL)
 		score = forest_predict(model->forest, features);
 	else
+	{
+		if (model->xgb == NULL)
+			model->xgb = xgb_load(model->ubjson, model->ubjson_len, model->num_features,
+								  model->booster_context);
 		score = xgb_predict_one(model->xgb, features);
+	}
 
 	/* Validation keeps leaves finite; never let a NaN fall through to approve. */
 	if (isnan(score))
