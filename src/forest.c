@@ -43,11 +43,9 @@ forest_predict(const Forest *forest, const float *features)
 		while (node->feature >= 0)
 		{
 			float		v = features[node->feature];
+			bool		go_left = isnan(v) ? node->default_left : v < node->value;
 
-			if (isnan(v))
-				node = &nodes[node->default_left ? node->left : node->right];
-			else
-				node = &nodes[v < node->value ? node->left : node->right];
+			node = &nodes[node->left + !go_left];
 		}
 		margin += node->value;
 	}

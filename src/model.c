@@ -205,32 +205,54 @@ is_index(double x, int limit)
  * two parents or a child index out of range is caught before XGBoost's own
  * walks (which trust every index) ever run.  Returns the node count.
  */
-/* Append a validated tree's nodes to the forest being built. */
+/*
+ * Append a validated tree to the forest being built, breadth first with
+ * siblings adjacent (see forest.h); unreachable nodes are left out.
+ */
 static void
 forest_add_tree(Forest *forest, int n, const double *left, const double *right,
 				const double *split_index, const double *split_cond,
 				const double *default_left)
 {
 	int			base = forest->num_nodes;
+	int		   *order = palloc(sizeof(int) * n);	/* new position -> old index */
+	int		   *position = palloc(sizeof(int) * n);	/* old index -> new position */
+	int			count = 1;
 
-	if (forest->num_nodes + n > forest->capacity)
+	order[0] = 0;
+	position[0] = 0;
+	for (int head = 0; head < count; head++)
 	{
-		forest->capacity = Max(forest->capacity * 2, forest->num_nodes + n);
+		int			old = order[head];
+
+		if (left[old] == -1)
+			continue;
+		position[(int) left[old]] = count;
+		order[count++] = (int) left[old];
+		position[(int) right[old]] = count;
+		order[count++] = (int) right[old];
+	}
+
+	if (forest->num_nodes + count > forest->capacity)
+	{
+		forest->capacity = Max(forest->capacity * 2, forest->num_nodes + count);
 		forest->nodes = repalloc_huge(forest->nodes, sizeof(ForestNode) * forest->capacity);
 	}
-	for (int i = 0; i < n; i++)
+	for (int k = 0; k < count; k++)
 	{
-		ForestNode *node = &forest->nodes[base + i];
-		bool		leaf = left[i] == -1 && right[i] == -1;
+		int			old = order[k];
+		ForestNode *node = &forest->nodes[base + k];
+		bool		leaf = left[old] == -1;
 
-		node->value = (float) split_cond[i];
-		node->feature = leaf ? -1 : (int32) split_index[i];
-		node->left = leaf ? -1 : base + (int32) left[i];
-		node->right = leaf ? -1 : base + (int32) right[i];
-		node->default_left = default_left[i] != 0;
+		node->value = (float) split_cond[old];
+		node->feature = leaf ? -1 : (int16) split_index[old];
+		node->left = leaf ? -1 : base + position[(int) left[old]];
+		node->default_left = default_left[old] != 0;
 	}
 	forest->roots[forest->num_trees++] = base;
-	forest->num_nodes += n;
+	forest->num_nodes += count;
+	pfree(order);
+	pfree(position);
 }
 
 static int
