@@ -165,7 +165,7 @@ extension_namespace(void)
 	return nsp;
 }
 
-Oid
+static Oid
 catalog_models_relid(void)
 {
 	if (!OidIsValid(models_relid))

@@ -44,7 +44,6 @@ typedef struct ModelInfo
 } ModelInfo;
 
 /* model.c */
-extern void model_check_size(Size len);
 extern void model_validate(const char *data, Size len, ModelInfo *info,
 						   MemoryContext forest_context);
 extern void model_check_feature_names(char **names, int count, int num_features);
@@ -74,7 +73,6 @@ typedef struct FraudModel
 /* catalog.c */
 extern FraudModel *catalog_get_active_model(const char *name);
 extern const char *catalog_resolve_name(text *name_or_null);
-extern Oid	catalog_models_relid(void);
 extern void catalog_init(void);
 
 /* features.c: "extra" (may be NULL) is a feature function's output, which
@@ -124,7 +122,8 @@ extern void metrics_compute(const double *scores, const float *labels, int n,
 extern float *score_feature_buffer(int num_features);
 extern double score_features(FraudModel *model, const float *features);
 extern const char *score_decision(FraudModel *model, double score);
-extern FraudModel *score_model_with_features(const char *name, Datum row_jsonb,
+extern FraudModel *score_model_with_features(const char *name, FraudModel *model,
+											 Datum row_jsonb,
 											 Jsonb **extra);
 extern Datum score_tuple_to_jsonb(HeapTuple tuple, TupleDesc tupdesc);
 extern void score_check_feature_function(Oid fn);

@@ -57,7 +57,7 @@ invalid_model(const char *fmt,...)
 			 errdetail(__VA_ARGS__), \
 			 errhint("fraud_score scores binary:logistic gbtree models with numerical splits.")))
 
-void
+static void
 model_check_size(Size len)
 {
 	Size		cap = (Size) fraud_score_max_model_size_kb * 1024;

@@ -211,22 +211,20 @@ call_feature_function(Oid fn, Datum row_jsonb)
 }
 
 /*
- * The active model "name" and, if it names a feature function, that
- * function's output for the row.  The function runs SQL, which may process
+ * Given the active model "name" (just looked up), the model to score with
+ * and, if it names a feature function, that function's output for the row.  The function runs SQL, which may process
  * invalidations and rebuild the cached model: look the model up again after
  * it, and call again in the rare case that the new version names another
  * function.
  */
 FraudModel *
-score_model_with_features(const char *name, Datum row_jsonb, Jsonb **extra)
+score_model_with_features(const char *name, FraudModel *model, Datum row_jsonb, Jsonb **extra)
 {
 	Oid			called = InvalidOid;
 
 	*extra = NULL;
 	for (int attempt = 0;; attempt++)
 	{
-		FraudModel *model = catalog_get_active_model(name);
-
 		if (!OidIsValid(model->feature_function) || model->feature_function == called)
 		{
 			if (!OidIsValid(model->feature_function))
@@ -239,6 +237,7 @@ score_model_with_features(const char *name, Datum row_jsonb, Jsonb **extra)
 					 errmsg("fraud model \"%s\" kept changing its feature function during scoring", name)));
 		called = model->feature_function;
 		*extra = call_feature_function(called, row_jsonb);
+		model = catalog_get_active_model(name);
 	}
 }
 
@@ -258,7 +257,8 @@ score_jsonb_args(FunctionCallInfo fcinfo, double *score)
 	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
 	const char *name = catalog_resolve_name(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
 	Jsonb	   *extra;
-	FraudModel *model = score_model_with_features(name, JsonbPGetDatum(doc), &extra);
+	FraudModel *model = score_model_with_features(name, catalog_get_active_model(name),
+												  JsonbPGetDatum(doc), &extra);
 	float	   *row = score_feature_buffer(model->num_features);
 
 	features_from_jsonb(model, doc, extra, row);

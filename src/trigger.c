@@ -231,18 +231,12 @@ fraud_score_trigger(PG_FUNCTION_ARGS)
 	tupdesc = RelationGetDescr(rel);
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
 
-	{
-		Jsonb	   *extra_features;
-
-		model = catalog_get_active_model(trigger->tgargs[0]);
-		if (OidIsValid(model->feature_function))
-			model = score_model_with_features(trigger->tgargs[0],
-											  score_tuple_to_jsonb(tuple, tupdesc),
-											  &extra_features);
-		else
-			extra_features = NULL;
-		extra = extra_features;
-	}
+	model = catalog_get_active_model(trigger->tgargs[0]);
+	extra = NULL;
+	/* NEW as jsonb is built only for a feature function. */
+	if (OidIsValid(model->feature_function))
+		model = score_model_with_features(trigger->tgargs[0], model,
+										  score_tuple_to_jsonb(tuple, tupdesc), &extra);
 	entry = trigger_entry(trigger);
 	if (!entry->valid || entry->model_generation != model->generation ||
 		entry->relid != RelationGetRelid(rel))
