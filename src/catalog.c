@@ -297,6 +297,7 @@ load_entry(CacheEntry *entry, Relation rel, HeapTuple tuple)
 	model.feature_names = palloc(sizeof(char *) * num_names);
 	for (int i = 0; i < num_names; i++)
 		model.feature_names[i] = TextDatumGetCString(names[i]);
+	model.keys = feature_keys_build(model.feature_names, num_names, meta_context);
 	MemoryContextSwitchTo(old);
 
 	/* Added in 0.2: a 0.1 catalog (before ALTER EXTENSION UPDATE) lacks it. */

@@ -57,6 +57,129 @@ numeric_to_double(Numeric num, const char *feature)
 	return d;
 }
 
+/*
+ * The float that (float) numeric_float8(num) gives, without its trip through
+ * text and strtod (most of a jsonb score's cost).  Reads the numeric's
+ * on-disk format, which pg_upgrade keeps stable: a header, then base-10000
+ * digits.  Handles up to 7 digits with a decimal exponent within +-20:
+ * - up to 2^53 with an exact power of ten, one double operation gives the
+ *   correctly rounded double, as strtod does (Clinger's fast path);
+ * - otherwise a few double operations land within 3 units in the last place
+ *   of it.  Rounding that to float gives the same float unless the value is
+ *   within 16 units of halfway between two floats, which the low 29 bits of
+ *   the double tell; those rare values take the exact path.
+ * Every other shape (NaN, infinities, tiny or huge exponents, long digit
+ * strings) takes the exact path too.  Tested against it in
+ * sql/features.sql.
+ */
+#define NUMERIC_FAST_MAX_DIGITS 7
+#define NUMERIC_FAST_MAX_EXP10 20
+
+static const double powers_of_ten[NUMERIC_FAST_MAX_EXP10 + 1] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20
+};
+
+static bool
+numeric_to_float_fast(Numeric num, float *result)
+{
+	const char *data = VARDATA_ANY(num);
+	Size		size = VARSIZE_ANY_EXHDR(num);
+	uint16		header;
+	int			weight;
+	int			ndigits;
+	bool		negative;
+	uint64		high = 0;
+	uint64		low = 0;
+	int			exp10;
+	double		d;
+	bool		exact;
+
+	if (size < sizeof(uint16))
+		return false;
+	memcpy(&header, data, sizeof(uint16));
+	switch (header & 0xC000)
+	{
+		case 0x8000:			/* short format */
+			negative = (header & 0x2000) != 0;
+			weight = (header & 0x0040) ? (int) (~0x003F | (header & 0x003F)) : (header & 0x003F);
+			data += sizeof(uint16);
+			size -= sizeof(uint16);
+			break;
+		case 0x0000:			/* long format, positive */
+		case 0x4000:			/* long format, negative */
+			{
+				int16		long_weight;
+
+				if (size < 2 * sizeof(uint16))
+					return false;
+				negative = (header & 0xC000) == 0x4000;
+				memcpy(&long_weight, data + sizeof(uint16), sizeof(int16));
+				weight = long_weight;
+				data += 2 * sizeof(uint16);
+				size -= 2 * sizeof(uint16);
+				break;
+			}
+		default:				/* NaN and infinities */
+			return false;
+	}
+	ndigits = size / sizeof(int16);
+	if (ndigits == 0)
+	{
+		*result = 0.0f;
+		return true;
+	}
+	exp10 = 4 * (weight - ndigits + 1);
+	if (ndigits > NUMERIC_FAST_MAX_DIGITS ||
+		exp10 > NUMERIC_FAST_MAX_EXP10 || exp10 < -NUMERIC_FAST_MAX_EXP10)
+		return false;
+
+	/* the last 4 digits in "low" (< 10^16), any before them in "high" */
+	for (int i = 0; i < ndigits; i++)
+	{
+		int16		digit;
+
+		memcpy(&digit, data + i * sizeof(int16), sizeof(int16));
+		if (i < ndigits - 4)
+			high = high * 10000 + (uint16) digit;
+		else
+			low = low * 10000 + (uint16) digit;
+	}
+	exact = high == 0 && low <= (UINT64CONST(1) << 53);
+	d = (double) low;
+	if (high != 0)
+		d += (double) high * 1e16;
+	if (exp10 > 0)
+		d *= powers_of_ten[exp10];
+	else if (exp10 < 0)
+		d /= powers_of_ten[-exp10];
+	if (d > 1e38)				/* the exact path reports what is out of range */
+		return false;
+	if (!exact)
+	{
+		uint64		bits;
+		uint64		below_float = 0;
+
+		memcpy(&bits, &d, sizeof(bits));
+		below_float = bits & ((UINT64CONST(1) << 29) - 1);
+		if (below_float >= (UINT64CONST(1) << 28) - 16 &&
+			below_float <= (UINT64CONST(1) << 28) + 16)
+			return false;
+	}
+	*result = negative ? -(float) d : (float) d;
+	return true;
+}
+
+static float
+numeric_to_input(Numeric num, const char *feature)
+{
+	float		f;
+
+	if (numeric_to_float_fast(num, &f))
+		return f;
+	return to_model_input(numeric_to_double(num, feature), feature);
+}
+
 static const char *
 jsonb_type_name(JsonbValue *v)
 {
@@ -75,6 +198,15 @@ jsonb_type_name(JsonbValue *v)
 	}
 }
 
+static void
+wrong_jsonb_type(const char *name, JsonbValue *v)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("feature \"%s\" must be a number, a boolean or null", name),
+			 errdetail("The value of \"%s\" is a JSON %s.", name, jsonb_type_name(v))));
+}
+
 /* The value of a feature in jsonb, or NaN if absent or null. */
 static float
 jsonb_feature(const char *name, JsonbValue *v)
@@ -84,34 +216,172 @@ jsonb_feature(const char *name, JsonbValue *v)
 	if (v->type == jbvBool)
 		return v->val.boolean ? 1.0f : 0.0f;
 	if (v->type == jbvNumeric)
-		return to_model_input(numeric_to_double(v->val.numeric, name), name);
-	ereport(ERROR,
-			(errcode(ERRCODE_DATATYPE_MISMATCH),
-			 errmsg("feature \"%s\" must be a number, a boolean or null", name),
-			 errdetail("The value of \"%s\" is a JSON %s.", name, jsonb_type_name(v))));
+		return numeric_to_input(v->val.numeric, name);
+	wrong_jsonb_type(name, v);
 	return NAN;					/* keep compiler quiet */
 }
 
-/* Look the feature up in the feature function's output first, if any. */
-static JsonbValue *
-extra_value(Jsonb *extra, const char *name, JsonbValue *buf)
+/* ------------------------------------------------------- feature keys */
+
+/* jsonb's own key order: shorter first, then bytewise. */
+static int
+key_compare(const char *a, int alen, const char *b, int blen)
 {
-	if (extra == NULL)
-		return NULL;
-	return getKeyJsonValueFromContainer(&extra->root, name, strlen(name), buf);
+	if (alen != blen)
+		return alen < blen ? -1 : 1;
+	return memcmp(a, b, alen);
+}
+
+static const FeatureKeys *sort_keys;
+
+static int
+sorted_position_compare(const void *a, const void *b)
+{
+	int			fa = *(const int *) a;
+	int			fb = *(const int *) b;
+
+	return key_compare(sort_keys->names[fa], sort_keys->lengths[fa],
+					   sort_keys->names[fb], sort_keys->lengths[fb]);
+}
+
+/*
+ * Feature names prepared for matching jsonb keys: their lengths, and their
+ * order in jsonb's key order, so that one pass over an object's keys finds
+ * them all.
+ */
+FeatureKeys *
+feature_keys_build(char **names, int count, MemoryContext context)
+{
+	FeatureKeys *keys = MemoryContextAllocZero(context, sizeof(FeatureKeys));
+
+	keys->count = count;
+	keys->names = names;
+	keys->lengths = MemoryContextAlloc(context, sizeof(int) * Max(count, 1));
+	keys->sorted = MemoryContextAlloc(context, sizeof(int) * Max(count, 1));
+	keys->filled = MemoryContextAlloc(context, sizeof(bool) * Max(count, 1));
+	for (int i = 0; i < count; i++)
+	{
+		keys->lengths[i] = strlen(names[i]);
+		keys->sorted[i] = i;
+	}
+	sort_keys = keys;
+	qsort(keys->sorted, count, sizeof(int), sorted_position_compare);
+	sort_keys = NULL;
+	return keys;
+}
+
+/* The JsonbValue of a child of "container" that starts at "offset". */
+static void
+child_value(JsonbContainer *container, JEntry entry, const char *base, uint32 offset,
+			uint32 length, JsonbValue *v)
+{
+	if (JBE_ISNULL(entry))
+		v->type = jbvNull;
+	else if (JBE_ISBOOL_TRUE(entry) || JBE_ISBOOL_FALSE(entry))
+	{
+		v->type = jbvBool;
+		v->val.boolean = JBE_ISBOOL_TRUE(entry);
+	}
+	else if (JBE_ISNUMERIC(entry))
+	{
+		v->type = jbvNumeric;
+		v->val.numeric = (Numeric) (base + INTALIGN(offset));
+	}
+	else if (JBE_ISSTRING(entry))
+	{
+		v->type = jbvString;
+		v->val.string.val = (char *) base + offset;
+		v->val.string.len = length;
+	}
+	else
+	{
+		v->type = jbvBinary;
+		v->val.binary.data = (JsonbContainer *) (base + INTALIGN(offset));
+		v->val.binary.len = length - (INTALIGN(offset) - offset);
+	}
+}
+
+/*
+ * Set out[f] for every feature f named by a key of the object "container"
+ * and not yet filled (keys->filled), and mark it filled.  One merge pass
+ * over the keys, which jsonb keeps sorted and unique, with each key's and
+ * value's offset carried along; a huge object with few of the model's keys
+ * is searched key by key instead.
+ */
+static void
+collect_features(const FeatureKeys *keys, JsonbContainer *container, float *out)
+{
+	int			n = JsonContainerSize(container);
+	const char *base = (const char *) &container->children[n * 2];
+	uint32		key_offset = 0;
+	uint32		value_offset;
+	int			s = 0;
+	JsonbValue	v;
+
+	if (n > 8 * keys->count + 64)
+	{
+		for (int f = 0; f < keys->count; f++)
+		{
+			JsonbValue *found;
+
+			if (keys->filled[f])
+				continue;
+			found = getKeyJsonValueFromContainer(container, keys->names[f], keys->lengths[f], &v);
+			if (found != NULL)
+			{
+				out[f] = jsonb_feature(keys->names[f], found);
+				keys->filled[f] = true;
+			}
+		}
+		return;
+	}
+
+	value_offset = n > 0 ? getJsonbOffset(container, n) : 0;
+	for (int k = 0; k < n && s < keys->count; k++)
+	{
+		JEntry		key_entry = container->children[k];
+		JEntry		value_entry = container->children[n + k];
+		uint32		key_length = JBE_HAS_OFF(key_entry) ?
+			JBE_OFFLENFLD(key_entry) - key_offset : JBE_OFFLENFLD(key_entry);
+		const char *key = base + key_offset;
+		int			cmp = -1;
+
+		while (s < keys->count &&
+			   (cmp = key_compare(keys->names[keys->sorted[s]], keys->lengths[keys->sorted[s]],
+								  key, key_length)) < 0)
+			s++;
+		if (s < keys->count && cmp == 0)
+		{
+			int			f = keys->sorted[s++];
+
+			if (!keys->filled[f])
+			{
+				uint32		value_length = JBE_HAS_OFF(value_entry) ?
+					JBE_OFFLENFLD(value_entry) - value_offset : JBE_OFFLENFLD(value_entry);
+
+				child_value(container, value_entry, base, value_offset, value_length, &v);
+				out[f] = jsonb_feature(keys->names[f], &v);
+				keys->filled[f] = true;
+			}
+		}
+		JBE_ADVANCE_OFFSET(key_offset, key_entry);
+		JBE_ADVANCE_OFFSET(value_offset, value_entry);
+	}
+}
+
+/* Features from "extra" (a feature function's output, may be NULL): the
+ * filled flags say which ones it gave. */
+static void
+collect_extra(const FeatureKeys *keys, Jsonb *extra, float *out)
+{
+	memset(keys->filled, 0, sizeof(bool) * keys->count);
+	if (extra != NULL && JB_ROOT_IS_OBJECT(extra) && !JB_ROOT_IS_SCALAR(extra))
+		collect_features(keys, &extra->root, out);
 }
 
 void
-features_from_jsonb(FraudModel *model, Jsonb *doc, Jsonb *extra, float *out)
+features_from_jsonb(const FeatureKeys *keys, Jsonb *doc, Jsonb *extra, float *out)
 {
-	features_by_name(model->feature_names, model->num_features, doc, extra, out);
-}
-
-void
-features_by_name(char **names, int num_features, Jsonb *doc, Jsonb *extra, float *out)
-{
-	JsonbValue	buf;
-
 	if (!JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -120,15 +390,11 @@ features_by_name(char **names, int num_features, Jsonb *doc, Jsonb *extra, float
 						   JB_ROOT_IS_SCALAR(doc) ? "scalar" : "array"),
 				 errhint("Pass an object whose keys are the model's feature names.")));
 
-	for (int i = 0; i < num_features; i++)
-	{
-		const char *name = names[i];
-		JsonbValue *v = extra_value(extra, name, &buf);
-
-		if (v == NULL)
-			v = getKeyJsonValueFromContainer(&doc->root, name, strlen(name), &buf);
-		out[i] = jsonb_feature(name, v);
-	}
+	collect_extra(keys, extra, out);
+	collect_features(keys, &doc->root, out);
+	for (int f = 0; f < keys->count; f++)
+		if (!keys->filled[f])
+			out[f] = NAN;
 }
 
 /* ----------------------------------------------------------- tuples */
@@ -204,7 +470,7 @@ datum_to_input(Datum value, Oid type, const char *feature)
 		case FLOAT8OID:
 			return to_model_input(DatumGetFloat8(value), feature);
 		case NUMERICOID:
-			return to_model_input(numeric_to_double(DatumGetNumeric(value), feature), feature);
+			return numeric_to_input(DatumGetNumeric(value), feature);
 		case BOOLOID:
 			return DatumGetBool(value) ? 1.0f : 0.0f;
 	}
@@ -217,18 +483,14 @@ features_from_tuple(FraudModel *model, const FeatureMap *map, TupleDesc tupdesc,
 					HeapTuple tuple, Jsonb *extra, float *out)
 {
 	Assert(map->num_features == model->num_features);
+	collect_extra(model->keys, extra, out);
 	for (int i = 0; i < map->num_features; i++)
 	{
 		bool		isnull;
 		Datum		value;
-		JsonbValue	buf;
-		JsonbValue *v = extra_value(extra, model->feature_names[i], &buf);
 
-		if (v != NULL)
-		{
-			out[i] = jsonb_feature(model->feature_names[i], v);
+		if (model->keys->filled[i])
 			continue;
-		}
 		if (map->attnums[i] == 0)
 		{
 			out[i] = NAN;

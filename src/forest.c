@@ -30,24 +30,61 @@ xgboost_sigmoid(float x)
 	return 1.0f / (expf(neg) + 1.0f + eps);
 }
 
+/*
+ * Step "lanes" trees, starting at "at", "depth" times (see forest.h), and
+ * add their leaves to the margin in tree order, as XGBoost adds them.
+ */
+static inline float
+walk_group(const Forest *forest, const float *inputs, int32 *at, int lanes, int depth,
+		   float margin)
+{
+	const ForestNode *nodes = forest->nodes;
+
+	for (int step = 0; step < depth; step++)
+	{
+#pragma GCC unroll 8
+		for (int lane = 0; lane < lanes; lane++)
+		{
+			const ForestNode *node = &nodes[at[lane]];
+
+			at[lane] += node->child_delta + (inputs[node->input] >= node->condition);
+		}
+	}
+	for (int lane = 0; lane < lanes; lane++)
+		margin += forest->leaf_values[at[lane]];
+	return margin;
+}
+
 double
 forest_predict(const Forest *forest, const float *features)
 {
 	float		margin = forest->base_margin;
-	const ForestNode *nodes = forest->nodes;
+	float	   *inputs = forest->inputs;
+	int			n = forest->num_features;
+	int			t = 0;
+	int			group = 0;
+	int32		at[FOREST_LANES];
 
-	for (int t = 0; t < forest->num_trees; t++)
+	for (int f = 0; f < n; f++)
 	{
-		const ForestNode *node = &nodes[forest->roots[t]];
+		float		v = features[f];
+		bool		missing = isnan(v);
 
-		while (node->feature >= 0)
-		{
-			float		v = features[node->feature];
-			bool		go_left = isnan(v) ? node->default_left : v < node->value;
+		inputs[f] = missing ? INFINITY : v;
+		inputs[n + f] = missing ? -INFINITY : v;
+	}
 
-			node = &nodes[node->left + !go_left];
-		}
-		margin += node->value;
+	for (; t + FOREST_LANES <= forest->num_trees; t += FOREST_LANES, group++)
+	{
+		memcpy(at, &forest->roots[t], sizeof(at));
+		margin = walk_group(forest, inputs, at, FOREST_LANES, forest->group_depth[group], margin);
+	}
+	if (t < forest->num_trees)
+	{
+		int			lanes = forest->num_trees - t;
+
+		memcpy(at, &forest->roots[t], sizeof(int32) * lanes);
+		margin = walk_group(forest, inputs, at, lanes, forest->group_depth[group], margin);
 	}
 	return (double) xgboost_sigmoid(margin);
 }

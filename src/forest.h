@@ -9,16 +9,35 @@
 #define FRAUD_SCORE_FOREST_H
 
 /*
- * 12 bytes.  Each tree is laid out breadth first with siblings adjacent, so
- * a node needs only its left child's index (the right one follows it), and
- * the top levels every row walks share cache lines.
+ * Trees walked side by side by forest_predict.  Eight independent walks keep
+ * the core busy while each waits for its next node, and their branch-free
+ * steps leave nothing for the branch predictor to get wrong.
+ */
+#define FOREST_LANES 8
+
+/* A tree with more nodes than this is left to XGBoost (child_delta's range). */
+#define FOREST_MAX_TREE_NODES 65535
+
+/*
+ * 8 bytes.  Each tree is laid out breadth first with siblings adjacent: the
+ * left child is child_delta nodes on, the right one just after it, and the
+ * top levels every row walks share cache lines.
+ *
+ * A step is "next = this + child_delta + (input >= condition)", with no test
+ * for missing values or leaves:
+ * - forest_predict gives each feature two input slots, one where a missing
+ *   value (NaN) reads +Infinity and one where it reads -Infinity; a node
+ *   whose missing values go left reads the second.  Conditions are finite
+ *   (validated), so a missing value goes the node's default way, and a real
+ *   infinity still goes where XGBoost's "value < condition" sends it.
+ * - A leaf has child_delta 0 and a NaN condition, which every comparison
+ *   fails, so stepping from a leaf stays on it; its value is in leaf_values.
  */
 typedef struct ForestNode
 {
-	float		value;			/* split condition, or the leaf value */
-	int32		left;			/* absolute index of the left child */
-	int16		feature;		/* split feature; -1 for a leaf */
-	bool		default_left;	/* where a missing (NaN) value goes */
+	float		condition;
+	uint16		input;			/* feature, plus num_features if default left */
+	uint16		child_delta;
 } ForestNode;
 
 typedef struct Forest
@@ -26,9 +45,14 @@ typedef struct Forest
 	int			num_trees;
 	int			num_nodes;
 	int			capacity;
+	int			num_features;
+	bool		unrepresentable;	/* a tree too big for ForestNode */
 	float		base_margin;	/* base_score as a margin, as XGBoost computes it */
 	int32	   *roots;
+	int32	   *group_depth;	/* deepest leaf of each FOREST_LANES trees */
 	ForestNode *nodes;
+	float	   *leaf_values;	/* by node index; 0 for splits */
+	float	   *inputs;			/* scratch: 2 * num_features */
 } Forest;
 
 extern double forest_predict(const Forest *forest, const float *features);

@@ -48,6 +48,16 @@ extern void model_validate(const char *data, Size len, ModelInfo *info,
 						   MemoryContext forest_context);
 extern void model_check_feature_names(char **names, int count, int num_features);
 
+/* Feature names ready for matching jsonb keys (features.c). */
+typedef struct FeatureKeys
+{
+	int			count;
+	char	  **names;			/* in the model's feature order */
+	int		   *lengths;
+	int		   *sorted;			/* feature indexes in jsonb's key order */
+	bool	   *filled;			/* scratch: which features a pass has set */
+} FeatureKeys;
+
 /*
  * An active model version as one backend holds it: catalog metadata plus
  * the loaded XGBoost booster.  Owned by catalog.c's cache; callers must not
@@ -60,6 +70,7 @@ typedef struct FraudModel
 	uint32		generation;		/* changes whenever this entry is rebuilt */
 	int			num_features;
 	char	  **feature_names;
+	FeatureKeys *keys;			/* the same names, for jsonb lookups */
 	double		review_threshold;
 	double		decline_threshold;
 	Oid			feature_function;	/* (jsonb) RETURNS jsonb, or InvalidOid */
@@ -77,9 +88,9 @@ extern void catalog_init(void);
 
 /* features.c: "extra" (may be NULL) is a feature function's output, which
  * takes precedence over the row's own values */
-extern void features_from_jsonb(FraudModel *model, Jsonb *doc, Jsonb *extra, float *out);
-extern void features_by_name(char **names, int num_features, Jsonb *doc, Jsonb *extra,
-							 float *out);
+extern FeatureKeys *feature_keys_build(char **names, int count, MemoryContext context);
+extern void features_from_jsonb(const FeatureKeys *keys, Jsonb *doc, Jsonb *extra,
+								float *out);
 extern bool is_feature_type(Oid type);
 extern float datum_to_input(Datum value, Oid type, const char *feature);
 

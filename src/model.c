@@ -27,6 +27,8 @@
 
 /* Limits well beyond any real fraud model, small enough to bound memory. */
 #define MAX_FEATURES 10000
+/* forest.h's input index counts each feature twice */
+StaticAssertDecl(2 * MAX_FEATURES <= PG_UINT16_MAX, "ForestNode.input too narrow");
 #define MAX_TREE_NODES (1 << 24)
 
 #define INVALID_MODEL(...) invalid_model(__VA_ARGS__)
@@ -207,7 +209,9 @@ is_index(double x, int limit)
  */
 /*
  * Append a validated tree to the forest being built, breadth first with
- * siblings adjacent (see forest.h); unreachable nodes are left out.
+ * siblings adjacent, in forest.h's encoding; unreachable nodes are left out.
+ * A tree whose nodes child_delta cannot span marks the forest
+ * unrepresentable, and the xgboost engine scores the model instead.
  */
 static void
 forest_add_tree(Forest *forest, int n, const double *left, const double *right,
@@ -215,18 +219,34 @@ forest_add_tree(Forest *forest, int n, const double *left, const double *right,
 				const double *default_left)
 {
 	int			base = forest->num_nodes;
-	int		   *order = palloc(sizeof(int) * n);	/* new position -> old index */
-	int		   *position = palloc(sizeof(int) * n);	/* old index -> new position */
+	int		   *order;			/* new position -> old index */
+	int		   *position;		/* old index -> new position */
+	int		   *level;			/* by new position */
 	int			count = 1;
+	int			depth = 0;
+	int			group = forest->num_trees / FOREST_LANES;
 
+	if (n > FOREST_MAX_TREE_NODES || forest->unrepresentable)
+	{
+		forest->unrepresentable = true;
+		return;
+	}
+	order = palloc(sizeof(int) * n);
+	position = palloc(sizeof(int) * n);
+	level = palloc(sizeof(int) * n);
 	order[0] = 0;
 	position[0] = 0;
+	level[0] = 0;
 	for (int head = 0; head < count; head++)
 	{
 		int			old = order[head];
 
 		if (left[old] == -1)
+		{
+			depth = Max(depth, level[head]);
 			continue;
+		}
+		level[count] = level[count + 1] = level[head] + 1;
 		position[(int) left[old]] = count;
 		order[count++] = (int) left[old];
 		position[(int) right[old]] = count;
@@ -237,22 +257,35 @@ forest_add_tree(Forest *forest, int n, const double *left, const double *right,
 	{
 		forest->capacity = Max(forest->capacity * 2, forest->num_nodes + count);
 		forest->nodes = repalloc_huge(forest->nodes, sizeof(ForestNode) * forest->capacity);
+		forest->leaf_values = repalloc_huge(forest->leaf_values, sizeof(float) * forest->capacity);
 	}
 	for (int k = 0; k < count; k++)
 	{
 		int			old = order[k];
 		ForestNode *node = &forest->nodes[base + k];
-		bool		leaf = left[old] == -1;
 
-		node->value = (float) split_cond[old];
-		node->feature = leaf ? -1 : (int16) split_index[old];
-		node->left = leaf ? -1 : base + position[(int) left[old]];
-		node->default_left = default_left[old] != 0;
+		if (left[old] == -1)
+		{
+			node->condition = NAN;
+			node->input = 0;
+			node->child_delta = 0;
+			forest->leaf_values[base + k] = (float) split_cond[old];
+		}
+		else
+		{
+			node->condition = (float) split_cond[old];
+			node->input = (uint16) split_index[old] +
+				(default_left[old] != 0 ? forest->num_features : 0);
+			node->child_delta = (uint16) (position[(int) left[old]] - k);
+			forest->leaf_values[base + k] = 0;
+		}
 	}
 	forest->roots[forest->num_trees++] = base;
+	forest->group_depth[group] = Max(forest->group_depth[group], depth);
 	forest->num_nodes += count;
 	pfree(order);
 	pfree(position);
+	pfree(level);
 }
 
 static int
@@ -474,8 +507,13 @@ model_validate(const char *data, Size len, ModelInfo *info, MemoryContext forest
 
 		forest = MemoryContextAllocZero(forest_context, sizeof(Forest));
 		forest->roots = MemoryContextAlloc(forest_context, sizeof(int32) * Max(info->num_trees, 1));
+		forest->group_depth = MemoryContextAllocZero(forest_context,
+													 sizeof(int32) * (info->num_trees / FOREST_LANES + 1));
 		forest->capacity = 1024;
 		forest->nodes = MemoryContextAllocHuge(forest_context, sizeof(ForestNode) * forest->capacity);
+		forest->leaf_values = MemoryContextAllocHuge(forest_context, sizeof(float) * forest->capacity);
+		forest->num_features = info->num_features;
+		forest->inputs = MemoryContextAlloc(forest_context, sizeof(float) * 2 * info->num_features);
 		/* XGBoost's ProbToMargin for binary:logistic, in float */
 		forest->base_margin = -logf(1.0f / base - 1.0f);
 	}
@@ -487,7 +525,8 @@ model_validate(const char *data, Size len, ModelInfo *info, MemoryContext forest
 						  t, tree_info->u.numbers[t]);
 		info->num_nodes += validate_tree(trees->u.items[t], t, info->num_features, forest);
 	}
-	info->forest = forest;
+	/* Unrepresentable: left for the memory context's reset to free. */
+	info->forest = forest != NULL && !forest->unrepresentable ? forest : NULL;
 
 	info->feature_names = extract_feature_names(learner, info->num_features);
 }

@@ -261,7 +261,7 @@ score_jsonb_args(FunctionCallInfo fcinfo, double *score)
 												  JsonbPGetDatum(doc), &extra);
 	float	   *row = score_feature_buffer(model->num_features);
 
-	features_from_jsonb(model, doc, extra, row);
+	features_from_jsonb(model->keys, doc, extra, row);
 	*score = score_features(model, row);
 	return model;
 }

@@ -44,6 +44,7 @@ typedef struct FeatureLayout
 	bool		from_jsonb;		/* one jsonb column whose keys are features */
 	int			num_features;
 	char	  **names;
+	FeatureKeys *keys;			/* names for jsonb lookups, if from_jsonb */
 } FeatureLayout;
 
 /* Rows read from one query. */
@@ -215,6 +216,7 @@ layout_from_first_batch(SPITupleTable *tuptable, int label_att, const char *quer
 			if (tok == WJB_KEY)
 				layout->names[n++] = pnstrdup(v.val.string.val, v.val.string.len);
 		layout->num_features = n;
+		layout->keys = feature_keys_build(layout->names, n, CurrentMemoryContext);
 	}
 	else
 	{
@@ -368,8 +370,7 @@ read_query(const char *query, const char *query_name, const char *label_column,
 					for (int f = 0; f < layout->num_features; f++)
 						x[f] = NAN;
 				else
-					features_by_name(layout->names, layout->num_features,
-									 DatumGetJsonbP(value), NULL, x);
+					features_from_jsonb(layout->keys, DatumGetJsonbP(value), NULL, x);
 			}
 			else
 				for (int f = 0; f < layout->num_features; f++)
