@@ -15,9 +15,9 @@ OBJS = \
 	src/train.o \
 	src/forest.o
 
-DATA = fraud_score--0.1.sql fraud_score--0.1--0.2.sql
+DATA = fraud_score--0.1.sql fraud_score--0.1--0.2.sql fraud_score--0.2--0.3.sql
 
-REGRESS = install load score decide trigger features train engine privileges dump_restore upgrade
+REGRESS = install load score decide trigger features inputs train engine privileges dump_restore upgrade
 ISOLATION = invalidation
 
 PG_CONFIG ?= pg_config

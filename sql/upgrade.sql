@@ -30,8 +30,17 @@ SELECT fraud_model_load('old', decode(:'small_ubj', 'base64'), feature_function 
 SELECT version, active, feature_function FROM fraud_models ORDER BY version;
 SELECT (fraud_decide('{"amount": 250, "hour": 3}', 'old')).version;
 
+ALTER EXTENSION fraud_score UPDATE TO '0.3';
+SELECT extversion FROM pg_extension WHERE extname = 'fraud_score';
+SELECT name, version, active, description, feature_function FROM fraud_models ORDER BY version;
+-- Model bytes are now stored uncompressed; inputs can be inspected.
+SELECT attstorage FROM pg_attribute
+WHERE attrelid = 'fraud_score_models'::regclass AND attname = 'model';
+SELECT fraud_score_features('{"amount": 250, "hour": 3}', 'old');
+SELECT count(DISTINCT score) AS one_score FROM payments;
+
 -- A fresh install has the same objects as 0.1 updated (today by construction:
--- CREATE EXTENSION runs 0.1 then 0.1--0.2; this guards a future full script).
+-- CREATE EXTENSION runs 0.1 then each update; this guards a future full script).
 CREATE TEMP TABLE updated AS
 SELECT pg_describe_object(classid, objid, 0) AS object FROM pg_depend
 WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'

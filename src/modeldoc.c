@@ -22,6 +22,7 @@
 
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
+#include "port/pg_bswap.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
@@ -538,6 +539,80 @@ ubj_read_string_body(UbjReader *r)
 	return s;
 }
 
+/*
+ * The payload of a typed numeric array, big-endian, into doubles.  One loop
+ * per element type: a model is mostly such arrays, and reading them number
+ * by number was most of a model's load time.
+ */
+static void
+ubj_read_typed_numbers(const uint8 *p, uint8 type, Size count, double *out)
+{
+	switch (type)
+	{
+		case 'i':
+			for (Size i = 0; i < count; i++)
+				out[i] = (int8) p[i];
+			break;
+		case 'U':
+			for (Size i = 0; i < count; i++)
+				out[i] = p[i];
+			break;
+		case 'I':
+			for (Size i = 0; i < count; i++)
+			{
+				uint16		bits;
+
+				memcpy(&bits, p + 2 * i, sizeof(bits));
+				out[i] = (int16) pg_ntoh16(bits);
+			}
+			break;
+		case 'l':
+			for (Size i = 0; i < count; i++)
+			{
+				uint32		bits;
+
+				memcpy(&bits, p + 4 * i, sizeof(bits));
+				out[i] = (int32) pg_ntoh32(bits);
+			}
+			break;
+		case 'L':
+			for (Size i = 0; i < count; i++)
+			{
+				uint64		bits;
+
+				memcpy(&bits, p + 8 * i, sizeof(bits));
+				out[i] = (int64) pg_ntoh64(bits);
+			}
+			break;
+		case 'd':
+			for (Size i = 0; i < count; i++)
+			{
+				uint32		bits;
+				float		f;
+
+				memcpy(&bits, p + 4 * i, sizeof(bits));
+				bits = pg_ntoh32(bits);
+				memcpy(&f, &bits, sizeof(f));
+				out[i] = f;
+			}
+			break;
+		case 'D':
+			for (Size i = 0; i < count; i++)
+			{
+				uint64		bits;
+				double		d;
+
+				memcpy(&bits, p + 8 * i, sizeof(bits));
+				bits = pg_ntoh64(bits);
+				memcpy(&d, &bits, sizeof(d));
+				out[i] = d;
+			}
+			break;
+		default:
+			Assert(false);
+	}
+}
+
 static DocValue *ubj_read_value(UbjReader *r, uint8 marker, int depth);
 
 static DocValue *
@@ -580,8 +655,8 @@ ubj_read_container(UbjReader *r, bool is_object, int depth)
 		/* The bulk of a model: a typed numeric array. */
 		b.capacity = Max(count, 1);
 		b.numbers = palloc_extended(sizeof(double) * b.capacity, MCXT_ALLOC_HUGE);
-		for (Size i = 0; i < count; i++)
-			b.numbers[i] = ubj_read_number(r, elem_type);
+		ubj_read_typed_numbers(ubj_take(r, count * ubj_scalar_size(elem_type)),
+							   elem_type, count, b.numbers);
 		b.count = count;
 		return builder_finish(&b);
 	}

@@ -37,6 +37,7 @@
 PG_FUNCTION_INFO_V1(fraud_score_jsonb);
 PG_FUNCTION_INFO_V1(fraud_decide_jsonb);
 PG_FUNCTION_INFO_V1(fraud_model_check);
+PG_FUNCTION_INFO_V1(fraud_score_features);
 
 /* One input row, reused by every call in this backend. */
 float *
@@ -275,6 +276,36 @@ fraud_score_jsonb(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	(void) score_jsonb_args(fcinfo, &score);
 	PG_RETURN_FLOAT8(score);
+}
+
+/*
+ * The model's input row for a document, as fraud_score would build it
+ * (feature function included): what the trees see, NaN for missing.
+ */
+Datum
+fraud_score_features(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *doc;
+	const char *name;
+	Jsonb	   *extra;
+	FraudModel *model;
+	float	   *row;
+	Datum	   *values;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	doc = PG_GETARG_JSONB_P(0);
+	name = catalog_resolve_name(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
+	model = score_model_with_features(name, catalog_get_active_model(name),
+									  JsonbPGetDatum(doc), &extra);
+	row = score_feature_buffer(model->num_features);
+	features_from_jsonb(model->keys, doc, extra, row);
+
+	values = palloc(sizeof(Datum) * model->num_features);
+	for (int i = 0; i < model->num_features; i++)
+		values[i] = Float4GetDatum(row[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(values, model->num_features, FLOAT4OID,
+										  sizeof(float4), true, TYPALIGN_INT));
 }
 
 Datum
