@@ -14,3 +14,31 @@ CREATE FUNCTION fraud_score_features(features jsonb, model text DEFAULT NULL)
 RETURNS real[]
 AS 'MODULE_PATHNAME', 'fraud_score_features'
 LANGUAGE C STABLE PARALLEL SAFE;
+
+-- What the scoring trigger did: rows scored, and rows it could not score by
+-- outcome (fraud_score.on_error), with the last failure.  Server-wide when
+-- fraud_score is in shared_preload_libraries (scope 'server'), otherwise
+-- only the calling backend's rows (scope 'backend').  Failure messages can
+-- quote row values, so reading them is for admins and monitoring roles.
+CREATE FUNCTION fraud_score_stats(
+	OUT scope text,
+	OUT rows_scored bigint,
+	OUT failures_error bigint,
+	OUT failures_review bigint,
+	OUT failures_approve bigint,
+	OUT last_failure_at timestamptz,
+	OUT last_failure text,
+	OUT stats_reset timestamptz)
+RETURNS record
+AS 'MODULE_PATHNAME', 'fraud_score_stats'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+CREATE FUNCTION fraud_score_stats_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'fraud_score_stats_reset'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+REVOKE ALL ON FUNCTION fraud_score_stats() FROM PUBLIC;
+REVOKE ALL ON FUNCTION fraud_score_stats_reset() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fraud_score_stats() TO fraud_score_admin, pg_read_all_stats;
+GRANT EXECUTE ON FUNCTION fraud_score_stats_reset() TO fraud_score_admin;

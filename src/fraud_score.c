@@ -23,10 +23,18 @@ PG_MODULE_MAGIC;
 char	   *fraud_score_default_model = NULL;
 int			fraud_score_max_model_size_kb = 64 * 1024;
 int			fraud_score_engine = ENGINE_NATIVE;
+int			fraud_score_on_error = ON_ERROR_ERROR;
 
 static const struct config_enum_entry engine_options[] = {
 	{"native", ENGINE_NATIVE, false},
 	{"xgboost", ENGINE_XGBOOST, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry on_error_options[] = {
+	{"error", ON_ERROR_ERROR, false},
+	{"review", ON_ERROR_REVIEW, false},
+	{"approve", ON_ERROR_APPROVE, false},
 	{NULL, 0, false}
 };
 
@@ -71,8 +79,24 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	/*
+	 * Superuser-only: a role that could set it could also make its own rows
+	 * unscorable on purpose and have them approved.
+	 */
+	DefineCustomEnumVariable("fraud_score.on_error",
+							 "What fraud_score_trigger() does with a row it cannot score: error, review or approve.",
+							 "With review or approve, the row is written with that decision and a NULL score, "
+							 "a WARNING is raised and fraud_score_stats() counts the failure.",
+							 &fraud_score_on_error,
+							 ON_ERROR_ERROR,
+							 on_error_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("fraud_score");
 
 	catalog_init();
 	trigger_init();
+	stats_init();
 }

@@ -27,6 +27,15 @@ typedef enum ScoringEngine
 } ScoringEngine;
 extern int	fraud_score_engine;
 
+/* What the trigger does with a row it cannot score (fraud_score.on_error). */
+typedef enum OnErrorPolicy
+{
+	ON_ERROR_ERROR,				/* raise the error: the INSERT fails */
+	ON_ERROR_REVIEW,			/* decision "review", NULL score, WARNING */
+	ON_ERROR_APPROVE			/* decision "approve", NULL score, WARNING */
+} OnErrorPolicy;
+extern int	fraud_score_on_error;
+
 /*
  * What model.c learns from validating a model's bytes.  The trees
  * themselves stay in the parsed document; only XGBoost evaluates them.
@@ -111,6 +120,11 @@ extern void features_from_tuple(FraudModel *model, const FeatureMap *map,
 
 /* trigger.c */
 extern void trigger_init(void);
+
+/* stats.c */
+extern void stats_init(void);
+extern void stats_count_scored(void);
+extern void stats_count_failure(OnErrorPolicy outcome, const char *message);
 
 /* metrics.c: ranking quality of scores against 0/1 labels */
 typedef struct FraudMetrics

@@ -9,11 +9,20 @@
  * out at a trigger's first row and cached per trigger, until the relation
  * changes (relcache callback) or the model version does (generation).
  *
+ * A row that cannot be scored (no active model, a failing feature function,
+ * a bad value, a broken stored model) fails the INSERT, unless
+ * fraud_score.on_error is review or approve: then scoring runs in a
+ * subtransaction, as a PL/pgSQL exception block would, and the row is
+ * written with that decision and a NULL score and version, with a WARNING.
+ * A misconfigured trigger (arguments, output columns) is always an error,
+ * and so is a query cancel.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "utils/builtins.h"
@@ -22,6 +31,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 
 #include "fraud_score.h"
 
@@ -30,7 +40,8 @@ PG_FUNCTION_INFO_V1(fraud_score_trigger);
 typedef struct TriggerCacheEntry
 {
 	Oid			trigger_oid;	/* hash key */
-	bool		valid;
+	bool		outputs_valid;	/* the output columns below, for relid */
+	bool		map_valid;		/* map, for relid and model_generation */
 	Oid			relid;
 	uint32		model_generation;
 	MemoryContext context;		/* owns map; NULL until first built */
@@ -56,7 +67,7 @@ trigger_relcache_callback(Datum arg, Oid relid)
 	hash_seq_init(&status, trigger_cache);
 	while ((entry = hash_seq_search(&status)) != NULL)
 		if (relid == InvalidOid || entry->relid == relid)
-			entry->valid = false;
+			entry->outputs_valid = entry->map_valid = false;
 }
 
 void
@@ -127,13 +138,13 @@ output_column(Relation rel, Trigger *trigger, const char *column, const char *ro
 	return InvalidAttrNumber;	/* keep compiler quiet */
 }
 
+/* The trigger's output columns: a misconfiguration is always an error. */
 static void
-build_entry(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, FraudModel *model)
+resolve_outputs(TriggerCacheEntry *entry, Trigger *trigger, Relation rel)
 {
 	static const Oid score_types[] = {FLOAT8OID, FLOAT4OID};
 	static const Oid decision_types[] = {TEXTOID, VARCHAROID};
 	static const Oid version_types[] = {INT4OID, INT8OID};
-	MemoryContext context;
 	TriggerCacheEntry built = *entry;
 
 	built.score_attnum = output_column(rel, trigger, trigger->tgargs[1], "score",
@@ -146,21 +157,29 @@ build_entry(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, FraudModel
 		output_column(rel, trigger, trigger->tgargs[3], "model version",
 					  version_types, lengthof(version_types), "integer or bigint",
 					  &built.version_type) : 0;
+	built.relid = RelationGetRelid(rel);
+	built.outputs_valid = true;
+	built.map_valid = entry->map_valid && entry->relid == built.relid;
+	*entry = built;
+}
 
-	context = AllocSetContextCreate(CurrentMemoryContext, "fraud_score trigger",
-									ALLOCSET_SMALL_SIZES);
-	built.map = feature_map_build(model, RelationGetDescr(rel),
-								  RelationGetRelationName(rel), context);
+/* Which column feeds which feature of "model". */
+static void
+build_map(TriggerCacheEntry *entry, Relation rel, FraudModel *model)
+{
+	MemoryContext context = AllocSetContextCreate(CurrentMemoryContext, "fraud_score trigger",
+												  ALLOCSET_SMALL_SIZES);
+	FeatureMap *map = feature_map_build(model, RelationGetDescr(rel),
+										RelationGetRelationName(rel), context);
 
 	/* Success: adopt. */
 	MemoryContextSetParent(context, trigger_cache_context);
 	if (entry->context != NULL)
 		MemoryContextDelete(entry->context);
-	built.context = context;
-	built.relid = RelationGetRelid(rel);
-	built.model_generation = model->generation;
-	built.valid = true;
-	*entry = built;
+	entry->context = context;
+	entry->map = map;
+	entry->model_generation = model->generation;
+	entry->map_valid = true;
 }
 
 static TriggerCacheEntry *
@@ -186,9 +205,118 @@ trigger_entry(Trigger *trigger)
 	if (!found)
 	{
 		memset(((char *) entry) + sizeof(Oid), 0, sizeof(*entry) - sizeof(Oid));
-		entry->valid = false;
 	}
 	return entry;
+}
+
+/* What scoring one row gives. */
+typedef struct RowScore
+{
+	double		score;
+	const char *decision;
+	int32		version;
+} RowScore;
+
+static void
+score_row(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, HeapTuple tuple,
+		  RowScore *result)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	FraudModel *model = catalog_get_active_model(trigger->tgargs[0]);
+	Jsonb	   *extra = NULL;
+	float	   *row;
+
+	/* NEW as jsonb is built only for a feature function. */
+	if (OidIsValid(model->feature_function))
+		model = score_model_with_features(trigger->tgargs[0], model,
+										  score_tuple_to_jsonb(tuple, tupdesc), &extra);
+	if (!entry->map_valid || entry->model_generation != model->generation)
+		build_map(entry, rel, model);
+
+	row = score_feature_buffer(model->num_features);
+	features_from_tuple(model, entry->map, tupdesc, tuple, extra, row);
+	result->score = score_features(model, row);
+	result->decision = score_decision(model, result->score);
+	result->version = model->version;
+}
+
+static const char *
+on_error_name(OnErrorPolicy policy)
+{
+	return policy == ON_ERROR_APPROVE ? "approve" : policy == ON_ERROR_REVIEW ? "review" : "error";
+}
+
+/*
+ * score_row in a subtransaction.  Returns false, having raised a WARNING
+ * and counted the failure, if it failed with anything but a cancel.
+ */
+static bool
+score_row_or_warn(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, HeapTuple tuple,
+				  RowScore *result, OnErrorPolicy policy)
+{
+	MemoryContext caller_context = CurrentMemoryContext;
+	ResourceOwner caller_owner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(caller_context);
+	PG_TRY();
+	{
+		score_row(entry, trigger, rel, tuple, result);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller_context);
+		CurrentResourceOwner = caller_owner;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(caller_context);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(caller_context);
+		CurrentResourceOwner = caller_owner;
+	}
+	PG_END_TRY();
+
+	if (edata == NULL)
+		return true;
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		ReThrowError(edata);
+	stats_count_failure(policy, edata->message);
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("fraud_score_trigger could not score a row of \"%s\": %s",
+					RelationGetRelationName(rel), edata->message),
+			 errdetail("The row is written with decision \"%s\" and a NULL score, because fraud_score.on_error is \"%s\".",
+					   on_error_name(policy), on_error_name(policy)),
+			 edata->detail ? errhint("The error's detail: %s", edata->detail) : 0));
+	FreeErrorData(edata);
+	return false;
+}
+
+/* score_row, counting an error before it propagates. */
+static void
+score_row_or_raise(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, HeapTuple tuple,
+				   RowScore *result)
+{
+	MemoryContext caller_context = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		score_row(entry, trigger, rel, tuple, result);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(caller_context);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED)
+			stats_count_failure(ON_ERROR_ERROR, edata->message);
+		FreeErrorData(edata);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 }
 
 Datum
@@ -197,13 +325,11 @@ fraud_score_trigger(PG_FUNCTION_ARGS)
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	Trigger    *trigger;
 	Relation	rel;
-	TupleDesc	tupdesc;
 	HeapTuple	tuple;
-	FraudModel *model;
 	TriggerCacheEntry *entry;
-	Jsonb	   *extra;
-	float	   *row;
-	double		score;
+	OnErrorPolicy policy = (OnErrorPolicy) fraud_score_on_error;
+	RowScore	result;
+	bool		scored;
 	int			columns[3];
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
@@ -228,38 +354,38 @@ fraud_score_trigger(PG_FUNCTION_ARGS)
 						trigger->tgname, RelationGetRelationName(rel), trigger->tgnargs),
 				 errhint("Use EXECUTE FUNCTION fraud_score_trigger(model, score_column [, decision_column [, version_column]]).")));
 
-	tupdesc = RelationGetDescr(rel);
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
-
-	model = catalog_get_active_model(trigger->tgargs[0]);
-	extra = NULL;
-	/* NEW as jsonb is built only for a feature function. */
-	if (OidIsValid(model->feature_function))
-		model = score_model_with_features(trigger->tgargs[0], model,
-										  score_tuple_to_jsonb(tuple, tupdesc), &extra);
 	entry = trigger_entry(trigger);
-	if (!entry->valid || entry->model_generation != model->generation ||
-		entry->relid != RelationGetRelid(rel))
-		build_entry(entry, trigger, rel, model);
+	if (!entry->outputs_valid || entry->relid != RelationGetRelid(rel))
+		resolve_outputs(entry, trigger, rel);
 
-	row = score_feature_buffer(model->num_features);
-	features_from_tuple(model, entry->map, tupdesc, tuple, extra, row);
-	score = score_features(model, row);
+	if (policy == ON_ERROR_ERROR)
+	{
+		score_row_or_raise(entry, trigger, rel, tuple, &result);
+		scored = true;
+	}
+	else
+		scored = score_row_or_warn(entry, trigger, rel, tuple, &result, policy);
+	if (scored)
+		stats_count_scored();
 
 	columns[ncolumns] = entry->score_attnum;
-	values[ncolumns++] = entry->score_type == FLOAT4OID ?
-		Float4GetDatum((float4) score) : Float8GetDatum(score);
+	nulls[ncolumns] = !scored;
+	values[ncolumns++] = !scored ? (Datum) 0 : entry->score_type == FLOAT4OID ?
+		Float4GetDatum((float4) result.score) : Float8GetDatum(result.score);
 	if (entry->decision_attnum)
 	{
 		columns[ncolumns] = entry->decision_attnum;
-		values[ncolumns++] = CStringGetTextDatum(score_decision(model, score));
+		values[ncolumns++] = CStringGetTextDatum(scored ? result.decision : on_error_name(policy));
 	}
 	if (entry->version_attnum)
 	{
 		columns[ncolumns] = entry->version_attnum;
-		values[ncolumns++] = entry->version_type == INT8OID ?
-			Int64GetDatum(model->version) : Int32GetDatum(model->version);
+		nulls[ncolumns] = !scored;
+		values[ncolumns++] = !scored ? (Datum) 0 : entry->version_type == INT8OID ?
+			Int64GetDatum(result.version) : Int32GetDatum(result.version);
 	}
-	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, tupdesc, ncolumns, columns,
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple,
+													 RelationGetDescr(rel), ncolumns, columns,
 													 values, nulls));
 }

@@ -1,0 +1,178 @@
+/*-------------------------------------------------------------------------
+ *
+ * stats.c
+ *		Counters of what the scoring trigger did: rows scored, and rows it
+ *		could not score by the fraud_score.on_error outcome, with the last
+ *		failure's message.  fraud_score_stats() reads them.
+ *
+ * Loaded through shared_preload_libraries, the counters live in shared
+ * memory and cover the whole server (the chained shmem_request_hook and
+ * shmem_startup_hook of pg_stat_statements).  Loaded on first use, there is
+ * no shared memory to be had, so each backend counts only its own rows and
+ * fraud_score_stats() says so in its "scope" column.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "fraud_score.h"
+
+PG_FUNCTION_INFO_V1(fraud_score_stats);
+PG_FUNCTION_INFO_V1(fraud_score_stats_reset);
+
+#define LAST_FAILURE_LEN 256
+
+typedef struct ScoringStats
+{
+	pg_atomic_uint64 rows_scored;
+	pg_atomic_uint64 failures[ON_ERROR_APPROVE + 1];	/* by outcome */
+	slock_t		mutex;			/* protects the fields below */
+	TimestampTz last_failure_at;
+	char		last_failure[LAST_FAILURE_LEN];
+	TimestampTz reset_at;
+} ScoringStats;
+
+static ScoringStats *stats = NULL;
+static bool stats_shared = false;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void
+stats_reset_fields(ScoringStats *s)
+{
+	pg_atomic_write_u64(&s->rows_scored, 0);
+	for (int i = 0; i <= ON_ERROR_APPROVE; i++)
+		pg_atomic_write_u64(&s->failures[i], 0);
+	SpinLockAcquire(&s->mutex);
+	s->last_failure_at = 0;
+	s->last_failure[0] = '\0';
+	s->reset_at = GetCurrentTimestamp();
+	SpinLockRelease(&s->mutex);
+}
+
+static void
+stats_init_fields(ScoringStats *s)
+{
+	pg_atomic_init_u64(&s->rows_scored, 0);
+	for (int i = 0; i <= ON_ERROR_APPROVE; i++)
+		pg_atomic_init_u64(&s->failures[i], 0);
+	SpinLockInit(&s->mutex);
+	stats_reset_fields(s);
+}
+
+static void
+stats_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(ScoringStats)));
+}
+
+static void
+stats_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	stats = ShmemInitStruct("fraud_score stats", sizeof(ScoringStats), &found);
+	if (!found)
+		stats_init_fields(stats);
+	LWLockRelease(AddinShmemInitLock);
+	stats_shared = true;
+}
+
+void
+stats_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = stats_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = stats_shmem_startup;
+}
+
+/* The counters: shared ones if the server has them, else this backend's. */
+static ScoringStats *
+get_stats(void)
+{
+	if (stats == NULL)
+	{
+		stats = MemoryContextAllocZero(TopMemoryContext, sizeof(ScoringStats));
+		stats_init_fields(stats);
+	}
+	return stats;
+}
+
+void
+stats_count_scored(void)
+{
+	pg_atomic_fetch_add_u64(&get_stats()->rows_scored, 1);
+}
+
+void
+stats_count_failure(OnErrorPolicy outcome, const char *message)
+{
+	ScoringStats *s = get_stats();
+
+	pg_atomic_fetch_add_u64(&s->failures[outcome], 1);
+	SpinLockAcquire(&s->mutex);
+	s->last_failure_at = GetCurrentTimestamp();
+	strlcpy(s->last_failure, message ? message : "", LAST_FAILURE_LEN);
+	SpinLockRelease(&s->mutex);
+}
+
+Datum
+fraud_score_stats(PG_FUNCTION_ARGS)
+{
+	ScoringStats *s = get_stats();
+	TupleDesc	tupdesc;
+	Datum		values[8];
+	bool		nulls[8] = {0};
+	TimestampTz last_failure_at;
+	TimestampTz reset_at;
+	char		last_failure[LAST_FAILURE_LEN];
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "fraud_score_stats must return a composite type");
+
+	SpinLockAcquire(&s->mutex);
+	last_failure_at = s->last_failure_at;
+	reset_at = s->reset_at;
+	memcpy(last_failure, s->last_failure, LAST_FAILURE_LEN);
+	SpinLockRelease(&s->mutex);
+
+	values[0] = CStringGetTextDatum(stats_shared ? "server" : "backend");
+	values[1] = Int64GetDatum((int64) pg_atomic_read_u64(&s->rows_scored));
+	values[2] = Int64GetDatum((int64) pg_atomic_read_u64(&s->failures[ON_ERROR_ERROR]));
+	values[3] = Int64GetDatum((int64) pg_atomic_read_u64(&s->failures[ON_ERROR_REVIEW]));
+	values[4] = Int64GetDatum((int64) pg_atomic_read_u64(&s->failures[ON_ERROR_APPROVE]));
+	values[5] = TimestampTzGetDatum(last_failure_at);
+	nulls[5] = last_failure_at == 0;
+	values[6] = CStringGetTextDatum(last_failure);
+	nulls[6] = last_failure_at == 0;
+	values[7] = TimestampTzGetDatum(reset_at);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+Datum
+fraud_score_stats_reset(PG_FUNCTION_ARGS)
+{
+	stats_reset_fields(get_stats());
+	PG_RETURN_VOID();
+}
