@@ -6,7 +6,6 @@ OBJS = \
 	src/fraud_score.o \
 	src/modeldoc.o \
 	src/model.o \
-	src/xgb.o \
 	src/catalog.o \
 	src/features.o \
 	src/score.o \
@@ -24,13 +23,30 @@ ISOLATION = invalidation
 PG_CONFIG ?= pg_config
 
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
-SHLIB_LINK = -lxgboost -lgomp
 
 # No JIT bitcode: it would need clang on every build machine for no gain here.
 override with_llvm = no
+# Rebuild what includes a changed header.
+override autodepend = yes
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# src/xgb.c alone, linked with XGBoost, as a second library that backends
+# load only when they need XGBoost (see src/xgb.h).
+XGB_LIBRARY = fraud_score_xgboost$(DLSUFFIX)
+all: $(XGB_LIBRARY)
+$(XGB_LIBRARY): src/xgb.o
+	$(CC) $(CFLAGS) -shared -o $@ $< $(LDFLAGS) $(LDFLAGS_SL) -lxgboost -lgomp
+install: install-xgb-library
+.PHONY: install-xgb-library
+install-xgb-library: $(XGB_LIBRARY) installdirs
+	$(INSTALL_SHLIB) $(XGB_LIBRARY) '$(DESTDIR)$(pkglibdir)/'
+uninstall: uninstall-xgb-library
+.PHONY: uninstall-xgb-library
+uninstall-xgb-library:
+	rm -f '$(DESTDIR)$(pkglibdir)/$(XGB_LIBRARY)'
+EXTRA_CLEAN = src/xgb.o $(XGB_LIBRARY)
 
 # The README's two commands.
 .PHONY: demo test model evaluate bench

@@ -4,19 +4,19 @@
  *		Module entry: PG_MODULE_MAGIC, _PG_init and the GUCs.
  *
  * Works whether loaded through shared_preload_libraries (then _PG_init runs
- * in the postmaster, which must never start XGBoost or OpenMP threads) or on
- * first use in a backend.
+ * in the postmaster) or on first use in a backend.  Also loads the XGBoost
+ * library, fraud_score_xgboost, when a backend first needs it (xgb.h): the
+ * postmaster never does, so it never starts XGBoost or OpenMP threads.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include <omp.h>
-
 #include "fmgr.h"
 #include "utils/guc.h"
 
 #include "fraud_score.h"
+#include "xgb.h"
 
 PG_MODULE_MAGIC;
 
@@ -43,12 +43,6 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
-	/*
-	 * libgomp hangs in a forked child once the parent has started an OpenMP
-	 * thread pool; one thread means it never starts one.
-	 */
-	omp_set_num_threads(1);
-
 	DefineCustomStringVariable("fraud_score.default_model",
 							   "Model used when fraud_score() or fraud_decide() is given no model name.",
 							   NULL,
@@ -99,4 +93,19 @@ _PG_init(void)
 	catalog_init();
 	trigger_init();
 	stats_init();
+}
+
+const XgbApi *
+xgb_api(void)
+{
+	static const XgbApi *api = NULL;
+
+	if (api == NULL)
+	{
+		XgbApiFunction get_api = (XgbApiFunction)
+			load_external_function(XGB_LIBRARY, XGB_API_FUNCTION, true, NULL);
+
+		api = get_api();
+	}
+	return api;
 }

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * xgb.c
- *		The only file that talks to the XGBoost C API.
+ *		The only file that talks to the XGBoost C API; built alone as the
+ *		library fraud_score_xgboost (see xgb.h), loaded on first use.
  *
  * Owns: turning XGBoost's 0/-1 return codes into ereport(ERROR), the
  * lifetime of booster handles (tied to a memory context, so error cleanup
@@ -12,20 +13,38 @@
  * array-interface string is built once at load: the per-call work is the
  * call itself.
  *
- * XGBoost never runs in the postmaster: nothing here is called before a
- * backend scores or loads a model.  OpenMP is pinned to one thread in
- * _PG_init and every booster gets nthread=1 (libgomp hangs after fork()).
+ * XGBoost never runs in the postmaster: this library is loaded only by a
+ * backend that needs it.  OpenMP is pinned to one thread in its _PG_init,
+ * before any XGBoost call, and every booster gets nthread=1 (libgomp hangs
+ * after fork() once a thread pool exists).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <math.h>
+#include <omp.h>
 #include <xgboost/c_api.h>
 
+#include "fmgr.h"
 #include "utils/memutils.h"
 
+#define FRAUD_SCORE_XGB_LIBRARY
 #include "xgb.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+const XgbApi *fraud_score_xgb_api(void);
+
+static double xgb_predict_one(XgbModel *model, const float *features);
+static void xgb_train_set_param(XgbTraining *training, const char *key, const char *value);
+
+void
+_PG_init(void)
+{
+	omp_set_num_threads(1);
+}
 
 struct XgbModel
 {
@@ -163,7 +182,7 @@ xgb_booster_from_bytes(const char *data, Size len, int num_features,
 	return model;
 }
 
-XgbModel *
+static XgbModel *
 xgb_load(const char *data, Size len, int num_features, MemoryContext owner)
 {
 	XgbModel   *model = xgb_booster_from_bytes(data, len, num_features, owner);
@@ -182,7 +201,7 @@ xgb_load(const char *data, Size len, int num_features, MemoryContext owner)
 	return model;
 }
 
-double
+static double
 xgb_predict_one(XgbModel *model, const float *features)
 {
 	const bst_ulong *shape;
@@ -227,7 +246,7 @@ save_ubjson(BoosterHandle booster, char **feature_names, int num_features)
 	return result;
 }
 
-bytea *
+static bytea *
 xgb_to_ubjson(const char *data, Size len, char **feature_names, int num_features)
 {
 	MemoryContext tmp = AllocSetContextCreate(CurrentMemoryContext,
@@ -283,7 +302,7 @@ matrix_from_rows(const float *x, const float *y, int nrow, int ncol)
 	return m;
 }
 
-XgbTraining *
+static XgbTraining *
 xgb_train_begin(const float *x, const float *y, int nrow,
 				const float *valid_x, const float *valid_y, int valid_nrow,
 				int ncol, MemoryContext owner)
@@ -314,7 +333,7 @@ xgb_train_begin(const float *x, const float *y, int nrow,
 	return training;
 }
 
-void
+static void
 xgb_train_set_param(XgbTraining *training, const char *key, const char *value)
 {
 	if (XGBoosterSetParam(training->booster, key, value) != 0)
@@ -324,14 +343,14 @@ xgb_train_set_param(XgbTraining *training, const char *key, const char *value)
 				 errdetail("XGBoost: %s", xgb_last_error())));
 }
 
-void
+static void
 xgb_train_round(XgbTraining *training, int iteration)
 {
 	if (XGBoosterUpdateOneIter(training->booster, iteration, training->train) != 0)
 		xgb_raise("train", xgb_last_error());
 }
 
-char *
+static char *
 xgb_train_eval(XgbTraining *training, int iteration)
 {
 	DMatrixHandle sets[2] = {training->train, training->valid};
@@ -344,7 +363,7 @@ xgb_train_eval(XgbTraining *training, int iteration)
 	return pstrdup(result);
 }
 
-void
+static void
 xgb_train_predict_validation(XgbTraining *training, double *out)
 {
 	bst_ulong	len;
@@ -359,8 +378,26 @@ xgb_train_predict_validation(XgbTraining *training, double *out)
 		out[i] = result[i];
 }
 
-bytea *
+static bytea *
 xgb_train_save(XgbTraining *training, char **feature_names, int num_features)
 {
 	return save_ubjson(training->booster, feature_names, num_features);
+}
+
+static const XgbApi xgb_api_table = {
+	.load = xgb_load,
+	.predict_one = xgb_predict_one,
+	.to_ubjson = xgb_to_ubjson,
+	.train_begin = xgb_train_begin,
+	.train_set_param = xgb_train_set_param,
+	.train_round = xgb_train_round,
+	.train_eval = xgb_train_eval,
+	.train_predict_validation = xgb_train_predict_validation,
+	.train_save = xgb_train_save,
+};
+
+const XgbApi *
+fraud_score_xgb_api(void)
+{
+	return &xgb_api_table;
 }
