@@ -1,4 +1,4 @@
-/* fraud_score--0.2--0.3.sql: model inputs for inspection, faster model loads */
+/* fraud_score--0.2--0.3.sql: compiled forests, scoring statistics, model inputs */
 
 \echo Use "ALTER EXTENSION fraud_score UPDATE TO '0.3'" to load this file. \quit
 
@@ -6,6 +6,27 @@
 -- model's first load in every new backend, and UBJSON compresses poorly
 -- anyway.  Versions loaded before the update stay compressed until rewritten.
 ALTER TABLE fraud_score_models ALTER COLUMN model SET STORAGE EXTERNAL;
+
+-- Each version's trees compiled for the native evaluator (src/forest.c),
+-- written by a row trigger whenever the model bytes are, so that a backend
+-- scores its first row without parsing and validating the model document;
+-- backends still check the compiled form in full before using it.  NULL
+-- when the native evaluator cannot represent the model.
+ALTER TABLE fraud_score_models ADD COLUMN forest bytea;
+ALTER TABLE fraud_score_models ALTER COLUMN forest SET STORAGE EXTERNAL;
+
+CREATE FUNCTION fraud_score_models_compile()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'fraud_score_models_compile'
+LANGUAGE C;
+
+CREATE TRIGGER fraud_score_models_compile
+	BEFORE INSERT OR UPDATE OF model, sha256 ON fraud_score_models
+	FOR EACH ROW EXECUTE FUNCTION fraud_score_models_compile();
+
+-- Compile the versions already loaded (a WARNING names any that no longer
+-- validates; it keeps a NULL forest).
+UPDATE fraud_score_models SET model = model;
 
 -- The input row a model sees for a document, in the model's feature order
 -- (see fraud_models.features), after its feature function; NaN where a

@@ -62,6 +62,75 @@ SELECT s.name,
 FROM shapes s ORDER BY s.name;
 RESET client_min_messages;
 
+-- Each version is stored with its forest compiled (forest.c), which a
+-- backend checks in full before using it; a forest that fails any check is
+-- ignored with a DEBUG1 line and the model bytes are compiled instead, so
+-- the scores stay identical.  (A superuser can write any bytes there with
+-- triggers off.)
+SELECT count(*) AS versions, count(forest) AS with_forest
+FROM fraud_score_models WHERE name LIKE 'engine\_%';
+-- Each case runs in a new backend, since a backend keeps the forest it
+-- built for as long as the model's sha256 stays the same.
+CREATE TABLE damaged_forests (k int, what text, forest bytea);
+INSERT INTO damaged_forests
+SELECT k, what, f FROM (SELECT forest AS good, 96 + 4 * 50 + 4 * 7 AS nodes_at
+                        FROM fraud_score_models WHERE name = 'engine_default') g,
+LATERAL (VALUES
+    (1, 'truncated', substring(good FROM 1 FOR 100)),
+    (2, 'a byte too long', good || '\x00'::bytea),
+    (3, 'other byte order', set_byte(good, 4, 1)),
+    (4, 'another model''s', (SELECT forest FROM fraud_score_models WHERE name = 'engine_many')),
+    (5, 'sha256 changed', set_byte(good, 40, 48)),
+    (6, 'NaN base margin', set_byte(set_byte(set_byte(set_byte(good, 28, 255), 29, 255), 30, 255), 31, 255)),
+    (7, 'child out of its tree', set_byte(good, nodes_at + 7, 255)),
+    (8, 'input beyond the features', set_byte(set_byte(good, nodes_at + 4, 255), nodes_at + 5, 255)),
+    (9, 'wrong group depth', set_byte(good, nodes_at - 28, 1)),
+    (10, 'first root moved', set_byte(good, 96, 1)),
+    (11, 'none', NULL),
+    (12, 'intact', good)) v(k, what, f);
+CREATE FUNCTION damaged_case(case_k int) RETURNS TABLE (what text, rows bigint, identical bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+    SET LOCAL session_replication_role = replica;
+    UPDATE fraud_score_models SET forest = (SELECT forest FROM damaged_forests WHERE k = case_k)
+    WHERE name = 'engine_default';
+    SET LOCAL session_replication_role = origin;
+    SET LOCAL fraud_score.engine = native;
+    SET LOCAL client_min_messages = debug1;
+    PERFORM fraud_score('{}', 'engine_default');
+    SET LOCAL client_min_messages = notice;
+    RETURN QUERY SELECT (SELECT d.what FROM damaged_forests d WHERE d.k = case_k), c.*
+                 FROM engine_compare('engine_default') c;
+END $$;
+\set VERBOSITY terse
+\c
+SELECT * FROM damaged_case(1);
+\c
+SELECT * FROM damaged_case(2);
+\c
+SELECT * FROM damaged_case(3);
+\c
+SELECT * FROM damaged_case(4);
+\c
+SELECT * FROM damaged_case(5);
+\c
+SELECT * FROM damaged_case(6);
+\c
+SELECT * FROM damaged_case(7);
+\c
+SELECT * FROM damaged_case(8);
+\c
+SELECT * FROM damaged_case(9);
+\c
+SELECT * FROM damaged_case(10);
+\c
+SELECT * FROM damaged_case(11);
+\c
+SELECT * FROM damaged_case(12);
+\set VERBOSITY default
+DROP FUNCTION damaged_case(int);
+DROP TABLE damaged_forests;
+
 -- Values on the round numbers the labels split at, extremes, and just below.
 INSERT INTO engine_inputs
 SELECT 100000 + row_number() OVER (), jsonb_build_object('a', v, 'b', v, 'c', v)

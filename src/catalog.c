@@ -30,6 +30,7 @@
 #include "catalog/pg_collation.h"
 #include "catalog/pg_extension.h"
 #include "access/skey.h"
+#include "access/xact.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
 #include "utils/array.h"
@@ -41,9 +42,11 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "utils/syscache.h"
 
 #include "fraud_score.h"
+#include "forest.h"
 #include "xgb.h"
 
 #define MODELS_TABLE "fraud_score_models"
@@ -89,6 +92,7 @@ static uint32 next_generation = 1;
 static uint64 catalog_invalidations = 0;
 
 PG_FUNCTION_INFO_V1(fraud_score_models_changed);
+PG_FUNCTION_INFO_V1(fraud_score_models_compile);
 
 static void
 catalog_relcache_callback(Datum arg, Oid relid)
@@ -239,6 +243,70 @@ load_error_context(void *arg)
 }
 
 /*
+ * The compiled forest stored with a catalog row, or NULL if there is none
+ * (rows loaded before 0.3) or it cannot be used (written elsewhere, for
+ * other bytes, or damaged): the caller then compiles the model itself.
+ */
+static Forest *
+stored_forest(Relation rel, HeapTuple tuple, const char *sha256, int num_features,
+			  MemoryContext context)
+{
+	AttrNumber	att = get_attnum(RelationGetRelid(rel), "forest");
+	bool		isnull;
+	Datum		value;
+	bytea	   *bytes;
+	Forest	   *forest;
+	const char *why = NULL;
+
+	if (att == InvalidAttrNumber)
+		return NULL;
+	value = heap_getattr(tuple, att, RelationGetDescr(rel), &isnull);
+	if (isnull)
+		return NULL;
+	bytes = DatumGetByteaPP(value);
+	forest = forest_from_bytes(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), sha256,
+							   num_features, context, &why);
+	if (forest == NULL)
+		ereport(DEBUG1,
+				(errmsg_internal("fraud_score: not using the stored forest: %s", why)));
+	if ((Pointer) bytes != DatumGetPointer(value))
+		pfree(bytes);
+	return forest;
+}
+
+/*
+ * Validate the model bytes themselves (the table's owner can write them
+ * directly: trust nothing), building the native forest if "build_forest",
+ * and load them into XGBoost if "load_xgb" or if no forest could be built.
+ */
+static void
+load_model_bytes(CacheEntry *entry, FraudModel *model, Datum model_datum,
+				 MemoryContext booster_context, bool build_forest, bool load_xgb)
+{
+	MemoryContext check = AllocSetContextCreate(CurrentMemoryContext,
+												"fraud_score model check",
+												ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(check);
+	bytea	   *bytes = DatumGetByteaPP(model_datum);
+	ModelInfo	info;
+
+	model_validate(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), &info,
+				   build_forest ? booster_context : NULL);
+	if (info.num_features != model->num_features)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("fraud model \"%s\" version %d has %d features, but its catalog row says %d",
+						entry->name, model->version, info.num_features, model->num_features)));
+	if (build_forest)
+		model->forest = info.forest;
+	if (load_xgb || model->forest == NULL)
+		model->xgb = xgb_load(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), model->num_features,
+							  booster_context);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(check);
+}
+
+/*
  * (Re)build a cache entry from the active catalog row.  New memory is built
  * under the caller's context and adopted only on success, so an error
  * anywhere leaves the previous entry as it was and frees what was built
@@ -260,6 +328,7 @@ load_entry(CacheEntry *entry, Relation rel, HeapTuple tuple)
 	LoadContext lc;
 	ErrorContextCallback errcb;
 	AttrNumber	feature_function_att;
+	bool		need_xgb;
 
 	if (desc->natts < Natts_models_min)
 		elog(ERROR, "fraud_score catalog table has %d columns, expected at least %d",
@@ -318,51 +387,32 @@ load_entry(CacheEntry *entry, Relation rel, HeapTuple tuple)
 		}
 	}
 
+	need_xgb = fraud_score_engine == ENGINE_XGBOOST;
 	if (entry->booster_context != NULL && strcmp(entry->sha256, sha256) == 0 &&
-		entry->model.num_features == model.num_features)
+		entry->model.num_features == model.num_features &&
+		(entry->model.xgb != NULL || (!need_xgb && entry->model.forest != NULL)))
 	{
-		/* same bytes: keep the booster and the native forest */
+		/* same bytes, loaded for what is asked: keep the forest and booster */
 		model.xgb = entry->model.xgb;
 		model.forest = entry->model.forest;
-		model.ubjson = entry->model.ubjson;
-		model.ubjson_len = entry->model.ubjson_len;
 		model.booster_context = entry->model.booster_context;
 	}
 	else
 	{
-		MemoryContext check = AllocSetContextCreate(CurrentMemoryContext,
-													"fraud_score model check",
-													ALLOCSET_DEFAULT_SIZES);
-		bytea	   *bytes;
-		ModelInfo	info;
-
-		old = MemoryContextSwitchTo(check);
-		bytes = DatumGetByteaPP(values[Anum_model - 1]);
-		/* The table's owner can write it directly: trust nothing. */
 		booster_context = AllocSetContextCreate(CurrentMemoryContext, "fraud_score booster",
 												ALLOCSET_SMALL_SIZES);
-		model_validate(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), &info, booster_context);
-		if (info.num_features != model.num_features)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("fraud model \"%s\" version %d has %d features, but its catalog row says %d",
-							entry->name, model.version, info.num_features, model.num_features)));
-		model.forest = info.forest;
-		/*
-		 * XGBoost itself is loaded only when the xgboost engine first needs
-		 * it (or when the native evaluator could not be built): loading it
-		 * dominates a backend's first score.
-		 */
-		model.ubjson_len = VARSIZE_ANY_EXHDR(bytes);
-		model.ubjson = MemoryContextAlloc(booster_context, model.ubjson_len);
-		memcpy(model.ubjson, VARDATA_ANY(bytes), model.ubjson_len);
 		model.booster_context = booster_context;
-		if (model.forest == NULL || fraud_score_engine == ENGINE_XGBOOST)
-			model.xgb = xgb_load(model.ubjson, model.ubjson_len, model.num_features,
-								 booster_context);
-		MemoryContextSwitchTo(old);
-		MemoryContextSetParent(booster_context, CurrentMemoryContext);
-		MemoryContextDelete(check);
+
+		/*
+		 * The native engine needs only the compiled forest stored beside the
+		 * model (checked in full by forest_from_bytes): parsing and
+		 * validating the model itself was most of a backend's first score.
+		 */
+		if (!need_xgb)
+			model.forest = stored_forest(rel, tuple, sha256, model.num_features, booster_context);
+		if (model.forest == NULL || need_xgb)
+			load_model_bytes(entry, &model, values[Anum_model - 1], booster_context,
+							 model.forest == NULL, need_xgb);
 	}
 	error_context_stack = errcb.previous;
 
@@ -422,7 +472,8 @@ catalog_get_active_model(const char *name)
 		entry->sha256[0] = '\0';
 		memset(&entry->model, 0, sizeof(entry->model));
 	}
-	if (entry->valid)
+	/* A native-only entry is reloaded (cheaply) once the xgboost engine is on. */
+	if (entry->valid && (entry->model.xgb != NULL || fraud_score_engine != ENGINE_XGBOOST))
 		return &entry->model;
 
 	invalidations_before = catalog_invalidations;
@@ -478,4 +529,119 @@ fraud_score_models_changed(PG_FUNCTION_ARGS)
 				 errmsg("fraud_score_models_changed() must be called as a trigger")));
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	PG_RETURN_POINTER(NULL);
+}
+
+/*
+ * The forest compiled from model bytes, as stored bytes, or NULL if the
+ * native evaluator cannot represent the model.  Errors propagate.
+ */
+static bytea *
+compile_forest(Datum model_datum, const char *sha256)
+{
+	MemoryContext check = AllocSetContextCreate(CurrentMemoryContext,
+												"fraud_score model compile",
+												ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(check);
+	bytea	   *bytes = DatumGetByteaPP(model_datum);
+	bytea	   *result = NULL;
+	ModelInfo	info;
+
+	model_validate(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), &info, check);
+	MemoryContextSwitchTo(old);
+	if (info.forest != NULL)
+		result = forest_to_bytes(info.forest, sha256);
+	MemoryContextDelete(check);
+	return result;
+}
+
+/*
+ * Row trigger on the catalog, BEFORE INSERT OR UPDATE OF model, sha256:
+ * store the compiled forest (forest.c) of the row's model bytes, or NULL
+ * when the native evaluator cannot represent the model.
+ *
+ * Bytes that do not validate are stored anyway, with a NULL forest and a
+ * WARNING: fraud_model_load() has refused them already, so they come from
+ * a direct write or a restore, and refusing them would make pg_restore
+ * drop every model of the database with this one.  Every backend validates
+ * the bytes again before it uses them and reports the error then.
+ */
+Datum
+fraud_score_models_compile(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	HeapTuple	tuple;
+	AttrNumber	forest_att;
+	bool		model_null;
+	bool		sha_null;
+	Datum		model_datum;
+	Datum		sha_datum;
+	int			columns[1];
+	Datum		values[1] = {(Datum) 0};
+	bool		nulls[1] = {true};
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("fraud_score_models_compile() must be a BEFORE INSERT OR UPDATE row trigger")));
+	rel = trigdata->tg_relation;
+	desc = RelationGetDescr(rel);
+	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	forest_att = get_attnum(RelationGetRelid(rel), "forest");
+	if (forest_att == InvalidAttrNumber)
+		elog(ERROR, "fraud_score catalog table has no forest column");
+
+	model_datum = heap_getattr(tuple, Anum_model, desc, &model_null);
+	sha_datum = heap_getattr(tuple, Anum_sha256, desc, &sha_null);
+	if (!model_null && !sha_null)
+	{
+		MemoryContext caller_context = CurrentMemoryContext;
+		ResourceOwner caller_owner = CurrentResourceOwner;
+		char	   *sha256 = TextDatumGetCString(sha_datum);
+		bytea	   *volatile compiled = NULL;
+		ErrorData  *volatile edata = NULL;
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(caller_context);
+		PG_TRY();
+		{
+			compiled = compile_forest(model_datum, sha256);
+			ReleaseCurrentSubTransaction();
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(caller_context);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(caller_context);
+		CurrentResourceOwner = caller_owner;
+
+		if (edata != NULL)
+		{
+			bool		isnull;
+			Datum		name = heap_getattr(tuple, Anum_name, desc, &isnull);
+			Datum		version = heap_getattr(tuple, Anum_version, desc, &isnull);
+
+			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+				ReThrowError(edata);
+			ereport(WARNING,
+					(errcode(edata->sqlerrcode),
+					 errmsg("fraud model \"%s\" version %d is stored, but it is not a usable model: %s",
+							TextDatumGetCString(name), DatumGetInt32(version), edata->message),
+					 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+					 errhint("Scoring with it will fail until a valid model is loaded.")));
+		}
+		else if (compiled != NULL)
+		{
+			values[0] = PointerGetDatum(compiled);
+			nulls[0] = false;
+		}
+	}
+	columns[0] = forest_att;
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, 1, columns, values, nulls));
 }

@@ -57,4 +57,15 @@ typedef struct Forest
 
 extern double forest_predict(const Forest *forest, const float *features);
 
+/*
+ * A compiled forest as bytes, stored beside the model in the catalog so a
+ * backend's first score need not parse and validate the model document.
+ * forest_from_bytes checks everything forest_predict relies on and returns
+ * NULL, with the reason in *why, for bytes it cannot use.
+ */
+extern bytea *forest_to_bytes(const Forest *forest, const char *sha256);
+extern Forest *forest_from_bytes(const char *data, Size len, const char *sha256,
+								 int num_features, MemoryContext context,
+								 const char **why);
+
 #endif							/* FRAUD_SCORE_FOREST_H */

@@ -83,11 +83,10 @@ typedef struct FraudModel
 	double		review_threshold;
 	double		decline_threshold;
 	Oid			feature_function;	/* (jsonb) RETURNS jsonb, or InvalidOid */
-	struct XgbModel *xgb;		/* NULL until the xgboost engine needs it */
-	struct Forest *forest;		/* native evaluator of the same trees */
-	char	   *ubjson;			/* the validated bytes, for loading xgb later */
-	Size		ubjson_len;
-	MemoryContext booster_context;	/* owns xgb, forest and ubjson */
+	struct XgbModel *xgb;		/* NULL unless the xgboost engine (or a model
+								 * the forest cannot represent) needs it */
+	struct Forest *forest;		/* native evaluator of the same trees, or NULL */
+	MemoryContext booster_context;	/* owns xgb and forest */
 } FraudModel;
 
 /* catalog.c */

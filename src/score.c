@@ -61,15 +61,18 @@ score_features(FraudModel *model, const float *features)
 {
 	double		score;
 
-	if (fraud_score_engine == ENGINE_NATIVE && model->forest != NULL)
+	/*
+	 * catalog.c loads a booster whenever the xgboost engine is on or the
+	 * model has no forest; only a feature function that changed the engine
+	 * mid-call would find neither, and then the forest answers.
+	 */
+	if ((fraud_score_engine == ENGINE_NATIVE || model->xgb == NULL) && model->forest != NULL)
 		score = forest_predict(model->forest, features);
-	else
-	{
-		if (model->xgb == NULL)
-			model->xgb = xgb_load(model->ubjson, model->ubjson_len, model->num_features,
-								  model->booster_context);
+	else if (model->xgb != NULL)
 		score = xgb_predict_one(model->xgb, features);
-	}
+	else
+		elog(ERROR, "fraud model \"%s\" version %d is loaded for neither engine",
+			 model->name, model->version);
 
 	/* Validation keeps leaves finite; never let a NaN fall through to approve. */
 	if (isnan(score))
