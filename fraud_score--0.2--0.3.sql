@@ -63,3 +63,87 @@ REVOKE ALL ON FUNCTION fraud_score_stats() FROM PUBLIC;
 REVOKE ALL ON FUNCTION fraud_score_stats_reset() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fraud_score_stats() TO fraud_score_admin, pg_read_all_stats;
 GRANT EXECUTE ON FUNCTION fraud_score_stats_reset() TO fraud_score_admin;
+
+-- The last version number given to each model name, so that a version
+-- number is never given twice (dropping the newest version used to free its
+-- number for the next load).
+CREATE TABLE fraud_score_versions (
+	name text COLLATE "C" PRIMARY KEY,
+	last_version integer NOT NULL CHECK (last_version > 0)
+);
+SELECT pg_catalog.pg_extension_config_dump('fraud_score_versions', '');
+REVOKE ALL ON fraud_score_versions FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE ON fraud_score_versions TO fraud_score_admin;
+INSERT INTO fraud_score_versions (name, last_version)
+SELECT name, max(version) FROM fraud_score_models GROUP BY name;
+
+CREATE OR REPLACE FUNCTION fraud_model_load(name text, model bytea, features text[] DEFAULT NULL,
+								 review_threshold float8 DEFAULT 0.5,
+								 decline_threshold float8 DEFAULT 0.9,
+								 activate boolean DEFAULT true,
+								 description text DEFAULT NULL,
+								 feature_function regprocedure DEFAULT NULL,
+								 metrics jsonb DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	checked record;
+	new_version integer;
+	function_signature text;
+BEGIN
+	PERFORM @extschema@.fraud_model_check_name(fraud_model_load.name);
+	IF fraud_model_load.model IS NULL THEN
+		RAISE EXCEPTION 'model must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM @extschema@.fraud_model_check_thresholds(fraud_model_load.review_threshold,
+													  fraud_model_load.decline_threshold);
+	function_signature := @extschema@.fraud_model_check_feature_function(fraud_model_load.feature_function);
+
+	SELECT * INTO checked
+	FROM @extschema@.fraud_model_check(fraud_model_load.model, fraud_model_load.features);
+
+	-- Serialise loads and activations so version numbers and the active flag
+	-- stay consistent; scoring only reads and is not blocked.
+	LOCK TABLE @extschema@.fraud_score_models IN SHARE ROW EXCLUSIVE MODE;
+
+	-- Versions are never reused, even after the newest is dropped: rows
+	-- scored by a version keep naming it.  Under REPEATABLE READ a
+	-- concurrent load of the same name makes this fail with 40001.
+	INSERT INTO @extschema@.fraud_score_versions AS v (name, last_version)
+	SELECT fraud_model_load.name, coalesce(max(m.version), 0) + 1
+	FROM @extschema@.fraud_score_models m
+	WHERE m.name = fraud_model_load.name
+	ON CONFLICT (name) DO UPDATE
+		SET last_version = greatest(v.last_version, excluded.last_version - 1) + 1
+	RETURNING v.last_version INTO new_version;
+
+	IF coalesce(fraud_model_load.activate, false) THEN
+		UPDATE @extschema@.fraud_score_models m SET active = false
+		WHERE m.name = fraud_model_load.name AND m.active;
+	END IF;
+
+	BEGIN
+		INSERT INTO @extschema@.fraud_score_models
+			(name, version, model, sha256, features, num_features, objective,
+			 review_threshold, decline_threshold, active, description, metrics,
+			 feature_function)
+		VALUES (fraud_model_load.name, new_version, checked.ubjson,
+				encode(sha256(checked.ubjson), 'hex'), checked.feature_names,
+				checked.num_features, checked.objective,
+				fraud_model_load.review_threshold, fraud_model_load.decline_threshold,
+				coalesce(fraud_model_load.activate, false), fraud_model_load.description,
+				fraud_model_load.metrics, function_signature);
+	EXCEPTION WHEN unique_violation THEN
+		-- Under REPEATABLE READ the version was counted before the lock.
+		RAISE EXCEPTION 'could not load fraud model "%" version % because of a concurrent load',
+			fraud_model_load.name, new_version
+			USING ERRCODE = 'serialization_failure',
+				  HINT = 'Retry the transaction.';
+	END;
+	RETURN new_version;
+END
+$$;

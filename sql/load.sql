@@ -42,6 +42,13 @@ SELECT fraud_model_activate('m', 42);
 SELECT fraud_model_activate('nope', 1);
 SELECT name, version, active FROM fraud_models ORDER BY name, version;
 
+-- A version number is never given twice, even after the newest is dropped:
+-- rows scored by a version keep naming that version.
+SELECT fraud_model_load('m', decode(:'small_ubj', 'base64'), activate => false) AS newest \gset
+SELECT fraud_model_drop('m', :newest);
+SELECT fraud_model_load('m', decode(:'small_ubj', 'base64'), activate => false) = :newest + 1 AS next_number;
+SELECT name, last_version FROM fraud_score_versions WHERE name = 'm';
+
 -- Feature names: taken from the model, or given (and then stamped into it).
 SELECT fraud_model_load('nonames', decode(:'nonames_json', 'base64'));
 SELECT fraud_model_load('nonames', decode(:'nonames_json', 'base64'),
