@@ -49,7 +49,7 @@ uninstall-xgb-library:
 EXTRA_CLEAN = src/xgb.o $(XGB_LIBRARY)
 
 # The README's two commands.
-.PHONY: demo test model evaluate bench
+.PHONY: demo test model evaluate bench fuzz
 demo: all
 	demo/run
 
@@ -65,3 +65,17 @@ bench:
 
 evaluate:
 	models/evaluate.sh
+
+# libFuzzer targets for the model loader, the jsonb feature mapping and stored
+# forests, each run for FUZZ_SECONDS (clang-14, libclang-rt-14-dev; see
+# fuzz/README.md).
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(MAKE) -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+# The regression and isolation suites against a copy built with ASan + UBSan,
+# on private clusters; never touches src/ or the installed extension
+# (scripts/check-sanitizers, see DEVELOPERS.md).  E.g. CHECK_ASAN_ARGS="--config preload".
+.PHONY: check-asan
+check-asan:
+	scripts/check-sanitizers $(CHECK_ASAN_ARGS)

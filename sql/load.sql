@@ -134,6 +134,11 @@ SELECT pg_temp.try_load(jsonb_set(m, '{learner,gradient_booster,model,trees,0,id
 SELECT pg_temp.try_load(jsonb_set(m, '{learner,gradient_booster,model,trees,0,split_conditions,30}', '1e400')) FROM good;
 -- learner parameters
 SELECT pg_temp.try_load(jsonb_set(m, '{learner,learner_model_param,base_score}', '"2"')) FROM good;
+-- XGBoost reads base_score as a float: these are 1 and 0 to it.
+SELECT pg_temp.try_load(jsonb_set(m, '{learner,learner_model_param,base_score}', '"0.99999999"')) FROM good;
+SELECT pg_temp.try_load(jsonb_set(m, '{learner,learner_model_param,base_score}', '"1E-50"')) FROM good;
+-- An array of numbers where the trees should be.
+SELECT pg_temp.try_load(jsonb_set(m, '{learner,gradient_booster,model,trees}', '[1]')) FROM good;
 SELECT pg_temp.try_load(jsonb_set(m, '{learner,learner_model_param,num_feature}', '"0"')) FROM good;
 SELECT pg_temp.try_load(jsonb_set(m, '{learner,learner_model_param,num_feature}', '"five"')) FROM good;
 SELECT pg_temp.try_load(jsonb_set(m, '{learner,learner_model_param,num_class}', '"3"')) FROM good;

@@ -112,6 +112,11 @@ kind_with_article(DocKind kind)
 {
 	const char *name = doc_kind_name(kind);
 
+	/* The document keeps arrays of numbers apart from other arrays. */
+	if (kind == DOC_NUMARRAY)
+		return "an array of numbers";
+	if (kind == DOC_ARRAY)
+		return "an array of objects or strings";
 	return psprintf("%s %s", strchr("aeiou", name[0]) ? "an" : "a", name);
 }
 
@@ -127,7 +132,8 @@ require(const DocValue *object, const char *key, DocKind kind, const char *where
 		!(kind == DOC_ARRAY && v->kind == DOC_NUMARRAY && v->count == 0) &&
 		!(kind == DOC_NUMARRAY && v->kind == DOC_ARRAY && v->count == 0))
 		INVALID_MODEL("\"%s\" in %s is %s, not %s.", key, where,
-					  kind_with_article(v->kind), kind == DOC_NUMARRAY ? "an array of numbers" :
+					  (v->kind == DOC_ARRAY || v->kind == DOC_NUMARRAY) && v->count == 0 ?
+					  "an empty array" : kind_with_article(v->kind),
 					  kind_with_article(kind));
 	return v;
 }
@@ -478,9 +484,10 @@ model_validate(const char *data, Size len, ModelInfo *info, MemoryContext forest
 		require_int_param(param, "num_target", "learner_model_param", 0, PG_INT32_MAX) > 1)
 		UNSUPPORTED_MODEL("The model has more than one target.");
 	info->base_score = require_number_param(param, "base_score", "learner_model_param", "a number");
-	if (!(info->base_score > 0 && info->base_score < 1))
-		INVALID_MODEL("The base_score is %g; a binary:logistic model needs it strictly between 0 and 1.",
-					  info->base_score);
+	/* XGBoost keeps it as a float: 0.99999999 is 1 to it, and 1e-50 is 0. */
+	if (!((float) info->base_score > 0 && (float) info->base_score < 1))
+		INVALID_MODEL("The base_score is %.10g (%g as XGBoost's float); a binary:logistic model needs it strictly between 0 and 1.",
+					  info->base_score, (double) (float) info->base_score);
 
 	booster = require(learner, "gradient_booster", DOC_OBJECT, "the learner");
 	booster_name = require(booster, "name", DOC_STRING, "gradient_booster")->u.string;
