@@ -87,7 +87,7 @@ ref_predict(const Forest *forest, const float *row)
 			if (++steps > forest->num_nodes)
 				shim_fail("accepted forest: tree %d never reaches a leaf", t);
 		}
-		margin += forest->leaf_values[i];
+		margin += forest->nodes[i].condition;
 	}
 	return (double) ref_sigmoid(margin);
 }

@@ -478,25 +478,22 @@ datum_to_input(Datum value, Oid type, const char *feature)
 	return NAN;					/* keep compiler quiet */
 }
 
+/* From a row deformed by heap_deform_tuple (the trigger's NEW). */
 void
-features_from_tuple(FraudModel *model, const FeatureMap *map, TupleDesc tupdesc,
-					HeapTuple tuple, Jsonb *extra, float *out)
+features_from_values(FraudModel *model, const FeatureMap *map, const Datum *values,
+					 const bool *isnull, Jsonb *extra, float *out)
 {
 	Assert(map->num_features == model->num_features);
 	collect_extra(model->keys, extra, out);
 	for (int i = 0; i < map->num_features; i++)
 	{
-		bool		isnull;
-		Datum		value;
+		AttrNumber	att = map->attnums[i];
 
 		if (model->keys->filled[i])
 			continue;
-		if (map->attnums[i] == 0)
-		{
+		if (att == 0 || isnull[att - 1])
 			out[i] = NAN;
-			continue;
-		}
-		value = heap_getattr(tuple, map->attnums[i], tupdesc, &isnull);
-		out[i] = isnull ? NAN : datum_to_input(value, map->types[i], model->feature_names[i]);
+		else
+			out[i] = datum_to_input(values[att - 1], map->types[i], model->feature_names[i]);
 	}
 }

@@ -57,7 +57,7 @@ walk_group(const Forest *forest, const float *inputs, int32 *at, int lanes, int 
 		}
 	}
 	for (int lane = 0; lane < lanes; lane++)
-		margin += forest->leaf_values[at[lane]];
+		margin += nodes[at[lane]].condition;
 	return margin;
 }
 
@@ -79,6 +79,7 @@ forest_predict(const Forest *forest, const float *features)
 		inputs[f] = missing ? INFINITY : v;
 		inputs[n + f] = missing ? -INFINITY : v;
 	}
+	inputs[2 * n] = NAN;
 
 	for (; t + FOREST_LANES <= forest->num_trees; t += FOREST_LANES, group++)
 	{
@@ -99,7 +100,7 @@ forest_predict(const Forest *forest, const float *features)
 
 #define FOREST_MAGIC "FSF1"
 #define FOREST_BYTE_ORDER 0x01020304
-#define FOREST_FORMAT_VERSION 1
+#define FOREST_FORMAT_VERSION 2
 
 typedef struct ForestHeader
 {
@@ -126,7 +127,7 @@ forest_to_bytes(const Forest *forest, const char *sha256)
 	ForestHeader header = {0};
 	Size		groups = forest_num_groups(forest->num_trees);
 	Size		len = sizeof(ForestHeader) + sizeof(int32) * (forest->num_trees + groups) +
-		(sizeof(ForestNode) + sizeof(float)) * forest->num_nodes;
+		sizeof(ForestNode) * forest->num_nodes;
 	bytea	   *result = palloc(VARHDRSZ + len);
 	char	   *p = VARDATA(result);
 
@@ -148,15 +149,13 @@ forest_to_bytes(const Forest *forest, const char *sha256)
 	memcpy(p, forest->group_depth, sizeof(int32) * groups);
 	p += sizeof(int32) * groups;
 	memcpy(p, forest->nodes, sizeof(ForestNode) * forest->num_nodes);
-	p += sizeof(ForestNode) * forest->num_nodes;
-	memcpy(p, forest->leaf_values, sizeof(float) * forest->num_nodes);
 	return result;
 }
 
 /*
  * Check a stored forest node by node: every index in range, every child
  * after its parent within its own tree (so every walk ends), leaves NaN
- * conditions and finite values, splits finite conditions, and each group's
+ * reading the NaN slot with finite values, splits finite conditions, and each group's
  * depth exactly what its trees need.
  */
 static const char *
@@ -187,21 +186,21 @@ forest_check(const Forest *forest)
 		{
 			const ForestNode *node = &forest->nodes[i];
 
-			if (node->input >= 2 * forest->num_features)
-			{
-				why = "a node reads an input beyond the model's features";
-				break;
-			}
 			if (node->child_delta == 0)
 			{
-				if (!isnan(node->condition) || !isfinite(forest->leaf_values[i]))
+				if (node->input != 2 * forest->num_features || !isfinite(node->condition))
 				{
-					why = "a leaf has a condition or a value that is not finite";
+					why = "a leaf reads an input or has a value it should not";
 					break;
 				}
 				if (i == start || depth[i] > 0)
 					deepest = Max(deepest, depth[i]);
 				continue;
+			}
+			if (node->input >= 2 * forest->num_features)
+			{
+				why = "a node reads an input beyond the model's features";
+				break;
 			}
 			if (!isfinite(node->condition) || (int64) i + node->child_delta + 1 >= end)
 			{
@@ -256,7 +255,7 @@ forest_from_bytes(const char *data, Size len, const char *sha256, int num_featur
 	}
 	expected = sizeof(ForestHeader) +
 		(uint64) sizeof(int32) * ((uint64) header.num_trees + header.num_groups) +
-		(uint64) (sizeof(ForestNode) + sizeof(float)) * header.num_nodes;
+		(uint64) sizeof(ForestNode) * header.num_nodes;
 	if (expected != len)
 	{
 		*why = "its length does not match its counts";
@@ -275,8 +274,7 @@ forest_from_bytes(const char *data, Size len, const char *sha256, int num_featur
 	forest->roots = (int32 *) (copy + sizeof(ForestHeader));
 	stored_depth = forest->roots + header.num_trees;
 	forest->nodes = (ForestNode *) (stored_depth + header.num_groups);
-	forest->leaf_values = (float *) (forest->nodes + header.num_nodes);
-	forest->inputs = MemoryContextAlloc(context, sizeof(float) * 2 * Max(num_features, 1));
+	forest->inputs = MemoryContextAlloc(context, sizeof(float) * (2 * num_features + 1));
 
 	/* Recompute the depths and insist they are what was stored. */
 	forest->group_depth = MemoryContextAllocZero(context, sizeof(int32) * header.num_groups);

@@ -30,13 +30,16 @@
  *   whose missing values go left reads the second.  Conditions are finite
  *   (validated), so a missing value goes the node's default way, and a real
  *   infinity still goes where XGBoost's "value < condition" sends it.
- * - A leaf has child_delta 0 and a NaN condition, which every comparison
- *   fails, so stepping from a leaf stays on it; its value is in leaf_values.
+ * - A leaf has child_delta 0 and reads the last input slot, always NaN, so
+ *   every comparison fails and stepping from a leaf stays on it; its
+ *   "condition" is the leaf value, which the walk finds in the node it
+ *   stopped on, already in cache.
  */
 typedef struct ForestNode
 {
-	float		condition;
-	uint16		input;			/* feature, plus num_features if default left */
+	float		condition;		/* a leaf's value */
+	uint16		input;			/* feature, plus num_features if default left;
+								 * 2 * num_features (the NaN slot) for a leaf */
 	uint16		child_delta;
 } ForestNode;
 
@@ -51,8 +54,7 @@ typedef struct Forest
 	int32	   *roots;
 	int32	   *group_depth;	/* deepest leaf of each FOREST_LANES trees */
 	ForestNode *nodes;
-	float	   *leaf_values;	/* by node index; 0 for splits */
-	float	   *inputs;			/* scratch: 2 * num_features */
+	float	   *inputs;			/* scratch: 2 * num_features + 1 */
 } Forest;
 
 extern double forest_predict(const Forest *forest, const float *features);

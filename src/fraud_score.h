@@ -113,9 +113,9 @@ typedef struct FeatureMap
 
 extern FeatureMap *feature_map_build(FraudModel *model, TupleDesc tupdesc,
 									 const char *relname, MemoryContext context);
-extern void features_from_tuple(FraudModel *model, const FeatureMap *map,
-								TupleDesc tupdesc, HeapTuple tuple, Jsonb *extra,
-								float *out);
+extern void features_from_values(FraudModel *model, const FeatureMap *map,
+								 const Datum *values, const bool *isnull, Jsonb *extra,
+								 float *out);
 
 /* trigger.c */
 extern void trigger_init(void);

@@ -28,7 +28,7 @@
 /* Limits well beyond any real fraud model, small enough to bound memory. */
 #define MAX_FEATURES 10000
 /* forest.h's input index counts each feature twice */
-StaticAssertDecl(2 * MAX_FEATURES <= PG_UINT16_MAX, "ForestNode.input too narrow");
+StaticAssertDecl(2 * MAX_FEATURES + 1 <= PG_UINT16_MAX, "ForestNode.input too narrow");
 #define MAX_TREE_NODES (1 << 24)
 
 #define INVALID_MODEL(...) invalid_model(__VA_ARGS__)
@@ -263,7 +263,6 @@ forest_add_tree(Forest *forest, int n, const double *left, const double *right,
 	{
 		forest->capacity = Max(forest->capacity * 2, forest->num_nodes + count);
 		forest->nodes = repalloc_huge(forest->nodes, sizeof(ForestNode) * forest->capacity);
-		forest->leaf_values = repalloc_huge(forest->leaf_values, sizeof(float) * forest->capacity);
 	}
 	for (int k = 0; k < count; k++)
 	{
@@ -272,10 +271,9 @@ forest_add_tree(Forest *forest, int n, const double *left, const double *right,
 
 		if (left[old] == -1)
 		{
-			node->condition = NAN;
-			node->input = 0;
+			node->condition = (float) split_cond[old];
+			node->input = 2 * forest->num_features;
 			node->child_delta = 0;
-			forest->leaf_values[base + k] = (float) split_cond[old];
 		}
 		else
 		{
@@ -283,7 +281,6 @@ forest_add_tree(Forest *forest, int n, const double *left, const double *right,
 			node->input = (uint16) split_index[old] +
 				(default_left[old] != 0 ? forest->num_features : 0);
 			node->child_delta = (uint16) (position[(int) left[old]] - k);
-			forest->leaf_values[base + k] = 0;
 		}
 	}
 	forest->roots[forest->num_trees++] = base;
@@ -518,9 +515,8 @@ model_validate(const char *data, Size len, ModelInfo *info, MemoryContext forest
 													 sizeof(int32) * (info->num_trees / FOREST_LANES + 1));
 		forest->capacity = 1024;
 		forest->nodes = MemoryContextAllocHuge(forest_context, sizeof(ForestNode) * forest->capacity);
-		forest->leaf_values = MemoryContextAllocHuge(forest_context, sizeof(float) * forest->capacity);
 		forest->num_features = info->num_features;
-		forest->inputs = MemoryContextAlloc(forest_context, sizeof(float) * 2 * info->num_features);
+		forest->inputs = MemoryContextAlloc(forest_context, sizeof(float) * (2 * info->num_features + 1));
 		/* XGBoost's ProbToMargin for binary:logistic, in float */
 		forest->base_margin = -logf(1.0f / base - 1.0f);
 	}

@@ -217,25 +217,33 @@ typedef struct RowScore
 	int32		version;
 } RowScore;
 
+/* NEW: the tuple, and its columns deformed once for reading and rewriting. */
+typedef struct NewRow
+{
+	HeapTuple	tuple;
+	Datum	   *values;
+	bool	   *nulls;
+} NewRow;
+
 static void
-score_row(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, HeapTuple tuple,
+score_row(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, const NewRow *row,
 		  RowScore *result)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	FraudModel *model = catalog_get_active_model(trigger->tgargs[0]);
 	Jsonb	   *extra = NULL;
-	float	   *row;
+	float	   *inputs;
 
 	/* NEW as jsonb is built only for a feature function. */
 	if (OidIsValid(model->feature_function))
 		model = score_model_with_features(trigger->tgargs[0], model,
-										  score_tuple_to_jsonb(tuple, tupdesc), &extra);
+										  score_tuple_to_jsonb(row->tuple, tupdesc), &extra);
 	if (!entry->map_valid || entry->model_generation != model->generation)
 		build_map(entry, rel, model);
 
-	row = score_feature_buffer(model->num_features);
-	features_from_tuple(model, entry->map, tupdesc, tuple, extra, row);
-	result->score = score_features(model, row);
+	inputs = score_feature_buffer(model->num_features);
+	features_from_values(model, entry->map, row->values, row->nulls, extra, inputs);
+	result->score = score_features(model, inputs);
 	result->decision = score_decision(model, result->score);
 	result->version = model->version;
 }
@@ -251,7 +259,7 @@ on_error_name(OnErrorPolicy policy)
  * and counted the failure, if it failed with anything but a cancel.
  */
 static bool
-score_row_or_warn(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, HeapTuple tuple,
+score_row_or_warn(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, const NewRow *row,
 				  RowScore *result, OnErrorPolicy policy)
 {
 	MemoryContext caller_context = CurrentMemoryContext;
@@ -262,7 +270,7 @@ score_row_or_warn(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, Heap
 	MemoryContextSwitchTo(caller_context);
 	PG_TRY();
 	{
-		score_row(entry, trigger, rel, tuple, result);
+		score_row(entry, trigger, rel, row, result);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(caller_context);
 		CurrentResourceOwner = caller_owner;
@@ -296,14 +304,14 @@ score_row_or_warn(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, Heap
 
 /* score_row, counting an error before it propagates. */
 static void
-score_row_or_raise(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, HeapTuple tuple,
+score_row_or_raise(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, const NewRow *row,
 				   RowScore *result)
 {
 	MemoryContext caller_context = CurrentMemoryContext;
 
 	PG_TRY();
 	{
-		score_row(entry, trigger, rel, tuple, result);
+		score_row(entry, trigger, rel, row, result);
 	}
 	PG_CATCH();
 	{
@@ -325,15 +333,13 @@ fraud_score_trigger(PG_FUNCTION_ARGS)
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	Trigger    *trigger;
 	Relation	rel;
-	HeapTuple	tuple;
+	TupleDesc	tupdesc;
+	NewRow		row;
+	HeapTuple	result_tuple;
 	TriggerCacheEntry *entry;
 	OnErrorPolicy policy = (OnErrorPolicy) fraud_score_on_error;
 	RowScore	result;
 	bool		scored;
-	int			columns[3];
-	Datum		values[3];
-	bool		nulls[3] = {false, false, false};
-	int			ncolumns = 0;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -354,38 +360,46 @@ fraud_score_trigger(PG_FUNCTION_ARGS)
 						trigger->tgname, RelationGetRelationName(rel), trigger->tgnargs),
 				 errhint("Use EXECUTE FUNCTION fraud_score_trigger(model, score_column [, decision_column [, version_column]]).")));
 
-	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	tupdesc = RelationGetDescr(rel);
+	row.tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	entry = trigger_entry(trigger);
 	if (!entry->outputs_valid || entry->relid != RelationGetRelid(rel))
 		resolve_outputs(entry, trigger, rel);
 
+	/* Deformed once: features are read from it, outputs written into it. */
+	row.values = palloc(sizeof(Datum) * tupdesc->natts);
+	row.nulls = palloc(sizeof(bool) * tupdesc->natts);
+	heap_deform_tuple(row.tuple, tupdesc, row.values, row.nulls);
+
 	if (policy == ON_ERROR_ERROR)
 	{
-		score_row_or_raise(entry, trigger, rel, tuple, &result);
+		score_row_or_raise(entry, trigger, rel, &row, &result);
 		scored = true;
 	}
 	else
-		scored = score_row_or_warn(entry, trigger, rel, tuple, &result, policy);
+		scored = score_row_or_warn(entry, trigger, rel, &row, &result, policy);
 	if (scored)
 		stats_count_scored();
 
-	columns[ncolumns] = entry->score_attnum;
-	nulls[ncolumns] = !scored;
-	values[ncolumns++] = !scored ? (Datum) 0 : entry->score_type == FLOAT4OID ?
+	row.nulls[entry->score_attnum - 1] = !scored;
+	row.values[entry->score_attnum - 1] = !scored ? (Datum) 0 : entry->score_type == FLOAT4OID ?
 		Float4GetDatum((float4) result.score) : Float8GetDatum(result.score);
 	if (entry->decision_attnum)
 	{
-		columns[ncolumns] = entry->decision_attnum;
-		values[ncolumns++] = CStringGetTextDatum(scored ? result.decision : on_error_name(policy));
+		row.nulls[entry->decision_attnum - 1] = false;
+		row.values[entry->decision_attnum - 1] =
+			CStringGetTextDatum(scored ? result.decision : on_error_name(policy));
 	}
 	if (entry->version_attnum)
 	{
-		columns[ncolumns] = entry->version_attnum;
-		nulls[ncolumns] = !scored;
-		values[ncolumns++] = !scored ? (Datum) 0 : entry->version_type == INT8OID ?
+		row.nulls[entry->version_attnum - 1] = !scored;
+		row.values[entry->version_attnum - 1] = !scored ? (Datum) 0 : entry->version_type == INT8OID ?
 			Int64GetDatum(result.version) : Int32GetDatum(result.version);
 	}
-	return PointerGetDatum(heap_modify_tuple_by_cols(tuple,
-													 RelationGetDescr(rel), ncolumns, columns,
-													 values, nulls));
+	result_tuple = heap_form_tuple(tupdesc, row.values, row.nulls);
+	/* as heap_modify_tuple does */
+	result_tuple->t_data->t_ctid = row.tuple->t_data->t_ctid;
+	result_tuple->t_self = row.tuple->t_self;
+	result_tuple->t_tableOid = row.tuple->t_tableOid;
+	return PointerGetDatum(result_tuple);
 }
