@@ -148,6 +148,12 @@ for trees in 50 200 1000; do
 	done
 done
 
+# Least-squares line through (trees, native us) at each depth: the slope is
+# the walk's cost per tree, the intercept the per-call cost beyond the walk.
+fit=$(awk '$4 != "" {n[$2]++; sx[$2] += $1; sy[$2] += $3; sxx[$2] += $1 * $1; sxy[$2] += $1 * $3}
+	END {for (d in n) {b = (n[d] * sxy[d] - sx[d] * sy[d]) / (n[d] * sxx[d] - sx[d] * sx[d]);
+	                   a = (sy[d] - b * sx[d]) / n[d]; printf "%s %.4f %.3f\n", d, b, a}}' <<< "$sweep" | sort -n)
+
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 {
@@ -172,12 +178,19 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 		awk -v t="$trees" '$1 == t {printf " %s / %s |", $3, $4}' <<< "$sweep"
 		echo
 	done
+	echo
+	echo "Native cost against tree count (least squares over 50, 200, 1000 trees):"
+	echo
+	echo "| depth | us per tree | us per call beyond the walk (intercept) |"
+	echo "|---|---|---|"
+	awk '{printf "| %s | %s | %s |\n", $1, $2, $3}' <<< "$fit"
 } > "$work/table.md"
 cat "$work/table.md"
-json=$(printf '{"native_us":%s,"xgboost_us":%s,"xgboost_batch_us":%s,"trigger_native_us":%s,"trigger_xgboost_us":%s,"p50_ms":%s,"p99_ms":%s,"p999_ms":%s,"first_score_ms":%s,"first_score_loaded_ms":%s,"first_score_xgboost_ms":%s,"insert_ratio_sync_on":%s,"insert_ratio_sync_off":%s,"sweep":[%s]}' \
+json=$(printf '{"native_us":%s,"xgboost_us":%s,"xgboost_batch_us":%s,"trigger_native_us":%s,"trigger_xgboost_us":%s,"p50_ms":%s,"p99_ms":%s,"p999_ms":%s,"first_score_ms":%s,"first_score_loaded_ms":%s,"first_score_xgboost_ms":%s,"insert_ratio_sync_on":%s,"insert_ratio_sync_off":%s,"sweep":[%s],"fit":[%s]}' \
 	"$native_us" "$xgboost_us" "$xgb_batch_us" "$trigger_native_us" "$trigger_xgboost_us" "$p50" "$p99" "$p999" "$first" "$first_loaded" "$first_xgboost" \
 	"$(ratio "$ins_on_plain" "$ins_on_scored")" "$(ratio "$ins_off_plain" "$ins_off_scored")" \
-	"$(awk 'NF == 4 {printf "%s{\"trees\":%s,\"depth\":%s,\"native_us\":%s,\"xgboost_us\":%s}", sep, $1, $2, $3, $4; sep=","}' <<< "$sweep")")
+	"$(awk 'NF == 4 {printf "%s{\"trees\":%s,\"depth\":%s,\"native_us\":%s,\"xgboost_us\":%s}", sep, $1, $2, $3, $4; sep=","}' <<< "$sweep")" \
+	"$(awk 'NF == 3 {printf "%s{\"depth\":%s,\"us_per_tree\":%s,\"intercept_us\":%s}", sep, $1, $2, $3; sep=","}' <<< "$fit")")
 if [ "$BENCH_RESULTS" = 1 ]; then
 	{ cat "$work/table.md"; echo; echo '```'; echo "$json"; echo '```'; } > bench/RESULTS.md
 fi
