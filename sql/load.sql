@@ -42,6 +42,17 @@ SELECT fraud_model_activate('m', 42);
 SELECT fraud_model_activate('nope', 1);
 SELECT name, version, active FROM fraud_models ORDER BY name, version;
 
+-- The catalog's compile trigger function serves only the catalog.
+CREATE TABLE not_the_catalog (forest bytea);
+CREATE TRIGGER compile BEFORE INSERT ON not_the_catalog
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_models_compile();
+INSERT INTO not_the_catalog VALUES (NULL);
+CREATE TRIGGER compile_after AFTER INSERT ON fraud_score_models
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_models_compile();
+SELECT fraud_model_load('m', decode(:'small_ubj', 'base64'), activate => false);
+DROP TRIGGER compile_after ON fraud_score_models;
+DROP TABLE not_the_catalog;
+
 -- A version number is never given twice, even after the newest is dropped:
 -- rows scored by a version keep naming that version.
 SELECT fraud_model_load('m', decode(:'small_ubj', 'base64'), activate => false) AS newest \gset

@@ -590,8 +590,10 @@ fraud_score_models_compile(PG_FUNCTION_ARGS)
 	desc = RelationGetDescr(rel);
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	forest_att = get_attnum(RelationGetRelid(rel), "forest");
-	if (forest_att == InvalidAttrNumber)
-		elog(ERROR, "fraud_score catalog table has no forest column");
+	if (RelationGetRelid(rel) != catalog_models_relid() || forest_att == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("fraud_score_models_compile() is only for the table fraud_score_models")));
 
 	model_datum = heap_getattr(tuple, Anum_model, desc, &model_null);
 	sha_datum = heap_getattr(tuple, Anum_sha256, desc, &sha_null);
