@@ -23,6 +23,9 @@ LANGUAGE C;
 CREATE TRIGGER fraud_score_models_compile
 	BEFORE INSERT OR UPDATE OF model, sha256 ON fraud_score_models
 	FOR EACH ROW EXECUTE FUNCTION fraud_score_models_compile();
+-- Also under session_replication_role = replica (logical replication apply,
+-- bulk loaders), or a stored forest could outlive the bytes it came from.
+ALTER TABLE fraud_score_models ENABLE ALWAYS TRIGGER fraud_score_models_compile;
 
 -- Compile the versions already loaded (a WARNING names any that no longer
 -- validates; it keeps a NULL forest).

@@ -103,6 +103,39 @@ INSERT INTO tx_slow (amount) VALUES (1);
 RESET statement_timeout;
 SELECT count(*) AS slow_rows FROM tx_slow;
 
+-- Errors that belong to the transaction, not the row, are raised whatever
+-- the policy (each ERROR below): a serialization failure and a deadlock (the
+-- client must retry), exhausted resources.  A lock timeout in a feature
+-- function is the row's failure: its data was late.
+CREATE FUNCTION oe_raising_features(doc jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'raised on purpose' USING ERRCODE = doc->>'code';
+END $$;
+SELECT fraud_model_load('oe_raise', decode(:'small_ubj', 'base64'), feature_function => 'oe_raising_features(jsonb)');
+CREATE TABLE tx_raise (amount float8, code text, score float8, decision text);
+CREATE TRIGGER score_tx BEFORE INSERT ON tx_raise
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('oe_raise', 'score', 'decision');
+SET fraud_score.on_error = review;
+INSERT INTO tx_raise (amount, code) VALUES (1, '40001');
+INSERT INTO tx_raise (amount, code) VALUES (1, '40P01');
+INSERT INTO tx_raise (amount, code) VALUES (1, '53200');
+INSERT INTO tx_raise (amount, code) VALUES (1, '55P03') RETURNING code, score, decision;
+
+-- The last failure's message is kept whole characters at a time.
+CREATE FUNCTION oe_long_message(doc jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '%', repeat('é', 300);
+END $$;
+SELECT fraud_model_load('oe_long', decode(:'small_ubj', 'base64'), feature_function => 'oe_long_message(jsonb)');
+CREATE TABLE tx_long (amount float8, score float8, decision text);
+CREATE TRIGGER score_tx BEFORE INSERT ON tx_long
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('oe_long', 'score', 'decision');
+SET client_min_messages = error;
+INSERT INTO tx_long (amount) VALUES (1);
+RESET client_min_messages;
+SELECT length(last_failure) AS characters, octet_length(last_failure) AS bytes FROM fraud_score_stats();
+SET fraud_score.on_error = approve;
+
 -- Scoring that works is unaffected by the policy.
 CREATE TABLE tx_ok (LIKE tx_missing_model INCLUDING DEFAULTS);
 CREATE TRIGGER score_tx BEFORE INSERT ON tx_ok

@@ -629,7 +629,7 @@ fraud_score_models_compile(PG_FUNCTION_ARGS)
 			Datum		name = heap_getattr(tuple, Anum_name, desc, &isnull);
 			Datum		version = heap_getattr(tuple, Anum_version, desc, &isnull);
 
-			if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			if (error_is_not_the_rows(edata->sqlerrcode))
 				ReThrowError(edata);
 			ereport(WARNING,
 					(errcode(edata->sqlerrcode),

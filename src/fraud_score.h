@@ -146,6 +146,7 @@ extern void metrics_compute(const double *scores, const float *labels, int n,
 extern float *score_feature_buffer(int num_features);
 extern double score_features(FraudModel *model, const float *features);
 extern const char *score_decision(FraudModel *model, double score);
+extern bool error_is_not_the_rows(int sqlerrcode);
 extern FraudModel *score_model_with_features(const char *name, FraudModel *model,
 											 Datum row_jsonb,
 											 Jsonb **extra);

@@ -83,6 +83,31 @@ score_features(FraudModel *model, const float *features)
 	return score;
 }
 
+/*
+ * Whether an error belongs to the transaction or the server rather than to
+ * the row (or model) being handled: a cancel or shutdown (class 57), a
+ * deadlock or serialization failure (class 40, which the client must
+ * retry), exhausted resources (53) or a system error (58).  Such errors are
+ * raised as they are wherever fraud_score otherwise turns a failure into an
+ * outcome (fraud_score.on_error, storing an unusable model).  A lock
+ * timeout in a feature function is the row's failure: its data was not
+ * available in time.
+ */
+bool
+error_is_not_the_rows(int sqlerrcode)
+{
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_TRANSACTION_ROLLBACK:
+		case ERRCODE_INSUFFICIENT_RESOURCES:
+		case ERRCODE_OPERATOR_INTERVENTION:
+		case ERRCODE_SYSTEM_ERROR:
+			return true;
+		default:
+			return false;
+	}
+}
+
 const char *
 score_decision(FraudModel *model, double score)
 {

@@ -17,6 +17,7 @@
 
 #include "access/htup_details.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
@@ -52,13 +53,15 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static void
 stats_reset_fields(ScoringStats *s)
 {
+	TimestampTz now = GetCurrentTimestamp();
+
 	pg_atomic_write_u64(&s->rows_scored, 0);
 	for (int i = 0; i <= ON_ERROR_APPROVE; i++)
 		pg_atomic_write_u64(&s->failures[i], 0);
 	SpinLockAcquire(&s->mutex);
 	s->last_failure_at = 0;
 	s->last_failure[0] = '\0';
-	s->reset_at = GetCurrentTimestamp();
+	s->reset_at = now;
 	SpinLockRelease(&s->mutex);
 }
 
@@ -129,11 +132,16 @@ void
 stats_count_failure(OnErrorPolicy outcome, const char *message)
 {
 	ScoringStats *s = get_stats();
+	TimestampTz now = GetCurrentTimestamp();
+	const char *text = message ? message : "";
+	/* whole characters only: a cut one would make the text unreadable */
+	int			len = pg_mbcliplen(text, strlen(text), LAST_FAILURE_LEN - 1);
 
 	pg_atomic_fetch_add_u64(&s->failures[outcome], 1);
 	SpinLockAcquire(&s->mutex);
-	s->last_failure_at = GetCurrentTimestamp();
-	strlcpy(s->last_failure, message ? message : "", LAST_FAILURE_LEN);
+	s->last_failure_at = now;
+	memcpy(s->last_failure, text, len);
+	s->last_failure[len] = '\0';
 	SpinLockRelease(&s->mutex);
 }
 

@@ -15,7 +15,8 @@
  * subtransaction, as a PL/pgSQL exception block would, and the row is
  * written with that decision and a NULL score and version, with a WARNING.
  * A misconfigured trigger (arguments, output columns) is always an error,
- * and so is a query cancel.
+ * and so are a cancel, a deadlock, a serialization failure and running out
+ * of resources (error_is_not_the_rows).
  *
  *-------------------------------------------------------------------------
  */
@@ -256,7 +257,8 @@ on_error_name(OnErrorPolicy policy)
 
 /*
  * score_row in a subtransaction.  Returns false, having raised a WARNING
- * and counted the failure, if it failed with anything but a cancel.
+ * and counted the failure, if it failed with a scoring failure; raises
+ * anything else.
  */
 static bool
 score_row_or_warn(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, const NewRow *row,
@@ -288,7 +290,7 @@ score_row_or_warn(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, cons
 
 	if (edata == NULL)
 		return true;
-	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+	if (error_is_not_the_rows(edata->sqlerrcode))
 		ReThrowError(edata);
 	stats_count_failure(policy, edata->message);
 	ereport(WARNING,
@@ -319,7 +321,7 @@ score_row_or_raise(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, con
 
 		MemoryContextSwitchTo(caller_context);
 		edata = CopyErrorData();
-		if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED)
+		if (!error_is_not_the_rows(edata->sqlerrcode))
 			stats_count_failure(ON_ERROR_ERROR, edata->message);
 		FreeErrorData(edata);
 		PG_RE_THROW();
