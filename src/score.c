@@ -280,8 +280,12 @@ score_tuple_to_jsonb(HeapTuple tuple, TupleDesc tupdesc)
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(text_to_cstring(json)));
 }
 
-static FraudModel *
-score_jsonb_args(FunctionCallInfo fcinfo, double *score)
+/*
+ * The input row for fraud_score's (features jsonb, model text) arguments,
+ * feature function included, and the model it is for.
+ */
+static float *
+jsonb_args_inputs(FunctionCallInfo fcinfo, FraudModel **model_out)
 {
 	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
 	const char *name = catalog_resolve_name(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
@@ -291,6 +295,16 @@ score_jsonb_args(FunctionCallInfo fcinfo, double *score)
 	float	   *row = score_feature_buffer(model->num_features);
 
 	features_from_jsonb(model->keys, doc, extra, row);
+	*model_out = model;
+	return row;
+}
+
+static FraudModel *
+score_jsonb_args(FunctionCallInfo fcinfo, double *score)
+{
+	FraudModel *model;
+	float	   *row = jsonb_args_inputs(fcinfo, &model);
+
 	*score = score_features(model, row);
 	return model;
 }
@@ -313,21 +327,13 @@ fraud_score_jsonb(PG_FUNCTION_ARGS)
 Datum
 fraud_score_features(PG_FUNCTION_ARGS)
 {
-	Jsonb	   *doc;
-	const char *name;
-	Jsonb	   *extra;
 	FraudModel *model;
 	float	   *row;
 	Datum	   *values;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	doc = PG_GETARG_JSONB_P(0);
-	name = catalog_resolve_name(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
-	model = score_model_with_features(name, catalog_get_active_model(name),
-									  JsonbPGetDatum(doc), &extra);
-	row = score_feature_buffer(model->num_features);
-	features_from_jsonb(model->keys, doc, extra, row);
+	row = jsonb_args_inputs(fcinfo, &model);
 
 	values = palloc(sizeof(Datum) * model->num_features);
 	for (int i = 0; i < model->num_features; i++)
