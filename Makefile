@@ -4,16 +4,20 @@ EXTENSION = fraud_score
 MODULE_big = fraud_score
 OBJS = \
 	src/fraud_score.o \
+	src/guard.o \
 	src/modeldoc.o \
+	src/forest.o \
 	src/model.o \
-	src/catalog.o \
 	src/features.o \
+	src/featurefn.o \
+	src/compile.o \
+	src/catalog.o \
+	src/scoring.o \
 	src/score.o \
 	src/trigger.o \
-	src/metrics.o \
 	src/stats.o \
-	src/train.o \
-	src/forest.o
+	src/metrics.o \
+	src/train.o
 
 DATA = fraud_score--0.1.sql fraud_score--0.1--0.2.sql fraud_score--0.2--0.3.sql
 

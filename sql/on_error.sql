@@ -36,9 +36,11 @@ INSERT INTO tx_missing_model (amount) VALUES (10) RETURNING amount, score, decis
 SET fraud_score.on_error = approve;
 INSERT INTO tx_missing_model (amount) VALUES (20) RETURNING amount, score, decision, model_version;
 
--- A feature function that fails, and one that gives a bad value; their
--- effects (a row it inserted) are rolled back with the failed scoring, and
--- the rest of the transaction goes on.
+-- A feature function that fails, and one that gives a bad value.  Only the
+-- call runs in a subtransaction: a call that raised has its effects (a row
+-- it inserted) rolled back, a call that returned keeps them even when its
+-- output is then refused, and the rest of the transaction goes on.  Of the
+-- three rows' calls (10 fine, 60 a bad value, 200 raising) two rows remain.
 CREATE TABLE oe_feature_calls (n int);
 CREATE FUNCTION oe_failing_features(doc jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN

@@ -73,8 +73,10 @@ typedef struct CacheEntry
 {
 	char		name[NAMEDATALEN];	/* hash key */
 	bool		valid;
+	uint64		featurefn_checked;	/* featurefn_generation() when checked */
 	MemoryContext meta_context; /* feature names; NULL if never loaded */
-	MemoryContext booster_context;	/* owns model.xgb; NULL if never loaded */
+	MemoryContext booster_context;	/* owns model.xgb and model.forest;
+									 * NULL if never loaded */
 	char		sha256[65];
 	FraudModel	model;
 } CacheEntry;
@@ -92,7 +94,6 @@ static uint32 next_generation = 1;
 static uint64 catalog_invalidations = 0;
 
 PG_FUNCTION_INFO_V1(fraud_score_models_changed);
-PG_FUNCTION_INFO_V1(fraud_score_models_compile);
 
 static void
 catalog_relcache_callback(Datum arg, Oid relid)
@@ -116,29 +117,10 @@ catalog_relcache_callback(Datum arg, Oid relid)
 		entry->valid = false;
 }
 
-/*
- * A function changed (CREATE OR REPLACE, ALTER, DROP): models re-resolve
- * and re-check their feature function's name at their next use.
- */
-static void
-catalog_proc_callback(Datum arg, int cacheid, uint32 hashvalue)
-{
-	HASH_SEQ_STATUS status;
-	CacheEntry *entry;
-
-	if (model_cache == NULL)
-		return;
-	hash_seq_init(&status, model_cache);
-	while ((entry = hash_seq_search(&status)) != NULL)
-		if (OidIsValid(entry->model.feature_function))
-			entry->valid = false;
-}
-
 void
 catalog_init(void)
 {
 	CacheRegisterRelcacheCallback(catalog_relcache_callback, (Datum) 0);
-	CacheRegisterSyscacheCallback(PROCOID, catalog_proc_callback, (Datum) 0);
 }
 
 /* PostgreSQL 15 does not export get_extension_schema(). */
@@ -244,8 +226,7 @@ load_error_context(void *arg)
 
 /*
  * The compiled forest stored with a catalog row, or NULL if there is none
- * (rows loaded before 0.3) or it cannot be used (written elsewhere, for
- * other bytes, or damaged): the caller then compiles the model itself.
+ * (rows loaded before 0.3) or compile.c finds it unusable.
  */
 static Forest *
 stored_forest(Relation rel, HeapTuple tuple, const char *sha256, int num_features,
@@ -256,7 +237,6 @@ stored_forest(Relation rel, HeapTuple tuple, const char *sha256, int num_feature
 	Datum		value;
 	bytea	   *bytes;
 	Forest	   *forest;
-	const char *why = NULL;
 
 	if (att == InvalidAttrNumber)
 		return NULL;
@@ -264,11 +244,7 @@ stored_forest(Relation rel, HeapTuple tuple, const char *sha256, int num_feature
 	if (isnull)
 		return NULL;
 	bytes = DatumGetByteaPP(value);
-	forest = forest_from_bytes(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), sha256,
-							   num_features, context, &why);
-	if (forest == NULL)
-		ereport(DEBUG1,
-				(errmsg_internal("fraud_score: not using the stored forest: %s", why)));
+	forest = compile_stored_forest(bytes, sha256, num_features, context);
 	if ((Pointer) bytes != DatumGetPointer(value))
 		pfree(bytes);
 	return forest;
@@ -307,6 +283,91 @@ load_model_bytes(CacheEntry *entry, FraudModel *model, Datum model_datum,
 }
 
 /*
+ * The row's metadata into *model: version, thresholds, feature names (and
+ * their jsonb keys, in meta_context) and the feature function, checked.
+ */
+static void
+read_row_metadata(CacheEntry *entry, Relation rel, HeapTuple tuple, FraudModel *model,
+				  Datum *values, MemoryContext meta_context)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	MemoryContext old;
+	Datum	   *names;
+	int			num_names;
+	AttrNumber	feature_function_att;
+
+	strlcpy(model->name, entry->name, NAMEDATALEN);
+	model->version = DatumGetInt32(values[Anum_version - 1]);
+	model->num_features = DatumGetInt32(values[Anum_num_features - 1]);
+	model->review_threshold = DatumGetFloat8(values[Anum_review_threshold - 1]);
+	model->decline_threshold = DatumGetFloat8(values[Anum_decline_threshold - 1]);
+
+	old = MemoryContextSwitchTo(meta_context);
+	deconstruct_array(DatumGetArrayTypeP(values[Anum_features - 1]), TEXTOID, -1, false,
+					  TYPALIGN_INT, &names, NULL, &num_names);
+	if (num_names != model->num_features)
+		elog(ERROR, "fraud_score catalog row has %d feature names for %d features",
+			 num_names, model->num_features);
+	model->feature_names = palloc(sizeof(char *) * num_names);
+	for (int i = 0; i < num_names; i++)
+		model->feature_names[i] = TextDatumGetCString(names[i]);
+	model->keys = feature_keys_build(model->feature_names, num_names, meta_context);
+	MemoryContextSwitchTo(old);
+
+	/* Added in 0.2: a 0.1 catalog (before ALTER EXTENSION UPDATE) lacks it. */
+	feature_function_att = get_attnum(RelationGetRelid(rel), "feature_function");
+	if (feature_function_att != InvalidAttrNumber)
+	{
+		bool		fn_isnull;
+		Datum		fn = heap_getattr(tuple, feature_function_att, desc, &fn_isnull);
+
+		if (!fn_isnull)
+		{
+			model->feature_function = featurefn_resolve(TextDatumGetCString(fn));
+			/* The column can be written directly: check what it names. */
+			featurefn_check(model->feature_function);
+		}
+	}
+}
+
+/*
+ * The forest and, for the xgboost engine or a model the forest cannot
+ * represent, the booster, in a new booster context returned (NULL if the
+ * entry's are kept: same bytes, loaded for what is asked).
+ */
+static MemoryContext
+load_trees(CacheEntry *entry, Relation rel, HeapTuple tuple, FraudModel *model,
+		   Datum model_bytes, const char *sha256)
+{
+	bool		need_xgb = fraud_score_engine == ENGINE_XGBOOST;
+	MemoryContext booster_context;
+
+	if (entry->booster_context != NULL && strcmp(entry->sha256, sha256) == 0 &&
+		entry->model.num_features == model->num_features &&
+		(entry->model.xgb != NULL || (!need_xgb && entry->model.forest != NULL)))
+	{
+		model->xgb = entry->model.xgb;
+		model->forest = entry->model.forest;
+		return NULL;
+	}
+
+	booster_context = AllocSetContextCreate(CurrentMemoryContext, "fraud_score booster",
+											ALLOCSET_SMALL_SIZES);
+
+	/*
+	 * The native engine needs only the compiled forest stored beside the
+	 * model (checked in full): parsing and validating the model itself was
+	 * most of a backend's first score.
+	 */
+	if (!need_xgb)
+		model->forest = stored_forest(rel, tuple, sha256, model->num_features, booster_context);
+	if (model->forest == NULL || need_xgb)
+		load_model_bytes(entry, model, model_bytes, booster_context,
+						 model->forest == NULL, need_xgb);
+	return booster_context;
+}
+
+/*
  * (Re)build a cache entry from the active catalog row.  New memory is built
  * under the caller's context and adopted only on success, so an error
  * anywhere leaves the previous entry as it was and frees what was built
@@ -320,15 +381,11 @@ load_entry(CacheEntry *entry, Relation rel, HeapTuple tuple)
 	bool		isnull[Natts_models_min];
 	char	   *sha256;
 	MemoryContext meta_context;
-	MemoryContext booster_context = NULL;
-	MemoryContext old;
-	Datum	   *names;
-	int			num_names;
+	MemoryContext booster_context;
 	FraudModel	model = {0};
 	LoadContext lc;
 	ErrorContextCallback errcb;
-	AttrNumber	feature_function_att;
-	bool		need_xgb;
+	uint64		featurefn_checked = featurefn_generation();
 
 	if (desc->natts < Natts_models_min)
 		elog(ERROR, "fraud_score catalog table has %d columns, expected at least %d",
@@ -339,16 +396,10 @@ load_entry(CacheEntry *entry, Relation rel, HeapTuple tuple)
 		if (isnull[i])
 			elog(ERROR, "fraud_score catalog row has a null in column %d", i + 1);
 	}
-
-	strlcpy(model.name, entry->name, NAMEDATALEN);
-	model.version = DatumGetInt32(values[Anum_version - 1]);
-	model.num_features = DatumGetInt32(values[Anum_num_features - 1]);
-	model.review_threshold = DatumGetFloat8(values[Anum_review_threshold - 1]);
-	model.decline_threshold = DatumGetFloat8(values[Anum_decline_threshold - 1]);
 	sha256 = TextDatumGetCString(values[Anum_sha256 - 1]);
 
 	lc.name = entry->name;
-	lc.version = model.version;
+	lc.version = DatumGetInt32(values[Anum_version - 1]);
 	errcb.callback = load_error_context;
 	errcb.arg = &lc;
 	errcb.previous = error_context_stack;
@@ -357,63 +408,8 @@ load_entry(CacheEntry *entry, Relation rel, HeapTuple tuple)
 	meta_context = AllocSetContextCreate(CurrentMemoryContext, "fraud_score model",
 										 ALLOCSET_SMALL_SIZES);
 	MemoryContextCopyAndSetIdentifier(meta_context, entry->name);
-	old = MemoryContextSwitchTo(meta_context);
-	deconstruct_array(DatumGetArrayTypeP(values[Anum_features - 1]), TEXTOID, -1, false,
-					  TYPALIGN_INT, &names, NULL, &num_names);
-	if (num_names != model.num_features)
-		elog(ERROR, "fraud_score catalog row has %d feature names for %d features",
-			 num_names, model.num_features);
-	model.feature_names = palloc(sizeof(char *) * num_names);
-	for (int i = 0; i < num_names; i++)
-		model.feature_names[i] = TextDatumGetCString(names[i]);
-	model.keys = feature_keys_build(model.feature_names, num_names, meta_context);
-	MemoryContextSwitchTo(old);
-
-	/* Added in 0.2: a 0.1 catalog (before ALTER EXTENSION UPDATE) lacks it. */
-	feature_function_att = get_attnum(RelationGetRelid(rel), "feature_function");
-	if (feature_function_att != InvalidAttrNumber)
-	{
-		bool		fn_isnull;
-		Datum		fn = heap_getattr(tuple, feature_function_att, desc, &fn_isnull);
-
-		/* A dropped function is an error here, naming it, not a crash later. */
-		if (!fn_isnull)
-		{
-			model.feature_function =
-				DatumGetObjectId(DirectFunctionCall1(regprocedurein,
-													 CStringGetDatum(TextDatumGetCString(fn))));
-			/* The column can be written directly: check what it names. */
-			score_check_feature_function(model.feature_function);
-		}
-	}
-
-	need_xgb = fraud_score_engine == ENGINE_XGBOOST;
-	if (entry->booster_context != NULL && strcmp(entry->sha256, sha256) == 0 &&
-		entry->model.num_features == model.num_features &&
-		(entry->model.xgb != NULL || (!need_xgb && entry->model.forest != NULL)))
-	{
-		/* same bytes, loaded for what is asked: keep the forest and booster */
-		model.xgb = entry->model.xgb;
-		model.forest = entry->model.forest;
-		model.booster_context = entry->model.booster_context;
-	}
-	else
-	{
-		booster_context = AllocSetContextCreate(CurrentMemoryContext, "fraud_score booster",
-												ALLOCSET_SMALL_SIZES);
-		model.booster_context = booster_context;
-
-		/*
-		 * The native engine needs only the compiled forest stored beside the
-		 * model (checked in full by forest_from_bytes): parsing and
-		 * validating the model itself was most of a backend's first score.
-		 */
-		if (!need_xgb)
-			model.forest = stored_forest(rel, tuple, sha256, model.num_features, booster_context);
-		if (model.forest == NULL || need_xgb)
-			load_model_bytes(entry, &model, values[Anum_model - 1], booster_context,
-							 model.forest == NULL, need_xgb);
-	}
+	read_row_metadata(entry, rel, tuple, &model, values, meta_context);
+	booster_context = load_trees(entry, rel, tuple, &model, values[Anum_model - 1], sha256);
 	error_context_stack = errcb.previous;
 
 	/* Success: adopt the new contexts and free the old; nothing can fail. */
@@ -431,7 +427,39 @@ load_entry(CacheEntry *entry, Relation rel, HeapTuple tuple)
 	strlcpy(entry->sha256, sha256, sizeof(entry->sha256));
 	model.generation = next_generation++;
 	entry->model = model;
+	entry->featurefn_checked = featurefn_checked;
 	entry->valid = true;
+}
+
+/*
+ * Whether a cached entry can be used as it is: valid, loaded for the
+ * engine in use (a native-only entry is reloaded, cheaply, once the xgboost
+ * engine is on), and its feature function checked since the last pg_proc or
+ * role change.
+ */
+static bool
+entry_usable(const CacheEntry *entry)
+{
+	return entry->valid &&
+		(entry->model.xgb != NULL || fraud_score_engine != ENGINE_XGBOOST) &&
+		(!OidIsValid(entry->model.feature_function) ||
+		 entry->featurefn_checked == featurefn_generation());
+}
+
+/*
+ * The active model "name" if this backend has it cached and usable, else
+ * NULL.  Plain C, never raises: the trigger calls it before deciding
+ * whether a row needs a subtransaction.
+ */
+FraudModel *
+catalog_cached_model(const char *name)
+{
+	CacheEntry *entry;
+
+	if (model_cache == NULL || strlen(name) >= NAMEDATALEN)
+		return NULL;
+	entry = hash_search(model_cache, name, HASH_FIND, NULL);
+	return entry != NULL && entry_usable(entry) ? &entry->model : NULL;
 }
 
 FraudModel *
@@ -472,8 +500,7 @@ catalog_get_active_model(const char *name)
 		entry->sha256[0] = '\0';
 		memset(&entry->model, 0, sizeof(entry->model));
 	}
-	/* A native-only entry is reloaded (cheaply) once the xgboost engine is on. */
-	if (entry->valid && (entry->model.xgb != NULL || fraud_score_engine != ENGINE_XGBOOST))
+	if (entry_usable(entry))
 		return &entry->model;
 
 	invalidations_before = catalog_invalidations;
@@ -529,121 +556,4 @@ fraud_score_models_changed(PG_FUNCTION_ARGS)
 				 errmsg("fraud_score_models_changed() must be called as a trigger")));
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	PG_RETURN_POINTER(NULL);
-}
-
-/*
- * The forest compiled from model bytes, as stored bytes, or NULL if the
- * native evaluator cannot represent the model.  Errors propagate.
- */
-static bytea *
-compile_forest(Datum model_datum, const char *sha256)
-{
-	MemoryContext check = AllocSetContextCreate(CurrentMemoryContext,
-												"fraud_score model compile",
-												ALLOCSET_DEFAULT_SIZES);
-	MemoryContext old = MemoryContextSwitchTo(check);
-	bytea	   *bytes = DatumGetByteaPP(model_datum);
-	bytea	   *result = NULL;
-	ModelInfo	info;
-
-	model_validate(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), &info, check);
-	MemoryContextSwitchTo(old);
-	if (info.forest != NULL)
-		result = forest_to_bytes(info.forest, sha256);
-	MemoryContextDelete(check);
-	return result;
-}
-
-/*
- * Row trigger on the catalog, BEFORE INSERT OR UPDATE OF model, sha256:
- * store the compiled forest (forest.c) of the row's model bytes, or NULL
- * when the native evaluator cannot represent the model.
- *
- * Bytes that do not validate are stored anyway, with a NULL forest and a
- * WARNING: fraud_model_load() has refused them already, so they come from
- * a direct write or a restore, and refusing them would make pg_restore
- * drop every model of the database with this one.  Every backend validates
- * the bytes again before it uses them and reports the error then.
- */
-Datum
-fraud_score_models_compile(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	Relation	rel;
-	TupleDesc	desc;
-	HeapTuple	tuple;
-	AttrNumber	forest_att;
-	bool		model_null;
-	bool		sha_null;
-	Datum		model_datum;
-	Datum		sha_datum;
-	int			columns[1];
-	Datum		values[1] = {(Datum) 0};
-	bool		nulls[1] = {true};
-
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) || TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("fraud_score_models_compile() must be a BEFORE INSERT OR UPDATE row trigger")));
-	rel = trigdata->tg_relation;
-	desc = RelationGetDescr(rel);
-	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
-	forest_att = get_attnum(RelationGetRelid(rel), "forest");
-	if (RelationGetRelid(rel) != catalog_models_relid() || forest_att == InvalidAttrNumber)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("fraud_score_models_compile() is only for the table fraud_score_models")));
-
-	model_datum = heap_getattr(tuple, Anum_model, desc, &model_null);
-	sha_datum = heap_getattr(tuple, Anum_sha256, desc, &sha_null);
-	if (!model_null && !sha_null)
-	{
-		MemoryContext caller_context = CurrentMemoryContext;
-		ResourceOwner caller_owner = CurrentResourceOwner;
-		char	   *sha256 = TextDatumGetCString(sha_datum);
-		bytea	   *volatile compiled = NULL;
-		ErrorData  *volatile edata = NULL;
-
-		BeginInternalSubTransaction(NULL);
-		MemoryContextSwitchTo(caller_context);
-		PG_TRY();
-		{
-			compiled = compile_forest(model_datum, sha256);
-			ReleaseCurrentSubTransaction();
-		}
-		PG_CATCH();
-		{
-			MemoryContextSwitchTo(caller_context);
-			edata = CopyErrorData();
-			FlushErrorState();
-			RollbackAndReleaseCurrentSubTransaction();
-		}
-		PG_END_TRY();
-		MemoryContextSwitchTo(caller_context);
-		CurrentResourceOwner = caller_owner;
-
-		if (edata != NULL)
-		{
-			bool		isnull;
-			Datum		name = heap_getattr(tuple, Anum_name, desc, &isnull);
-			Datum		version = heap_getattr(tuple, Anum_version, desc, &isnull);
-
-			if (error_is_not_the_rows(edata->sqlerrcode))
-				ReThrowError(edata);
-			ereport(WARNING,
-					(errcode(edata->sqlerrcode),
-					 errmsg("fraud model \"%s\" version %d is stored, but it is not a usable model: %s",
-							TextDatumGetCString(name), DatumGetInt32(version), edata->message),
-					 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-					 errhint("Scoring with it will fail until a valid model is loaded.")));
-		}
-		else if (compiled != NULL)
-		{
-			values[0] = PointerGetDatum(compiled);
-			nulls[0] = false;
-		}
-	}
-	columns[0] = forest_att;
-	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, 1, columns, values, nulls));
 }

@@ -6,7 +6,10 @@
  * Owns: matching keys or columns to the model's feature names, the value
  * rules (number as is, boolean 0/1, null or absent = missing = NaN, anything
  * else an error naming the feature), and mapping a relation's columns to a
- * model's features (trigger.c caches the map per trigger).
+ * model's features (trigger.c caches the map per trigger).  The trigger's
+ * path (features_from_values) reports a value it cannot use through a
+ * FraudFailure instead of raising, so that fraud_score.on_error needs no
+ * subtransaction for it.
  *
  * Model inputs are single-precision floats, as in XGBoost; a finite value
  * beyond float range is an error rather than a silent infinity.
@@ -28,32 +31,40 @@
 
 #include "fraud_score.h"
 
+static char *
+out_of_range_message(const char *feature)
+{
+	return psprintf("value of feature \"%s\" is out of range for a model input", feature);
+}
+
 static float
-to_model_input(double value, const char *feature)
+to_model_input(double value, const char *feature, FraudFailure *failure)
 {
 	if (isfinite(value) && fabs(value) > FLT_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("value of feature \"%s\" is out of range for a model input", feature),
-				 errdetail("Model inputs are single-precision floats, at most %g in magnitude; the value is %g.",
-						   (double) FLT_MAX, value)));
+	{
+		failure_set(failure, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, out_of_range_message(feature),
+					psprintf("Model inputs are single-precision floats, at most %g in magnitude; the value is %g.",
+							 (double) FLT_MAX, value));
+		return NAN;
+	}
 	return (float) value;
 }
 
-/* A numeric as a double; beyond double range it is +-inf, which the caller
- * must tell from a numeric that really is infinite. */
+/* A numeric as a double; beyond double range it is +-inf, which is told
+ * here from a numeric that really is infinite (NaN on failure). */
 static double
-numeric_to_double(Numeric num, const char *feature)
+numeric_to_double(Numeric num, const char *feature, FraudFailure *failure)
 {
 	double		d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
 													   NumericGetDatum(num)));
 
 	if (isinf(d) && !numeric_is_inf(num))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("value of feature \"%s\" is out of range for a model input", feature),
-				 errdetail("Model inputs are single-precision floats, at most %g in magnitude.",
-						   (double) FLT_MAX)));
+	{
+		failure_set(failure, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, out_of_range_message(feature),
+					psprintf("Model inputs are single-precision floats, at most %g in magnitude.",
+							 (double) FLT_MAX));
+		return NAN;
+	}
 	return d;
 }
 
@@ -171,13 +182,13 @@ numeric_to_float_fast(Numeric num, float *result)
 }
 
 static float
-numeric_to_input(Numeric num, const char *feature)
+numeric_to_input(Numeric num, const char *feature, FraudFailure *failure)
 {
 	float		f;
 
 	if (numeric_to_float_fast(num, &f))
 		return f;
-	return to_model_input(numeric_to_double(num, feature), feature);
+	return to_model_input(numeric_to_double(num, feature, failure), feature, failure);
 }
 
 static const char *
@@ -198,27 +209,20 @@ jsonb_type_name(JsonbValue *v)
 	}
 }
 
-static void
-wrong_jsonb_type(const char *name, JsonbValue *v)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_DATATYPE_MISMATCH),
-			 errmsg("feature \"%s\" must be a number, a boolean or null", name),
-			 errdetail("The value of \"%s\" is a JSON %s.", name, jsonb_type_name(v))));
-}
-
 /* The value of a feature in jsonb, or NaN if absent or null. */
 static float
-jsonb_feature(const char *name, JsonbValue *v)
+jsonb_feature(const char *name, JsonbValue *v, FraudFailure *failure)
 {
 	if (v == NULL || v->type == jbvNull)
 		return NAN;
 	if (v->type == jbvBool)
 		return v->val.boolean ? 1.0f : 0.0f;
 	if (v->type == jbvNumeric)
-		return numeric_to_input(v->val.numeric, name);
-	wrong_jsonb_type(name, v);
-	return NAN;					/* keep compiler quiet */
+		return numeric_to_input(v->val.numeric, name, failure);
+	failure_set(failure, ERRCODE_DATATYPE_MISMATCH,
+				psprintf("feature \"%s\" must be a number, a boolean or null", name),
+				psprintf("The value of \"%s\" is a JSON %s.", name, jsonb_type_name(v)));
+	return NAN;
 }
 
 /* ------------------------------------------------------- feature keys */
@@ -309,7 +313,8 @@ child_value(JsonbContainer *container, JEntry entry, const char *base, uint32 of
  * is searched key by key instead.
  */
 static void
-collect_features(const FeatureKeys *keys, JsonbContainer *container, float *out)
+collect_features(const FeatureKeys *keys, JsonbContainer *container, float *out,
+				 FraudFailure *failure)
 {
 	int			n = JsonContainerSize(container);
 	const char *base = (const char *) &container->children[n * 2];
@@ -329,7 +334,7 @@ collect_features(const FeatureKeys *keys, JsonbContainer *container, float *out)
 			found = getKeyJsonValueFromContainer(container, keys->names[f], keys->lengths[f], &v);
 			if (found != NULL)
 			{
-				out[f] = jsonb_feature(keys->names[f], found);
+				out[f] = jsonb_feature(keys->names[f], found, failure);
 				keys->filled[f] = true;
 			}
 		}
@@ -360,7 +365,7 @@ collect_features(const FeatureKeys *keys, JsonbContainer *container, float *out)
 					JBE_OFFLENFLD(value_entry) - value_offset : JBE_OFFLENFLD(value_entry);
 
 				child_value(container, value_entry, base, value_offset, value_length, &v);
-				out[f] = jsonb_feature(keys->names[f], &v);
+				out[f] = jsonb_feature(keys->names[f], &v, failure);
 				keys->filled[f] = true;
 			}
 		}
@@ -372,11 +377,11 @@ collect_features(const FeatureKeys *keys, JsonbContainer *container, float *out)
 /* Features from "extra" (a feature function's output, may be NULL): the
  * filled flags say which ones it gave. */
 static void
-collect_extra(const FeatureKeys *keys, Jsonb *extra, float *out)
+collect_extra(const FeatureKeys *keys, Jsonb *extra, float *out, FraudFailure *failure)
 {
 	memset(keys->filled, 0, sizeof(bool) * keys->count);
 	if (extra != NULL && JB_ROOT_IS_OBJECT(extra) && !JB_ROOT_IS_SCALAR(extra))
-		collect_features(keys, &extra->root, out);
+		collect_features(keys, &extra->root, out, failure);
 }
 
 void
@@ -390,8 +395,8 @@ features_from_jsonb(const FeatureKeys *keys, Jsonb *doc, Jsonb *extra, float *ou
 						   JB_ROOT_IS_SCALAR(doc) ? "scalar" : "array"),
 				 errhint("Pass an object whose keys are the model's feature names.")));
 
-	collect_extra(keys, extra, out);
-	collect_features(keys, &doc->root, out);
+	collect_extra(keys, extra, out, NULL);
+	collect_features(keys, &doc->root, out, NULL);
 	for (int f = 0; f < keys->count; f++)
 		if (!keys->filled[f])
 			out[f] = NAN;
@@ -423,22 +428,22 @@ is_feature_type(Oid type)
  * is not numeric or boolean is an error.
  */
 FeatureMap *
-feature_map_build(FraudModel *model, TupleDesc tupdesc, const char *relname,
+feature_map_build(const FeatureKeys *keys, TupleDesc tupdesc, const char *relname,
 				  MemoryContext context)
 {
 	FeatureMap *map = MemoryContextAllocZero(context, sizeof(FeatureMap));
 
-	map->num_features = model->num_features;
-	map->attnums = MemoryContextAllocZero(context, sizeof(AttrNumber) * model->num_features);
-	map->types = MemoryContextAllocZero(context, sizeof(Oid) * model->num_features);
+	map->num_features = keys->count;
+	map->attnums = MemoryContextAllocZero(context, sizeof(AttrNumber) * Max(keys->count, 1));
+	map->types = MemoryContextAllocZero(context, sizeof(Oid) * Max(keys->count, 1));
 
-	for (int i = 0; i < model->num_features; i++)
+	for (int i = 0; i < keys->count; i++)
 	{
 		for (int a = 0; a < tupdesc->natts; a++)
 		{
 			Form_pg_attribute attr = TupleDescAttr(tupdesc, a);
 
-			if (attr->attisdropped || strcmp(NameStr(attr->attname), model->feature_names[i]) != 0)
+			if (attr->attisdropped || strcmp(NameStr(attr->attname), keys->names[i]) != 0)
 				continue;
 			map->types[i] = getBaseType(attr->atttypid);
 			if (!is_feature_type(map->types[i]))
@@ -454,8 +459,8 @@ feature_map_build(FraudModel *model, TupleDesc tupdesc, const char *relname,
 	return map;
 }
 
-float
-datum_to_input(Datum value, Oid type, const char *feature)
+static float
+datum_input(Datum value, Oid type, const char *feature, FraudFailure *failure)
 {
 	switch (type)
 	{
@@ -468,9 +473,9 @@ datum_to_input(Datum value, Oid type, const char *feature)
 		case FLOAT4OID:
 			return DatumGetFloat4(value);
 		case FLOAT8OID:
-			return to_model_input(DatumGetFloat8(value), feature);
+			return to_model_input(DatumGetFloat8(value), feature, failure);
 		case NUMERICOID:
-			return numeric_to_input(DatumGetNumeric(value), feature);
+			return numeric_to_input(DatumGetNumeric(value), feature, failure);
 		case BOOLOID:
 			return DatumGetBool(value) ? 1.0f : 0.0f;
 	}
@@ -478,22 +483,34 @@ datum_to_input(Datum value, Oid type, const char *feature)
 	return NAN;					/* keep compiler quiet */
 }
 
-/* From a row deformed by heap_deform_tuple (the trigger's NEW). */
-void
-features_from_values(FraudModel *model, const FeatureMap *map, const Datum *values,
-					 const bool *isnull, Jsonb *extra, float *out)
+/* A column's value as a model input (train.c's rows). */
+float
+datum_to_input(Datum value, Oid type, const char *feature)
 {
-	Assert(map->num_features == model->num_features);
-	collect_extra(model->keys, extra, out);
+	return datum_input(value, type, feature, NULL);
+}
+
+/*
+ * From a row deformed by heap_deform_tuple (the trigger's NEW).  Plain C:
+ * with a "failure" a value that cannot be an input is reported there (and
+ * false returned) rather than raised.
+ */
+bool
+features_from_values(const FeatureKeys *keys, const FeatureMap *map, const Datum *values,
+					 const bool *isnull, Jsonb *extra, float *out, FraudFailure *failure)
+{
+	Assert(map->num_features == keys->count);
+	collect_extra(keys, extra, out, failure);
 	for (int i = 0; i < map->num_features; i++)
 	{
 		AttrNumber	att = map->attnums[i];
 
-		if (model->keys->filled[i])
+		if (keys->filled[i])
 			continue;
 		if (att == 0 || isnull[att - 1])
 			out[i] = NAN;
 		else
-			out[i] = datum_to_input(values[att - 1], map->types[i], model->feature_names[i]);
+			out[i] = datum_input(values[att - 1], map->types[i], keys->names[i], failure);
 	}
+	return failure == NULL || !failure->failed;
 }

@@ -3,8 +3,9 @@
  * forest.c
  *		Score a row with the native evaluator, exactly as XGBoost 1.7 does.
  *
- * model.c fills a Forest from a model it has validated (every child index
- * in range, every tree acyclic), so the walk below needs no checks.  The
+ * model.c builds a Forest (forest_begin, forest_add_tree, forest_finish)
+ * from trees it has validated (every child index in range, every tree
+ * acyclic), so the walk below needs no checks.  The
  * arithmetic follows XGBoost's CPU predictor: the margin starts at
  * base_score's margin and adds each tree's leaf in tree order, in float;
  * a split sends a value left when it is below the condition, and a missing
@@ -96,6 +97,132 @@ forest_predict(const Forest *forest, const float *features)
 	return (double) xgboost_sigmoid(margin);
 }
 
+/* ------------------------------------------------------------- building */
+
+/* One depth per FOREST_LANES trees, and one more for a partial group. */
+static int
+forest_num_groups(int num_trees)
+{
+	return num_trees / FOREST_LANES + 1;
+}
+
+/*
+ * A Forest's header, group depths and input scratch, for "num_trees" trees;
+ * the caller provides the roots and nodes.
+ */
+static Forest *
+forest_alloc(int num_trees, int num_features, MemoryContext context)
+{
+	Forest	   *forest = MemoryContextAllocZero(context, sizeof(Forest));
+
+	forest->num_trees = num_trees;
+	forest->num_features = num_features;
+	forest->group_depth = MemoryContextAllocZero(context,
+												 sizeof(int32) * forest_num_groups(num_trees));
+	forest->inputs = MemoryContextAlloc(context, sizeof(float) * (2 * num_features + 1));
+	return forest;
+}
+
+Forest *
+forest_begin(int num_trees, int num_features, float base_score, MemoryContext context)
+{
+	Forest	   *forest = forest_alloc(num_trees, num_features, context);
+
+	forest->num_trees = 0;		/* counts the trees added */
+	forest->roots = MemoryContextAlloc(context, sizeof(int32) * Max(num_trees, 1));
+	forest->capacity = 1024;
+	forest->nodes = MemoryContextAllocHuge(context, sizeof(ForestNode) * forest->capacity);
+	/* XGBoost's ProbToMargin for binary:logistic, in float */
+	forest->base_margin = -logf(1.0f / base_score - 1.0f);
+	return forest;
+}
+
+/*
+ * Append a validated tree to the forest being built, breadth first with
+ * siblings adjacent, in forest.h's encoding; unreachable nodes are left out.
+ * A tree whose nodes child_delta cannot span marks the forest
+ * unrepresentable, and the xgboost engine scores the model instead.
+ */
+void
+forest_add_tree(Forest *forest, int n, const double *left, const double *right,
+				const double *split_index, const double *split_cond,
+				const double *default_left)
+{
+	int			base = forest->num_nodes;
+	int		   *order;			/* new position -> old index */
+	int		   *position;		/* old index -> new position */
+	int		   *level;			/* by new position */
+	int			count = 1;
+	int			depth = 0;
+	int			group = forest->num_trees / FOREST_LANES;
+
+	if (n > FOREST_MAX_TREE_NODES || forest->unrepresentable)
+	{
+		forest->unrepresentable = true;
+		return;
+	}
+	order = palloc(sizeof(int) * n);
+	position = palloc(sizeof(int) * n);
+	level = palloc(sizeof(int) * n);
+	order[0] = 0;
+	position[0] = 0;
+	level[0] = 0;
+	for (int head = 0; head < count; head++)
+	{
+		int			old = order[head];
+
+		if (left[old] == -1)
+		{
+			depth = Max(depth, level[head]);
+			continue;
+		}
+		level[count] = level[count + 1] = level[head] + 1;
+		position[(int) left[old]] = count;
+		order[count++] = (int) left[old];
+		position[(int) right[old]] = count;
+		order[count++] = (int) right[old];
+	}
+
+	if (forest->num_nodes + count > forest->capacity)
+	{
+		forest->capacity = Max(forest->capacity * 2, forest->num_nodes + count);
+		forest->nodes = repalloc_huge(forest->nodes, sizeof(ForestNode) * forest->capacity);
+	}
+	for (int k = 0; k < count; k++)
+	{
+		int			old = order[k];
+		ForestNode *node = &forest->nodes[base + k];
+
+		if (left[old] == -1)
+		{
+			node->condition = (float) split_cond[old];
+			node->input = 2 * forest->num_features;
+			node->child_delta = 0;
+		}
+		else
+		{
+			node->condition = (float) split_cond[old];
+			node->input = (uint16) split_index[old] +
+				(default_left[old] != 0 ? forest->num_features : 0);
+			node->child_delta = (uint16) (position[(int) left[old]] - k);
+		}
+	}
+	forest->roots[forest->num_trees++] = base;
+	forest->group_depth[group] = Max(forest->group_depth[group], depth);
+	forest->num_nodes += count;
+	pfree(order);
+	pfree(position);
+	pfree(level);
+}
+
+Forest *
+forest_finish(Forest *forest)
+{
+	/* Unrepresentable: left for the memory context to free. */
+	return forest->unrepresentable ? NULL : forest;
+}
+
+
 /* ------------------------------------------------------------ stored form */
 
 #define FOREST_MAGIC "FSF1"
@@ -114,12 +241,6 @@ typedef struct ForestHeader
 	float		base_margin;
 	char		sha256[64];		/* the model's, hex, not terminated */
 } ForestHeader;
-
-static int
-forest_num_groups(int num_trees)
-{
-	return num_trees / FOREST_LANES + 1;
-}
 
 bytea *
 forest_to_bytes(const Forest *forest, const char *sha256)
@@ -262,22 +383,18 @@ forest_from_bytes(const char *data, Size len, const char *sha256, int num_featur
 		return NULL;
 	}
 
-	/* One aligned copy; the arrays point into it. */
+	/* One aligned copy; the roots and nodes point into it. */
 	copy = MemoryContextAllocHuge(context, len);
 	memcpy(copy, data, len);
-	forest = MemoryContextAllocZero(context, sizeof(Forest));
-	forest->num_trees = header.num_trees;
+	forest = forest_alloc(header.num_trees, header.num_features, context);
 	forest->num_nodes = header.num_nodes;
 	forest->capacity = header.num_nodes;
-	forest->num_features = header.num_features;
 	forest->base_margin = header.base_margin;
 	forest->roots = (int32 *) (copy + sizeof(ForestHeader));
 	stored_depth = forest->roots + header.num_trees;
 	forest->nodes = (ForestNode *) (stored_depth + header.num_groups);
-	forest->inputs = MemoryContextAlloc(context, sizeof(float) * (2 * num_features + 1));
 
 	/* Recompute the depths and insist they are what was stored. */
-	forest->group_depth = MemoryContextAllocZero(context, sizeof(int32) * header.num_groups);
 	*why = forest_check(forest);
 	if (*why == NULL &&
 		memcmp(forest->group_depth, stored_depth, sizeof(int32) * header.num_groups) != 0)

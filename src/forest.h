@@ -8,6 +8,8 @@
 #ifndef FRAUD_SCORE_FOREST_H
 #define FRAUD_SCORE_FOREST_H
 
+#include "utils/palloc.h"
+
 /*
  * Trees walked side by side by forest_predict.  Eight independent walks keep
  * the core busy while each waits for its next node, and their branch-free
@@ -47,7 +49,7 @@ typedef struct Forest
 {
 	int			num_trees;
 	int			num_nodes;
-	int			capacity;
+	int			capacity;		/* nodes allocated; only while building */
 	int			num_features;
 	bool		unrepresentable;	/* a tree too big for ForestNode */
 	float		base_margin;	/* base_score as a margin, as XGBoost computes it */
@@ -58,6 +60,20 @@ typedef struct Forest
 } Forest;
 
 extern double forest_predict(const Forest *forest, const float *features);
+
+/*
+ * The one way a Forest is built from trees (model.c, once it has validated
+ * them): forest_begin, forest_add_tree for each tree in model order, then
+ * forest_finish, which returns NULL if some tree was too big for ForestNode
+ * (the xgboost engine scores such a model).  Everything is allocated in
+ * "context"; a forest abandoned on error goes with it.
+ */
+extern Forest *forest_begin(int num_trees, int num_features, float base_score,
+							MemoryContext context);
+extern void forest_add_tree(Forest *forest, int num_nodes, const double *left,
+							const double *right, const double *split_index,
+							const double *split_cond, const double *default_left);
+extern Forest *forest_finish(Forest *forest);
 
 /*
  * A compiled forest as bytes, stored beside the model in the catalog so a

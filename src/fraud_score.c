@@ -90,6 +90,7 @@ _PG_init(void)
 
 	MarkGUCPrefixReserved("fraud_score");
 
+	featurefn_init();
 	catalog_init();
 	trigger_init();
 	stats_init();

@@ -1,9 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * fraud_score.h
- *		The small structs and entry points that cross source files.
+ *		What crosses source files, file by file in the order of the flow in
+ *		DEVELOPERS.md: lower layers first, each file using only those above
+ *		it here (xgb.h, forest.h and modeldoc.h are the engines' own).
  *
- * Everything else in src/ is static to its file.
+ * Everything else in src/ is static to its file, and the library exports
+ * only the SQL-callable functions (-fvisibility=hidden; see the Makefile).
  *
  *-------------------------------------------------------------------------
  */
@@ -16,7 +19,7 @@
 #include "access/tupdesc.h"
 #include "utils/jsonb.h"
 
-/* GUCs (fraud_score.c) */
+/* ---------------------------------------------------- fraud_score.c: GUCs */
 extern char *fraud_score_default_model;
 extern int	fraud_score_max_model_size_kb;
 
@@ -37,9 +40,43 @@ typedef enum OnErrorPolicy
 extern int	fraud_score_on_error;
 
 /*
- * What model.c learns from validating a model's bytes.  The trees
- * themselves stay in the parsed document; only XGBoost evaluates them.
+ * A failure that a plain-C step reports instead of raising it, so that the
+ * trigger can turn it into an outcome without a subtransaction.  Passing a
+ * NULL FraudFailure makes such a step raise the error itself.
  */
+typedef struct FraudFailure
+{
+	bool		failed;
+	int			sqlerrcode;
+	char	   *message;
+	char	   *detail;			/* or NULL */
+} FraudFailure;
+
+/* Record a failure (the first one wins), or raise it if "failure" is NULL. */
+static inline void
+failure_set(FraudFailure *failure, int sqlerrcode, char *message, char *detail)
+{
+	if (failure == NULL)
+		ereport(ERROR,
+				(errcode(sqlerrcode),
+				 errmsg_internal("%s", message),
+				 detail ? errdetail_internal("%s", detail) : 0));
+	if (!failure->failed)
+	{
+		failure->failed = true;
+		failure->sqlerrcode = sqlerrcode;
+		failure->message = message;
+		failure->detail = detail;
+	}
+}
+
+/* ------------------------------------------------------------ guard.c */
+extern bool guard_error_is_not_the_rows(int sqlerrcode);
+extern bool guard_run(void (*step) (void *arg), void *arg, FraudFailure *failure);
+
+/* ------------------------------------------------------------ model.c */
+
+/* What model.c learns from validating a model's bytes. */
 typedef struct ModelInfo
 {
 	const char *format;			/* "json" or "ubjson" */
@@ -52,12 +89,13 @@ typedef struct ModelInfo
 	struct Forest *forest;		/* native evaluator, if asked for */
 } ModelInfo;
 
-/* model.c */
 extern void model_validate(const char *data, Size len, ModelInfo *info,
 						   MemoryContext forest_context);
 extern void model_check_feature_names(char **names, int count, int num_features);
 
-/* Feature names ready for matching jsonb keys (features.c). */
+/* --------------------------------------------------------- features.c */
+
+/* Feature names ready for matching jsonb keys. */
 typedef struct FeatureKeys
 {
 	int			count;
@@ -67,10 +105,51 @@ typedef struct FeatureKeys
 	bool	   *filled;			/* scratch: which features a pass has set */
 } FeatureKeys;
 
+/* Where each feature comes from in a relation; attnum 0 = always missing. */
+typedef struct FeatureMap
+{
+	int			num_features;
+	AttrNumber *attnums;
+	Oid		   *types;			/* base type of each mapped column */
+} FeatureMap;
+
+/* "extra" (may be NULL) is a feature function's output, which takes
+ * precedence over the row's own values. */
+extern FeatureKeys *feature_keys_build(char **names, int count, MemoryContext context);
+extern void features_from_jsonb(const FeatureKeys *keys, Jsonb *doc, Jsonb *extra,
+								float *out);
+extern bool is_feature_type(Oid type);
+extern float datum_to_input(Datum value, Oid type, const char *feature);
+extern FeatureMap *feature_map_build(const FeatureKeys *keys, TupleDesc tupdesc,
+									 const char *relname, MemoryContext context);
+extern bool features_from_values(const FeatureKeys *keys, const FeatureMap *map,
+								 const Datum *values, const bool *isnull, Jsonb *extra,
+								 float *out, FraudFailure *failure);
+
+/* -------------------------------------------------------- featurefn.c */
+typedef struct RowJsonLayout RowJsonLayout;
+
+extern void featurefn_init(void);
+extern uint64 featurefn_generation(void);
+extern Oid	featurefn_resolve(const char *signature);
+extern void featurefn_check(Oid fn);
+extern Jsonb *featurefn_call(Oid fn, Datum row_jsonb);
+extern RowJsonLayout *featurefn_row_layout(TupleDesc tupdesc, MemoryContext context);
+extern Datum featurefn_row_jsonb(const RowJsonLayout *layout, TupleDesc tupdesc,
+								 const Datum *values, const bool *nulls);
+
+/* ---------------------------------------------------------- compile.c */
+extern bytea *compile_model(const char *data, Size len, const char *sha256);
+extern struct Forest *compile_stored_forest(bytea *stored, const char *sha256,
+											int num_features, MemoryContext context);
+
+/* ---------------------------------------------------------- catalog.c */
+
 /*
- * An active model version as one backend holds it: catalog metadata plus
- * the loaded XGBoost booster.  Owned by catalog.c's cache; callers must not
- * keep a pointer across anything that may process invalidations.
+ * An active model version as one backend holds it: catalog metadata, the
+ * native forest and, when needed, the XGBoost booster.  Owned by catalog.c's
+ * cache; callers must not keep a pointer across anything that may process
+ * invalidations.
  */
 typedef struct FraudModel
 {
@@ -86,46 +165,29 @@ typedef struct FraudModel
 	struct XgbModel *xgb;		/* NULL unless the xgboost engine (or a model
 								 * the forest cannot represent) needs it */
 	struct Forest *forest;		/* native evaluator of the same trees, or NULL */
-	MemoryContext booster_context;	/* owns xgb and forest */
 } FraudModel;
 
-/* catalog.c */
-extern FraudModel *catalog_get_active_model(const char *name);
-extern const char *catalog_resolve_name(text *name_or_null);
 extern void catalog_init(void);
+extern const char *catalog_resolve_name(text *name_or_null);
+extern FraudModel *catalog_get_active_model(const char *name);
+extern FraudModel *catalog_cached_model(const char *name);
 
-/* features.c: "extra" (may be NULL) is a feature function's output, which
- * takes precedence over the row's own values */
-extern FeatureKeys *feature_keys_build(char **names, int count, MemoryContext context);
-extern void features_from_jsonb(const FeatureKeys *keys, Jsonb *doc, Jsonb *extra,
-								float *out);
-extern bool is_feature_type(Oid type);
-extern float datum_to_input(Datum value, Oid type, const char *feature);
+/* ---------------------------------------------------------- scoring.c */
+extern float *scoring_input_buffer(int num_features);
+extern bool scoring_score(FraudModel *model, const float *inputs, double *score,
+						  FraudFailure *failure);
+extern const char *scoring_decision(FraudModel *model, double score);
+extern FraudModel *scoring_model_with_features(const char *name, FraudModel *model,
+											   Datum row_jsonb, Jsonb **extra);
 
-
-/* Where each feature comes from in a relation; attnum 0 = always missing. */
-typedef struct FeatureMap
-{
-	int			num_features;
-	AttrNumber *attnums;
-	Oid		   *types;			/* base type of each mapped column */
-} FeatureMap;
-
-extern FeatureMap *feature_map_build(FraudModel *model, TupleDesc tupdesc,
-									 const char *relname, MemoryContext context);
-extern void features_from_values(FraudModel *model, const FeatureMap *map,
-								 const Datum *values, const bool *isnull, Jsonb *extra,
-								 float *out);
-
-/* trigger.c */
-extern void trigger_init(void);
-
-/* stats.c */
+/* ------------------------------------------------------------ stats.c */
 extern void stats_init(void);
 extern void stats_count_scored(void);
 extern void stats_count_failure(OnErrorPolicy outcome, const char *message);
 
-/* metrics.c: ranking quality of scores against 0/1 labels */
+/* ---------------------------------------------------------- metrics.c */
+
+/* Ranking quality of scores against 0/1 labels. */
 typedef struct FraudMetrics
 {
 	int64		rows;
@@ -142,15 +204,7 @@ extern void metrics_compute(const double *scores, const float *labels, int n,
 							double review_precision, double decline_precision,
 							FraudMetrics *metrics);
 
-/* score.c */
-extern float *score_feature_buffer(int num_features);
-extern double score_features(FraudModel *model, const float *features);
-extern const char *score_decision(FraudModel *model, double score);
-extern bool error_is_not_the_rows(int sqlerrcode);
-extern FraudModel *score_model_with_features(const char *name, FraudModel *model,
-											 Datum row_jsonb,
-											 Jsonb **extra);
-extern Datum score_tuple_to_jsonb(HeapTuple tuple, TupleDesc tupdesc);
-extern void score_check_feature_function(Oid fn);
+/* ---------------------------------------------------------- trigger.c */
+extern void trigger_init(void);
 
 #endif							/* FRAUD_SCORE_H */

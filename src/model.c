@@ -208,135 +208,27 @@ is_index(double x, int limit)
 	return x == floor(x) && x >= 0 && x < limit;
 }
 
-/*
- * One tree.  Walks from the root with a visited map, so a cycle, a node with
- * two parents or a child index out of range is caught before XGBoost's own
- * walks (which trust every index) ever run.  Returns the node count.
- */
-/*
- * Append a validated tree to the forest being built, breadth first with
- * siblings adjacent, in forest.h's encoding; unreachable nodes are left out.
- * A tree whose nodes child_delta cannot span marks the forest
- * unrepresentable, and the xgboost engine scores the model instead.
- */
+/* A tree's node arrays, each checked to have one entry per node. */
+typedef struct TreeArrays
+{
+	int			num_nodes;
+	const double *left;
+	const double *right;
+	const double *parents;
+	const double *split_index;
+	const double *split_cond;
+	const double *default_left;
+} TreeArrays;
+
+/* Refuse categorical splits, which fraud_score cannot evaluate. */
 static void
-forest_add_tree(Forest *forest, int n, const double *left, const double *right,
-				const double *split_index, const double *split_cond,
-				const double *default_left)
+refuse_categorical(const DocValue *tree, int n, int tree_index)
 {
-	int			base = forest->num_nodes;
-	int		   *order;			/* new position -> old index */
-	int		   *position;		/* old index -> new position */
-	int		   *level;			/* by new position */
-	int			count = 1;
-	int			depth = 0;
-	int			group = forest->num_trees / FOREST_LANES;
-
-	if (n > FOREST_MAX_TREE_NODES || forest->unrepresentable)
-	{
-		forest->unrepresentable = true;
-		return;
-	}
-	order = palloc(sizeof(int) * n);
-	position = palloc(sizeof(int) * n);
-	level = palloc(sizeof(int) * n);
-	order[0] = 0;
-	position[0] = 0;
-	level[0] = 0;
-	for (int head = 0; head < count; head++)
-	{
-		int			old = order[head];
-
-		if (left[old] == -1)
-		{
-			depth = Max(depth, level[head]);
-			continue;
-		}
-		level[count] = level[count + 1] = level[head] + 1;
-		position[(int) left[old]] = count;
-		order[count++] = (int) left[old];
-		position[(int) right[old]] = count;
-		order[count++] = (int) right[old];
-	}
-
-	if (forest->num_nodes + count > forest->capacity)
-	{
-		forest->capacity = Max(forest->capacity * 2, forest->num_nodes + count);
-		forest->nodes = repalloc_huge(forest->nodes, sizeof(ForestNode) * forest->capacity);
-	}
-	for (int k = 0; k < count; k++)
-	{
-		int			old = order[k];
-		ForestNode *node = &forest->nodes[base + k];
-
-		if (left[old] == -1)
-		{
-			node->condition = (float) split_cond[old];
-			node->input = 2 * forest->num_features;
-			node->child_delta = 0;
-		}
-		else
-		{
-			node->condition = (float) split_cond[old];
-			node->input = (uint16) split_index[old] +
-				(default_left[old] != 0 ? forest->num_features : 0);
-			node->child_delta = (uint16) (position[(int) left[old]] - k);
-		}
-	}
-	forest->roots[forest->num_trees++] = base;
-	forest->group_depth[group] = Max(forest->group_depth[group], depth);
-	forest->num_nodes += count;
-	pfree(order);
-	pfree(position);
-	pfree(level);
-}
-
-static int
-validate_tree(const DocValue *tree, int tree_index, int num_features, Forest *forest)
-{
-	char		where[64];
-	const DocValue *param;
-	int			n;
-	const double *left,
-			   *right,
-			   *parents,
-			   *split_index,
-			   *split_cond,
-			   *default_left;
-	DocValue   *split_type;
-	bool	   *visited;
-	int		   *stack;
-	int			depth = 0;
 	static const char *const categorical[] = {
 		"categories", "categories_nodes", "categories_segments", "categories_sizes"
 	};
 
-	snprintf(where, sizeof(where), "tree %d", tree_index);
-	if (tree->kind != DOC_OBJECT)
-		INVALID_MODEL("Tree %d is %s, not an object.", tree_index, kind_with_article(tree->kind));
-	/* XGBoost places each tree by its id, read as an integer. */
-	if (require(tree, "id", DOC_NUMBER, where)->u.number != tree_index)
-		INVALID_MODEL("Tree %d has id %g; ids must number the trees in order.",
-					  tree_index, doc_get(tree, "id")->u.number);
-
-	param = require(tree, "tree_param", DOC_OBJECT, where);
-	n = (int) require_int_param(param, "num_nodes", where, 1, MAX_TREE_NODES);
-	if (doc_get(param, "size_leaf_vector") &&
-		require_int_param(param, "size_leaf_vector", where, 0, PG_INT32_MAX) != 0)
-		UNSUPPORTED_MODEL("Tree %d has vector leaves (multi-target trees).", tree_index);
-
-	left = require_node_array(tree, "left_children", n, tree_index);
-	right = require_node_array(tree, "right_children", n, tree_index);
-	parents = require_node_array(tree, "parents", n, tree_index);
-	split_index = require_node_array(tree, "split_indices", n, tree_index);
-	split_cond = require_node_array(tree, "split_conditions", n, tree_index);
-	default_left = require_node_array(tree, "default_left", n, tree_index);
-	(void) require_node_array(tree, "base_weights", n, tree_index);
-	(void) require_node_array(tree, "loss_changes", n, tree_index);
-	(void) require_node_array(tree, "sum_hessian", n, tree_index);
-
-	split_type = doc_get(tree, "split_type");
-	if (split_type != NULL)
+	if (doc_get(tree, "split_type") != NULL)
 	{
 		const double *types = require_node_array(tree, "split_type", n, tree_index);
 
@@ -352,12 +244,84 @@ validate_tree(const DocValue *tree, int tree_index, int num_features, Forest *fo
 			UNSUPPORTED_MODEL("Tree %d has categorical split data in \"%s\".",
 							  tree_index, categorical[k]);
 	}
+}
+
+/* The tree object's header and node arrays, every length checked. */
+static void
+read_tree_arrays(const DocValue *tree, int tree_index, TreeArrays *arrays)
+{
+	char		where[64];
+	const DocValue *param;
+	int			n;
+
+	snprintf(where, sizeof(where), "tree %d", tree_index);
+	if (tree->kind != DOC_OBJECT)
+		INVALID_MODEL("Tree %d is %s, not an object.", tree_index, kind_with_article(tree->kind));
+	/* XGBoost places each tree by its id, read as an integer. */
+	if (require(tree, "id", DOC_NUMBER, where)->u.number != tree_index)
+		INVALID_MODEL("Tree %d has id %g; ids must number the trees in order.",
+					  tree_index, doc_get(tree, "id")->u.number);
+
+	param = require(tree, "tree_param", DOC_OBJECT, where);
+	n = (int) require_int_param(param, "num_nodes", where, 1, MAX_TREE_NODES);
+	if (doc_get(param, "size_leaf_vector") &&
+		require_int_param(param, "size_leaf_vector", where, 0, PG_INT32_MAX) != 0)
+		UNSUPPORTED_MODEL("Tree %d has vector leaves (multi-target trees).", tree_index);
+
+	arrays->num_nodes = n;
+	arrays->left = require_node_array(tree, "left_children", n, tree_index);
+	arrays->right = require_node_array(tree, "right_children", n, tree_index);
+	arrays->parents = require_node_array(tree, "parents", n, tree_index);
+	arrays->split_index = require_node_array(tree, "split_indices", n, tree_index);
+	arrays->split_cond = require_node_array(tree, "split_conditions", n, tree_index);
+	arrays->default_left = require_node_array(tree, "default_left", n, tree_index);
+	(void) require_node_array(tree, "base_weights", n, tree_index);
+	(void) require_node_array(tree, "loss_changes", n, tree_index);
+	(void) require_node_array(tree, "sum_hessian", n, tree_index);
+	refuse_categorical(tree, n, tree_index);
+}
+
+/* One split node's own values: children, feature, condition, direction. */
+static void
+check_split(const TreeArrays *a, int i, int tree_index, int num_features)
+{
+	int			n = a->num_nodes;
+
+	if (!is_index(a->left[i], n) || !is_index(a->right[i], n) || a->left[i] == 0 || a->right[i] == 0)
+		INVALID_MODEL("Tree %d node %d has children %g and %g; a tree of %d nodes needs both in 1..%d, or both -1 for a leaf.",
+					  tree_index, i, a->left[i], a->right[i], n, n - 1);
+	if (!is_index(a->split_index[i], num_features))
+		INVALID_MODEL("Tree %d node %d splits on feature %g, but the model has %d features.",
+					  tree_index, i, a->split_index[i], num_features);
+	if (!is_float(a->split_cond[i]))
+		INVALID_MODEL("Tree %d node %d has a split condition that is not a finite float.", tree_index, i);
+	if (a->default_left[i] != 0 && a->default_left[i] != 1)
+		INVALID_MODEL("Tree %d node %d has default_left %g, not 0 or 1.",
+					  tree_index, i, a->default_left[i]);
+}
+
+/*
+ * One tree.  Walks from the root with a visited map, so a cycle, a node with
+ * two parents or a child index out of range is caught before XGBoost's own
+ * walks (which trust every index) ever run.  Returns the node count.
+ */
+static int
+validate_tree(const DocValue *tree, int tree_index, int num_features, Forest *forest)
+{
+	TreeArrays	a;
+	bool	   *visited;
+	int		   *stack;
+	int			depth = 0;
+	int			n;
+
+	read_tree_arrays(tree, tree_index, &a);
+	n = a.num_nodes;
 
 	/* XGBoost follows every node's parent index when it loads a tree. */
 	for (int i = 1; i < n; i++)
-		if (!is_index(parents[i], n))
+		if (!is_index(a.parents[i], n))
 			INVALID_MODEL("Tree %d node %d has parent %g, outside 0..%d.",
-						  tree_index, i, parents[i], n - 1);
+						  tree_index, i, a.parents[i], n - 1);
 
 	visited = palloc0(sizeof(bool) * n);
 	stack = palloc(sizeof(int) * n);
@@ -367,33 +331,23 @@ validate_tree(const DocValue *tree, int tree_index, int num_features, Forest *fo
 	{
 		int			i = stack[--depth];
 
-		if (left[i] == -1 && right[i] == -1)
+		if (a.left[i] == -1 && a.right[i] == -1)
 		{
-			if (!is_float(split_cond[i]))
+			if (!is_float(a.split_cond[i]))
 				INVALID_MODEL("Tree %d leaf %d has a value that is not a finite float.", tree_index, i);
 			continue;
 		}
-		if (!is_index(left[i], n) || !is_index(right[i], n) || left[i] == 0 || right[i] == 0)
-			INVALID_MODEL("Tree %d node %d has children %g and %g; a tree of %d nodes needs both in 1..%d, or both -1 for a leaf.",
-						  tree_index, i, left[i], right[i], n, n - 1);
-		if (!is_index(split_index[i], num_features))
-			INVALID_MODEL("Tree %d node %d splits on feature %g, but the model has %d features.",
-						  tree_index, i, split_index[i], num_features);
-		if (!is_float(split_cond[i]))
-			INVALID_MODEL("Tree %d node %d has a split condition that is not a finite float.", tree_index, i);
-		if (default_left[i] != 0 && default_left[i] != 1)
-			INVALID_MODEL("Tree %d node %d has default_left %g, not 0 or 1.",
-						  tree_index, i, default_left[i]);
+		check_split(&a, i, tree_index, num_features);
 		for (int side = 0; side < 2; side++)
 		{
-			int			child = (int) (side == 0 ? left[i] : right[i]);
+			int			child = (int) (side == 0 ? a.left[i] : a.right[i]);
 
 			if (visited[child])
 				INVALID_MODEL("Tree %d node %d is reached twice (a cycle or a shared child).",
 							  tree_index, child);
-			if (parents[child] != i)
+			if (a.parents[child] != i)
 				INVALID_MODEL("Tree %d node %d records parent %g, but is a child of node %d.",
-							  tree_index, child, parents[child], i);
+							  tree_index, child, a.parents[child], i);
 			visited[child] = true;
 			stack[depth++] = child;
 		}
@@ -401,7 +355,7 @@ validate_tree(const DocValue *tree, int tree_index, int num_features, Forest *fo
 	pfree(visited);
 	pfree(stack);
 	if (forest != NULL)
-		forest_add_tree(forest, n, left, right, split_index, split_cond, default_left);
+		forest_add_tree(forest, n, a.left, a.right, a.split_index, a.split_cond, a.default_left);
 	return n;
 }
 
@@ -429,38 +383,13 @@ extract_feature_names(const DocValue *learner, int num_features)
 	return result;
 }
 
-/*
- * Validate model bytes; with "forest_context", also build the native
- * evaluator's Forest there (info->forest).  Build it only from UBJSON, whose
- * values are XGBoost's own float32s; JSON text would go through double.
- */
-void
-model_validate(const char *data, Size len, ModelInfo *info, MemoryContext forest_context)
+/* The learner's objective and model parameters, into info. */
+static void
+validate_learner(const DocValue *learner, ModelInfo *info)
 {
-	Forest	   *forest = NULL;
-
-	const char *format;
-	DocValue   *root;
-	DocValue   *learner,
-			   *param,
-			   *objective,
-			   *booster,
-			   *gbtree,
-			   *trees,
-			   *tree_info;
-	const char *booster_name;
+	DocValue   *objective;
+	DocValue   *param;
 	int64		num_class;
-
-	model_check_size(len);
-	format = detect_format(data, len);
-	root = strcmp(format, "json") == 0 ? doc_parse_json(data, len) : doc_parse_ubjson(data, len);
-
-	memset(info, 0, sizeof(*info));
-	info->format = format;
-
-	if (root == NULL || root->kind != DOC_OBJECT)
-		INVALID_MODEL("The top level is not an object.");
-	learner = require(root, "learner", DOC_OBJECT, "the model");
 
 	objective = require(learner, "objective", DOC_OBJECT, "the learner");
 	info->objective = pstrdup(require(objective, "name", DOC_STRING, "the objective")->u.string);
@@ -485,15 +414,30 @@ model_validate(const char *data, Size len, ModelInfo *info, MemoryContext forest
 	if (!((float) info->base_score > 0 && (float) info->base_score < 1))
 		INVALID_MODEL("The base_score is %.10g (%g as XGBoost's float); a binary:logistic model needs it strictly between 0 and 1.",
 					  info->base_score, (double) (float) info->base_score);
+}
 
-	booster = require(learner, "gradient_booster", DOC_OBJECT, "the learner");
-	booster_name = require(booster, "name", DOC_STRING, "gradient_booster")->u.string;
+/* The gradient booster's model object, which must be a gbtree's. */
+static DocValue *
+gbtree_model(const DocValue *learner)
+{
+	DocValue   *booster = require(learner, "gradient_booster", DOC_OBJECT, "the learner");
+	const char *booster_name = require(booster, "name", DOC_STRING, "gradient_booster")->u.string;
+
 	if (strcmp(booster_name, "gbtree") != 0)
 		UNSUPPORTED_MODEL("The booster is \"%s\"; only \"gbtree\" is supported.", booster_name);
-	gbtree = require(booster, "model", DOC_OBJECT, "gradient_booster");
-	param = require(gbtree, "gbtree_model_param", DOC_OBJECT, "the gbtree model");
-	info->num_trees = (int) require_int_param(param, "num_trees", "gbtree_model_param",
-											  0, PG_INT32_MAX);
+	return require(booster, "model", DOC_OBJECT, "gradient_booster");
+}
+
+/*
+ * The gbtree's parameters and every one of its info->num_trees trees; with
+ * "forest", each tree is also added to it.
+ */
+static void
+validate_gbtree(const DocValue *gbtree, const DocValue *param, ModelInfo *info, Forest *forest)
+{
+	DocValue   *trees,
+			   *tree_info;
+
 	(void) require_int_param(param, "num_parallel_tree", "gbtree_model_param", 1, PG_INT32_MAX);
 	if (doc_get(param, "size_leaf_vector") &&
 		require_int_param(param, "size_leaf_vector", "gbtree_model_param", 0, PG_INT32_MAX) != 0)
@@ -505,21 +449,6 @@ model_validate(const char *data, Size len, ModelInfo *info, MemoryContext forest
 		INVALID_MODEL("The model declares %d trees (num_trees) but has %d.", info->num_trees, trees->count);
 	if (tree_info->count != info->num_trees)
 		INVALID_MODEL("The model declares %d trees (num_trees) but tree_info has %d entries.", info->num_trees, tree_info->count);
-	if (forest_context != NULL && strcmp(format, "ubjson") == 0)
-	{
-		float		base = (float) info->base_score;
-
-		forest = MemoryContextAllocZero(forest_context, sizeof(Forest));
-		forest->roots = MemoryContextAlloc(forest_context, sizeof(int32) * Max(info->num_trees, 1));
-		forest->group_depth = MemoryContextAllocZero(forest_context,
-													 sizeof(int32) * (info->num_trees / FOREST_LANES + 1));
-		forest->capacity = 1024;
-		forest->nodes = MemoryContextAllocHuge(forest_context, sizeof(ForestNode) * forest->capacity);
-		forest->num_features = info->num_features;
-		forest->inputs = MemoryContextAlloc(forest_context, sizeof(float) * (2 * info->num_features + 1));
-		/* XGBoost's ProbToMargin for binary:logistic, in float */
-		forest->base_margin = -logf(1.0f / base - 1.0f);
-	}
 	for (int t = 0; t < info->num_trees; t++)
 	{
 		/* Binary models have one output group; tree_info names each tree's. */
@@ -528,8 +457,44 @@ model_validate(const char *data, Size len, ModelInfo *info, MemoryContext forest
 						  t, tree_info->u.numbers[t]);
 		info->num_nodes += validate_tree(trees->u.items[t], t, info->num_features, forest);
 	}
-	/* Unrepresentable: left for the memory context's reset to free. */
-	info->forest = forest != NULL && !forest->unrepresentable ? forest : NULL;
+}
+
+/*
+ * Validate model bytes; with "forest_context", also build the native
+ * evaluator's Forest there (info->forest).  Build it only from UBJSON, whose
+ * values are XGBoost's own float32s; JSON text would go through double.
+ */
+void
+model_validate(const char *data, Size len, ModelInfo *info, MemoryContext forest_context)
+{
+	Forest	   *forest = NULL;
+	const char *format;
+	DocValue   *root;
+	DocValue   *learner;
+	DocValue   *gbtree;
+	DocValue   *param;
+
+	model_check_size(len);
+	format = detect_format(data, len);
+	root = strcmp(format, "json") == 0 ? doc_parse_json(data, len) : doc_parse_ubjson(data, len);
+
+	memset(info, 0, sizeof(*info));
+	info->format = format;
+
+	if (root == NULL || root->kind != DOC_OBJECT)
+		INVALID_MODEL("The top level is not an object.");
+	learner = require(root, "learner", DOC_OBJECT, "the model");
+	validate_learner(learner, info);
+	gbtree = gbtree_model(learner);
+	param = require(gbtree, "gbtree_model_param", DOC_OBJECT, "the gbtree model");
+	info->num_trees = (int) require_int_param(param, "num_trees", "gbtree_model_param",
+											  0, PG_INT32_MAX);
+
+	if (forest_context != NULL && strcmp(format, "ubjson") == 0)
+		forest = forest_begin(info->num_trees, info->num_features, (float) info->base_score,
+							  forest_context);
+	validate_gbtree(gbtree, param, info, forest);
+	info->forest = forest != NULL ? forest_finish(forest) : NULL;
 
 	info->feature_names = extract_feature_names(learner, info->num_features);
 }

@@ -4,281 +4,27 @@
  *		SQL entry points for scoring and model checking; kept thin.
  *
  * fraud_score(jsonb, text), fraud_decide(jsonb, text) and
- * fraud_model_check(bytea, text[]) resolve their arguments and hand over
- * to catalog.c, features.c, model.c and xgb.c.
+ * fraud_score_features(jsonb, text) resolve their arguments and hand over
+ * to catalog.c (the model), scoring.c (feature function, engine, decision)
+ * and features.c (the input row); fraud_model_check(bytea, text[]) to
+ * model.c and xgb.c.  No other file calls into this one.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include <math.h>
-
-#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/acl.h"
-#include "utils/fmgrprotos.h"
-#include "utils/hsearch.h"
-#include "utils/lsyscache.h"
-#include "utils/memutils.h"
-#include "utils/regproc.h"
-#include "miscadmin.h"
-#include "access/xact.h"
-#include "catalog/pg_proc.h"
-#include "utils/inval.h"
-#include "utils/syscache.h"
 
 #include "fraud_score.h"
-#include "forest.h"
 #include "xgb.h"
 
 PG_FUNCTION_INFO_V1(fraud_score_jsonb);
 PG_FUNCTION_INFO_V1(fraud_decide_jsonb);
 PG_FUNCTION_INFO_V1(fraud_model_check);
 PG_FUNCTION_INFO_V1(fraud_score_features);
-
-/* One input row, reused by every call in this backend. */
-float *
-score_feature_buffer(int num_features)
-{
-	static float *buffer = NULL;
-	static int	capacity = 0;
-
-	if (num_features > capacity)
-	{
-		if (buffer)
-			pfree(buffer);
-		buffer = MemoryContextAlloc(TopMemoryContext, sizeof(float) * num_features);
-		capacity = num_features;
-	}
-	return buffer;
-}
-
-double
-score_features(FraudModel *model, const float *features)
-{
-	double		score;
-
-	/*
-	 * catalog.c loads a booster whenever the xgboost engine is on or the
-	 * model has no forest; only a feature function that changed the engine
-	 * mid-call would find neither, and then the forest answers.
-	 */
-	if ((fraud_score_engine == ENGINE_NATIVE || model->xgb == NULL) && model->forest != NULL)
-		score = forest_predict(model->forest, features);
-	else if (model->xgb != NULL)
-		score = xgb_predict_one(model->xgb, features);
-	else
-		elog(ERROR, "fraud model \"%s\" version %d is loaded for neither engine",
-			 model->name, model->version);
-
-	/* Validation keeps leaves finite; never let a NaN fall through to approve. */
-	if (isnan(score))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("fraud model \"%s\" version %d produced a score that is not a number",
-						model->name, model->version)));
-	return score;
-}
-
-/*
- * Whether an error belongs to the transaction or the server rather than to
- * the row (or model) being handled: a cancel or shutdown (class 57), a
- * deadlock or serialization failure (class 40, which the client must
- * retry), exhausted resources (53) or a system error (58).  Such errors are
- * raised as they are wherever fraud_score otherwise turns a failure into an
- * outcome (fraud_score.on_error, storing an unusable model).  A lock
- * timeout in a feature function is the row's failure: its data was not
- * available in time.
- */
-bool
-error_is_not_the_rows(int sqlerrcode)
-{
-	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
-	{
-		case ERRCODE_TRANSACTION_ROLLBACK:
-		case ERRCODE_INSUFFICIENT_RESOURCES:
-		case ERRCODE_OPERATOR_INTERVENTION:
-		case ERRCODE_SYSTEM_ERROR:
-			return true;
-		default:
-			return false;
-	}
-}
-
-const char *
-score_decision(FraudModel *model, double score)
-{
-	if (score >= model->decline_threshold)
-		return "decline";
-	if (score >= model->review_threshold)
-		return "review";
-	return "approve";
-}
-
-/*
- * One FmgrInfo per feature function for the life of the backend: SQL and
- * PL/pgSQL functions keep their cached plans in it, and it must not live in
- * a model cache entry that a nested call could rebuild while it runs.
- */
-static uint64 proc_changes = 0;	/* bumped by any pg_proc invalidation */
-
-static void
-score_proc_callback(Datum arg, int cacheid, uint32 hashvalue)
-{
-	proc_changes++;
-}
-
-/*
- * A feature function's FmgrInfo.  After any change to pg_proc a fresh one is
- * made (CREATE OR REPLACE may change the language); the old one is left
- * allocated, because a call through it may still be running.
- */
-static FmgrInfo *
-feature_function_info(Oid fn)
-{
-	static HTAB *infos = NULL;
-	struct
-	{
-		Oid			fn;
-		uint64		proc_changes;
-		FmgrInfo   *info;
-	}		   *entry;
-	bool		found;
-
-	if (infos == NULL)
-	{
-		HASHCTL		ctl = {0};
-
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(*entry);
-		ctl.hcxt = TopMemoryContext;
-		infos = hash_create("fraud_score feature functions", 8, &ctl,
-							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		CacheRegisterSyscacheCallback(PROCOID, score_proc_callback, (Datum) 0);
-	}
-	entry = hash_search(infos, &fn, HASH_ENTER, &found);
-	if (!found || entry->info == NULL || entry->proc_changes != proc_changes)
-	{
-		FmgrInfo   *info = MemoryContextAllocZero(TopMemoryContext, sizeof(FmgrInfo));
-
-		entry->info = NULL;
-		fmgr_info_cxt(fn, info, TopMemoryContext);
-		entry->info = info;
-		entry->proc_changes = proc_changes;
-	}
-	return entry->info;
-}
-
-/*
- * What a feature function must be, checked whenever a backend loads a model
- * (the catalog column can be written directly, and functions can be
- * replaced): (jsonb) RETURNS jsonb, a plain function, and owned by a
- * superuser.  It runs with the rights of whoever scores, possibly a
- * superuser, so only a role trusted with every right may have written it.
- */
-void
-score_check_feature_function(Oid fn)
-{
-	HeapTuple	tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
-	Form_pg_proc proc;
-
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for function %u", fn);
-	proc = (Form_pg_proc) GETSTRUCT(tuple);
-	if (proc->prokind != PROKIND_FUNCTION || proc->proretset || proc->pronargs != 1 ||
-		proc->proargtypes.values[0] != JSONBOID || proc->prorettype != JSONBOID)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
-				 errmsg("feature function %s must take one jsonb argument and return jsonb",
-						format_procedure(fn))));
-	if (!superuser_arg(proc->proowner))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("feature function %s must be owned by a superuser", format_procedure(fn)),
-				 errdetail("It runs with the privileges of every role that scores with the model."),
-				 errhint("Create it as a superuser, or ALTER FUNCTION ... OWNER TO a superuser.")));
-	ReleaseSysCache(tuple);
-}
-
-static Jsonb *
-call_feature_function(Oid fn, Datum row_jsonb)
-{
-	LOCAL_FCINFO(fcinfo, 1);
-	FmgrInfo   *info;
-	AclResult	aclresult;
-	Datum		result;
-	Jsonb	   *extra;
-
-	aclresult = pg_proc_aclcheck(fn, GetUserId(), ACL_EXECUTE);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(fn));
-	/* fraud_score is PARALLEL SAFE; its feature function must be too there. */
-	if (IsInParallelMode() && func_parallel(fn) != PROPARALLEL_SAFE)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
-				 errmsg("feature function %s is not parallel safe", format_procedure(fn)),
-				 errhint("Mark it PARALLEL SAFE if it only reads, or score outside parallel queries.")));
-
-	info = feature_function_info(fn);
-	InitFunctionCallInfoData(*fcinfo, info, 1, InvalidOid, NULL, NULL);
-	fcinfo->args[0].value = row_jsonb;
-	fcinfo->args[0].isnull = false;
-	result = FunctionCallInvoke(fcinfo);
-	if (fcinfo->isnull)
-		return NULL;			/* no extra features */
-	extra = DatumGetJsonbP(result);
-	if (!JB_ROOT_IS_OBJECT(extra) || JB_ROOT_IS_SCALAR(extra))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("feature function %s must return a JSON object",
-						format_procedure(fn)),
-				 errdetail("It returned a JSON %s.", JB_ROOT_IS_SCALAR(extra) ? "scalar" : "array")));
-	return extra;
-}
-
-/*
- * Given the active model "name" (just looked up), the model to score with
- * and, if it names a feature function, that function's output for the row.  The function runs SQL, which may process
- * invalidations and rebuild the cached model: look the model up again after
- * it, and call again in the rare case that the new version names another
- * function.
- */
-FraudModel *
-score_model_with_features(const char *name, FraudModel *model, Datum row_jsonb, Jsonb **extra)
-{
-	Oid			called = InvalidOid;
-
-	*extra = NULL;
-	for (int attempt = 0;; attempt++)
-	{
-		if (!OidIsValid(model->feature_function) || model->feature_function == called)
-		{
-			if (!OidIsValid(model->feature_function))
-				*extra = NULL;
-			return model;
-		}
-		if (attempt >= 3)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("fraud model \"%s\" kept changing its feature function during scoring", name)));
-		called = model->feature_function;
-		*extra = call_feature_function(called, row_jsonb);
-		model = catalog_get_active_model(name);
-	}
-}
-
-/* NEW as jsonb, the way to_jsonb(NEW) would give it to a feature function. */
-Datum
-score_tuple_to_jsonb(HeapTuple tuple, TupleDesc tupdesc)
-{
-	Datum		row = heap_copy_tuple_as_datum(tuple, tupdesc);
-	text	   *json = DatumGetTextPP(DirectFunctionCall1(row_to_json, row));
-
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(text_to_cstring(json)));
-}
 
 /*
  * The input row for fraud_score's (features jsonb, model text) arguments,
@@ -290,9 +36,9 @@ jsonb_args_inputs(FunctionCallInfo fcinfo, FraudModel **model_out)
 	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
 	const char *name = catalog_resolve_name(PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
 	Jsonb	   *extra;
-	FraudModel *model = score_model_with_features(name, catalog_get_active_model(name),
-												  JsonbPGetDatum(doc), &extra);
-	float	   *row = score_feature_buffer(model->num_features);
+	FraudModel *model = scoring_model_with_features(name, catalog_get_active_model(name),
+													JsonbPGetDatum(doc), &extra);
+	float	   *row = scoring_input_buffer(model->num_features);
 
 	features_from_jsonb(model->keys, doc, extra, row);
 	*model_out = model;
@@ -305,7 +51,7 @@ score_jsonb_args(FunctionCallInfo fcinfo, double *score)
 	FraudModel *model;
 	float	   *row = jsonb_args_inputs(fcinfo, &model);
 
-	*score = score_features(model, row);
+	(void) scoring_score(model, row, score, NULL);
 	return model;
 }
 
@@ -359,7 +105,7 @@ fraud_decide_jsonb(PG_FUNCTION_ARGS)
 
 	model = score_jsonb_args(fcinfo, &score);
 	values[0] = Float8GetDatum(score);
-	values[1] = CStringGetTextDatum(score_decision(model, score));
+	values[1] = CStringGetTextDatum(scoring_decision(model, score));
 	values[2] = CStringGetTextDatum(model->name);
 	values[3] = Int32GetDatum(model->version);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

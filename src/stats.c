@@ -5,6 +5,11 @@
  *		could not score by the fraud_score.on_error outcome, with the last
  *		failure's message.  fraud_score_stats() reads them.
  *
+ * Counting is per backend: the trigger adds to this backend's pending
+ * counts, which are added to the counters at transaction end (commit or
+ * abort) and before this backend reads them, so that inserting backends
+ * do not all write one shared cache line per row.
+ *
  * Loaded through shared_preload_libraries, the counters live in shared
  * memory and cover the whole server (the chained shmem_request_hook and
  * shmem_startup_hook of pg_stat_statements).  Loaded on first use, there is
@@ -16,6 +21,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -46,6 +52,17 @@ typedef struct ScoringStats
 
 static ScoringStats *stats = NULL;
 static bool stats_shared = false;
+
+/* This backend's counts not yet added to *stats. */
+typedef struct PendingStats
+{
+	uint64		rows_scored;
+	uint64		failures[ON_ERROR_APPROVE + 1];
+	bool		any;
+} PendingStats;
+
+static PendingStats pending;
+static bool xact_callback_registered = false;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -122,12 +139,63 @@ get_stats(void)
 	return stats;
 }
 
+/* Add the pending counts to the counters. */
+static void
+stats_flush(void)
+{
+	ScoringStats *s;
+
+	if (!pending.any)
+		return;
+	s = get_stats();
+	if (pending.rows_scored > 0)
+		pg_atomic_fetch_add_u64(&s->rows_scored, pending.rows_scored);
+	for (int i = 0; i <= ON_ERROR_APPROVE; i++)
+		if (pending.failures[i] > 0)
+			pg_atomic_fetch_add_u64(&s->failures[i], pending.failures[i]);
+	memset(&pending, 0, sizeof(pending));
+}
+
+static void
+stats_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			stats_flush();
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+count_pending(void)
+{
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(stats_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	pending.any = true;
+}
+
 void
 stats_count_scored(void)
 {
-	pg_atomic_fetch_add_u64(&get_stats()->rows_scored, 1);
+	pending.rows_scored++;
+	if (unlikely(!pending.any))
+		count_pending();
 }
 
+/*
+ * The last failure's message is written at once (failures are rare, and a
+ * DBA looks for the newest); its count goes with the other pending counts.
+ */
 void
 stats_count_failure(OnErrorPolicy outcome, const char *message)
 {
@@ -137,7 +205,8 @@ stats_count_failure(OnErrorPolicy outcome, const char *message)
 	/* whole characters only: a cut one would make the text unreadable */
 	int			len = pg_mbcliplen(text, strlen(text), LAST_FAILURE_LEN - 1);
 
-	pg_atomic_fetch_add_u64(&s->failures[outcome], 1);
+	pending.failures[outcome]++;
+	count_pending();
 	SpinLockAcquire(&s->mutex);
 	s->last_failure_at = now;
 	memcpy(s->last_failure, text, len);
@@ -158,6 +227,7 @@ fraud_score_stats(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "fraud_score_stats must return a composite type");
+	stats_flush();				/* this backend's own rows, up to now */
 
 	SpinLockAcquire(&s->mutex);
 	last_failure_at = s->last_failure_at;
@@ -181,6 +251,7 @@ fraud_score_stats(PG_FUNCTION_ARGS)
 Datum
 fraud_score_stats_reset(PG_FUNCTION_ARGS)
 {
+	memset(&pending, 0, sizeof(pending));
 	stats_reset_fields(get_stats());
 	PG_RETURN_VOID();
 }

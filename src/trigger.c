@@ -11,12 +11,20 @@
  *
  * A row that cannot be scored (no active model, a failing feature function,
  * a bad value, a broken stored model) fails the INSERT, unless
- * fraud_score.on_error is review or approve: then scoring runs in a
- * subtransaction, as a PL/pgSQL exception block would, and the row is
- * written with that decision and a NULL score and version, with a WARNING.
- * A misconfigured trigger (arguments, output columns) is always an error,
- * and so are a cancel, a deadlock, a serialization failure and running out
- * of resources (error_is_not_the_rows).
+ * fraud_score.on_error is review or approve: then the row is written with
+ * that decision and a NULL score and version, with a WARNING.  Only the
+ * steps that read catalogs or run SQL (loading a model this backend has not
+ * cached, the feature function, a new feature map, the xgboost engine) run
+ * in a subtransaction (guard.c), as a PL/pgSQL exception block would; the
+ * rest is plain C that reports a failure without longjmp, so a row of a
+ * cached model without a feature function costs no subtransaction.  A
+ * misconfigured trigger (arguments, output columns) is always an error, and
+ * so are a cancel, a deadlock, a serialization failure and running out of
+ * resources (guard_error_is_not_the_rows).
+ *
+ * A feature function gets NEW as to_jsonb(NEW) would give it, built from
+ * the values the trigger has deformed anyway (featurefn_row_jsonb), with
+ * the relation's column layout cached here.
  *
  *-------------------------------------------------------------------------
  */
@@ -43,10 +51,13 @@ typedef struct TriggerCacheEntry
 	Oid			trigger_oid;	/* hash key */
 	bool		outputs_valid;	/* the output columns below, for relid */
 	bool		map_valid;		/* map, for relid and model_generation */
+	bool		row_layout_valid;	/* row_layout, for relid */
 	Oid			relid;
 	uint32		model_generation;
 	MemoryContext context;		/* owns map; NULL until first built */
 	FeatureMap *map;
+	MemoryContext row_context;	/* owns row_layout; NULL until first built */
+	RowJsonLayout *row_layout;	/* NEW as jsonb, for feature functions */
 	AttrNumber	score_attnum;
 	Oid			score_type;
 	AttrNumber	decision_attnum;	/* 0 if not requested */
@@ -68,7 +79,7 @@ trigger_relcache_callback(Datum arg, Oid relid)
 	hash_seq_init(&status, trigger_cache);
 	while ((entry = hash_seq_search(&status)) != NULL)
 		if (relid == InvalidOid || entry->relid == relid)
-			entry->outputs_valid = entry->map_valid = false;
+			entry->outputs_valid = entry->map_valid = entry->row_layout_valid = false;
 }
 
 void
@@ -161,6 +172,7 @@ resolve_outputs(TriggerCacheEntry *entry, Trigger *trigger, Relation rel)
 	built.relid = RelationGetRelid(rel);
 	built.outputs_valid = true;
 	built.map_valid = entry->map_valid && entry->relid == built.relid;
+	built.row_layout_valid = entry->row_layout_valid && entry->relid == built.relid;
 	*entry = built;
 }
 
@@ -170,7 +182,7 @@ build_map(TriggerCacheEntry *entry, Relation rel, FraudModel *model)
 {
 	MemoryContext context = AllocSetContextCreate(CurrentMemoryContext, "fraud_score trigger",
 												  ALLOCSET_SMALL_SIZES);
-	FeatureMap *map = feature_map_build(model, RelationGetDescr(rel),
+	FeatureMap *map = feature_map_build(model->keys, RelationGetDescr(rel),
 										RelationGetRelationName(rel), context);
 
 	/* Success: adopt. */
@@ -181,6 +193,22 @@ build_map(TriggerCacheEntry *entry, Relation rel, FraudModel *model)
 	entry->map = map;
 	entry->model_generation = model->generation;
 	entry->map_valid = true;
+}
+
+/* How NEW becomes jsonb for a feature function. */
+static void
+build_row_layout(TriggerCacheEntry *entry, Relation rel)
+{
+	MemoryContext context = AllocSetContextCreate(CurrentMemoryContext, "fraud_score trigger row",
+												  ALLOCSET_SMALL_SIZES);
+	RowJsonLayout *layout = featurefn_row_layout(RelationGetDescr(rel), context);
+
+	MemoryContextSetParent(context, trigger_cache_context);
+	if (entry->row_context != NULL)
+		MemoryContextDelete(entry->row_context);
+	entry->row_context = context;
+	entry->row_layout = layout;
+	entry->row_layout_valid = true;
 }
 
 static TriggerCacheEntry *
@@ -218,35 +246,96 @@ typedef struct RowScore
 	int32		version;
 } RowScore;
 
-/* NEW: the tuple, and its columns deformed once for reading and rewriting. */
+/* NEW: its columns deformed once for reading and rewriting. */
 typedef struct NewRow
 {
-	HeapTuple	tuple;
 	Datum	   *values;
 	bool	   *nulls;
 } NewRow;
 
-static void
-score_row(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, const NewRow *row,
-		  RowScore *result)
+/* One row being scored, as the steps below fill it in. */
+typedef struct RowScoring
 {
-	TupleDesc	tupdesc = RelationGetDescr(rel);
-	FraudModel *model = catalog_get_active_model(trigger->tgargs[0]);
-	Jsonb	   *extra = NULL;
-	float	   *inputs;
+	TriggerCacheEntry *entry;
+	Trigger    *trigger;
+	Relation	rel;
+	const NewRow *row;
+	FraudModel *model;			/* cached model, then the one to score with */
+	Jsonb	   *extra;			/* the feature function's output, or NULL */
+	float	   *inputs;			/* the model's input row */
+	RowScore   *result;
+} RowScoring;
 
-	/* NEW as jsonb is built only for a feature function. */
+/*
+ * Whether the row needs the steps that read catalogs or run SQL: the model
+ * is not cached, it has a feature function, or the feature map is not for
+ * it.
+ */
+static bool
+needs_catalog_steps(const RowScoring *rs)
+{
+	return rs->model == NULL || OidIsValid(rs->model->feature_function) ||
+		!rs->entry->map_valid || rs->entry->model_generation != rs->model->generation;
+}
+
+/*
+ * Those steps: the active model, the feature function (NEW as jsonb is
+ * built only for one) and the feature map.  They may raise anything.
+ */
+static void
+catalog_steps(void *arg)
+{
+	RowScoring *rs = arg;
+	const char *name = rs->trigger->tgargs[0];
+	FraudModel *model = catalog_get_active_model(name);
+
+	rs->extra = NULL;
 	if (OidIsValid(model->feature_function))
-		model = score_model_with_features(trigger->tgargs[0], model,
-										  score_tuple_to_jsonb(row->tuple, tupdesc), &extra);
-	if (!entry->map_valid || entry->model_generation != model->generation)
-		build_map(entry, rel, model);
+	{
+		TupleDesc	tupdesc = RelationGetDescr(rs->rel);
 
-	inputs = score_feature_buffer(model->num_features);
-	features_from_values(model, entry->map, row->values, row->nulls, extra, inputs);
-	result->score = score_features(model, inputs);
-	result->decision = score_decision(model, result->score);
-	result->version = model->version;
+		if (!rs->entry->row_layout_valid)
+			build_row_layout(rs->entry, rs->rel);
+		model = scoring_model_with_features(name, model,
+											featurefn_row_jsonb(rs->entry->row_layout, tupdesc,
+																rs->row->values, rs->row->nulls),
+											&rs->extra);
+	}
+	if (!rs->entry->map_valid || rs->entry->model_generation != model->generation)
+		build_map(rs->entry, rs->rel, model);
+	rs->model = model;
+}
+
+/*
+ * Plain C: the model's inputs from NEW and the feature function's output.
+ * A value that cannot be an input is reported in *failure.
+ */
+static bool
+row_inputs(RowScoring *rs, FraudFailure *failure)
+{
+	rs->inputs = scoring_input_buffer(rs->model->num_features);
+	return features_from_values(rs->model->keys, rs->entry->map, rs->row->values,
+								rs->row->nulls, rs->extra, rs->inputs, failure);
+}
+
+/*
+ * The score and its decision.  Plain C with the native engine (a NaN score
+ * is reported in *failure); the xgboost engine raises its own errors.
+ */
+static bool
+row_score(RowScoring *rs, FraudFailure *failure)
+{
+	if (!scoring_score(rs->model, rs->inputs, &rs->result->score, failure))
+		return false;
+	rs->result->decision = scoring_decision(rs->model, rs->result->score);
+	rs->result->version = rs->model->version;
+	return true;
+}
+
+static void
+xgboost_score_step(void *arg)
+{
+	(void) row_score(arg, NULL);
 }
 
 static const char *
@@ -256,64 +345,48 @@ on_error_name(OnErrorPolicy policy)
 }
 
 /*
- * score_row in a subtransaction.  Returns false, having raised a WARNING
- * and counted the failure, if it failed with a scoring failure; raises
- * anything else.
+ * Score the row, or, if it fails with the row's failure, raise a WARNING,
+ * count it and return false; anything else is raised.  A subtransaction
+ * only around what can fail only by raising.
  */
 static bool
-score_row_or_warn(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, const NewRow *row,
-				  RowScore *result, OnErrorPolicy policy)
+score_row_or_warn(RowScoring *rs, OnErrorPolicy policy)
 {
-	MemoryContext caller_context = CurrentMemoryContext;
-	ResourceOwner caller_owner = CurrentResourceOwner;
-	ErrorData  *volatile edata = NULL;
+	FraudFailure failure = {0};
+	bool		scored;
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(caller_context);
-	PG_TRY();
-	{
-		score_row(entry, trigger, rel, row, result);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(caller_context);
-		CurrentResourceOwner = caller_owner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(caller_context);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(caller_context);
-		CurrentResourceOwner = caller_owner;
-	}
-	PG_END_TRY();
-
-	if (edata == NULL)
+	scored = !needs_catalog_steps(rs) || guard_run(catalog_steps, rs, &failure);
+	scored = scored && row_inputs(rs, &failure);
+	if (scored)
+		scored = fraud_score_engine == ENGINE_XGBOOST ?
+			guard_run(xgboost_score_step, rs, &failure) : row_score(rs, &failure);
+	if (scored)
 		return true;
-	if (error_is_not_the_rows(edata->sqlerrcode))
-		ReThrowError(edata);
-	stats_count_failure(policy, edata->message);
+	stats_count_failure(policy, failure.message);
 	ereport(WARNING,
-			(errcode(edata->sqlerrcode),
+			(errcode(failure.sqlerrcode),
 			 errmsg("fraud_score_trigger could not score a row of \"%s\": %s",
-					RelationGetRelationName(rel), edata->message),
+					RelationGetRelationName(rs->rel), failure.message),
 			 errdetail("The row is written with decision \"%s\" and a NULL score, because fraud_score.on_error is \"%s\".",
 					   on_error_name(policy), on_error_name(policy)),
-			 edata->detail ? errhint("The error's detail: %s", edata->detail) : 0));
-	FreeErrorData(edata);
+			 failure.detail ? errhint("The error's detail: %s", failure.detail) : 0));
 	return false;
 }
 
-/* score_row, counting an error before it propagates. */
+/* Score the row, counting an error before it propagates. */
 static void
-score_row_or_raise(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, const NewRow *row,
-				   RowScore *result)
+score_row_or_raise(RowScoring *rs)
 {
 	MemoryContext caller_context = CurrentMemoryContext;
 
 	PG_TRY();
 	{
-		score_row(entry, trigger, rel, row, result);
+		FraudFailure failure = {0};
+
+		if (needs_catalog_steps(rs))
+			catalog_steps(rs);
+		if (!row_inputs(rs, &failure) || !row_score(rs, &failure))
+			failure_set(NULL, failure.sqlerrcode, failure.message, failure.detail);
 	}
 	PG_CATCH();
 	{
@@ -321,7 +394,7 @@ score_row_or_raise(TriggerCacheEntry *entry, Trigger *trigger, Relation rel, con
 
 		MemoryContextSwitchTo(caller_context);
 		edata = CopyErrorData();
-		if (!error_is_not_the_rows(edata->sqlerrcode))
+		if (!guard_error_is_not_the_rows(edata->sqlerrcode))
 			stats_count_failure(ON_ERROR_ERROR, edata->message);
 		FreeErrorData(edata);
 		PG_RE_THROW();
@@ -336,7 +409,9 @@ fraud_score_trigger(PG_FUNCTION_ARGS)
 	Trigger    *trigger;
 	Relation	rel;
 	TupleDesc	tupdesc;
+	HeapTuple	new_tuple;
 	NewRow		row;
+	RowScoring	rs;
 	HeapTuple	result_tuple;
 	TriggerCacheEntry *entry;
 	OnErrorPolicy policy = (OnErrorPolicy) fraud_score_on_error;
@@ -363,7 +438,7 @@ fraud_score_trigger(PG_FUNCTION_ARGS)
 				 errhint("Use EXECUTE FUNCTION fraud_score_trigger(model, score_column [, decision_column [, version_column]]).")));
 
 	tupdesc = RelationGetDescr(rel);
-	row.tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	new_tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	entry = trigger_entry(trigger);
 	if (!entry->outputs_valid || entry->relid != RelationGetRelid(rel))
 		resolve_outputs(entry, trigger, rel);
@@ -371,15 +446,23 @@ fraud_score_trigger(PG_FUNCTION_ARGS)
 	/* Deformed once: features are read from it, outputs written into it. */
 	row.values = palloc(sizeof(Datum) * tupdesc->natts);
 	row.nulls = palloc(sizeof(bool) * tupdesc->natts);
-	heap_deform_tuple(row.tuple, tupdesc, row.values, row.nulls);
+	heap_deform_tuple(new_tuple, tupdesc, row.values, row.nulls);
 
+	rs.entry = entry;
+	rs.trigger = trigger;
+	rs.rel = rel;
+	rs.row = &row;
+	rs.model = catalog_cached_model(trigger->tgargs[0]);
+	rs.extra = NULL;
+	rs.inputs = NULL;
+	rs.result = &result;
 	if (policy == ON_ERROR_ERROR)
 	{
-		score_row_or_raise(entry, trigger, rel, &row, &result);
+		score_row_or_raise(&rs);
 		scored = true;
 	}
 	else
-		scored = score_row_or_warn(entry, trigger, rel, &row, &result, policy);
+		scored = score_row_or_warn(&rs, policy);
 	if (scored)
 		stats_count_scored();
 
@@ -400,8 +483,8 @@ fraud_score_trigger(PG_FUNCTION_ARGS)
 	}
 	result_tuple = heap_form_tuple(tupdesc, row.values, row.nulls);
 	/* as heap_modify_tuple does */
-	result_tuple->t_data->t_ctid = row.tuple->t_data->t_ctid;
-	result_tuple->t_self = row.tuple->t_self;
-	result_tuple->t_tableOid = row.tuple->t_tableOid;
+	result_tuple->t_data->t_ctid = new_tuple->t_data->t_ctid;
+	result_tuple->t_self = new_tuple->t_self;
+	result_tuple->t_tableOid = new_tuple->t_tableOid;
 	return PointerGetDatum(result_tuple);
 }

@@ -1,0 +1,114 @@
+/*-------------------------------------------------------------------------
+ *
+ * scoring.c
+ *		The scoring core both entry points share (score.c for SQL calls,
+ *		trigger.c for rows): the model a row is scored with once its feature
+ *		function has run, the engine that scores it, and its decision band.
+ *
+ * Which errors may become outcomes is guard.c's; this file reports the one
+ * failure of its own (a score that is not a number) through a FraudFailure,
+ * so that the trigger needs no subtransaction for the native engine.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "utils/memutils.h"
+
+#include "fraud_score.h"
+#include "forest.h"
+#include "xgb.h"
+
+/* One input row, reused by every call in this backend. */
+float *
+scoring_input_buffer(int num_features)
+{
+	static float *buffer = NULL;
+	static int	capacity = 0;
+
+	if (num_features > capacity)
+	{
+		if (buffer)
+			pfree(buffer);
+		buffer = MemoryContextAlloc(TopMemoryContext, sizeof(float) * Max(num_features, 1));
+		capacity = num_features;
+	}
+	return buffer;
+}
+
+/*
+ * Score one input row into *score.  With the native engine this is plain C:
+ * given a "failure", a NaN score is reported there and false returned.  The
+ * xgboost engine raises its own errors (xgb.c), so callers that turn
+ * failures into outcomes run it in a subtransaction.
+ */
+bool
+scoring_score(FraudModel *model, const float *inputs, double *score, FraudFailure *failure)
+{
+	/*
+	 * catalog.c loads a booster whenever the xgboost engine is on or the
+	 * model has no forest; only a feature function that changed the engine
+	 * mid-call would find neither, and then the forest answers.
+	 */
+	if ((fraud_score_engine == ENGINE_NATIVE || model->xgb == NULL) && model->forest != NULL)
+		*score = forest_predict(model->forest, inputs);
+	else if (model->xgb != NULL)
+		*score = xgb_predict_one(model->xgb, inputs);
+	else
+		elog(ERROR, "fraud model \"%s\" version %d is loaded for neither engine",
+			 model->name, model->version);
+
+	/* Validation keeps leaves finite; never let a NaN fall through to approve. */
+	if (isnan(*score))
+	{
+		failure_set(failure, ERRCODE_DATA_EXCEPTION,
+					psprintf("fraud model \"%s\" version %d produced a score that is not a number",
+							 model->name, model->version),
+					NULL);
+		return false;
+	}
+	return true;
+}
+
+const char *
+scoring_decision(FraudModel *model, double score)
+{
+	if (score >= model->decline_threshold)
+		return "decline";
+	if (score >= model->review_threshold)
+		return "review";
+	return "approve";
+}
+
+/*
+ * Given the active model "name" (just looked up), the model to score with
+ * and, if it names a feature function, that function's output for the row
+ * in *extra.  The function runs SQL, which may process invalidations and
+ * rebuild the cached model: look the model up again after it, and call
+ * again in the rare case that the new version names another function.
+ */
+FraudModel *
+scoring_model_with_features(const char *name, FraudModel *model, Datum row_jsonb, Jsonb **extra)
+{
+	Oid			called = InvalidOid;
+
+	*extra = NULL;
+	for (int attempt = 0;; attempt++)
+	{
+		if (!OidIsValid(model->feature_function) || model->feature_function == called)
+		{
+			if (!OidIsValid(model->feature_function))
+				*extra = NULL;
+			return model;
+		}
+		if (attempt >= 3)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("fraud model \"%s\" kept changing its feature function during scoring", name)));
+		called = model->feature_function;
+		*extra = featurefn_call(called, row_jsonb);
+		model = catalog_get_active_model(name);
+	}
+}
