@@ -4,6 +4,8 @@ EXTENSION = fraud_score
 MODULE_big = fraud_score
 OBJS = \
 	src/fraud_score.o \
+	src/gucs.o \
+	src/xgbload.o \
 	src/guard.o \
 	src/modeldoc.o \
 	src/forest.o \
@@ -21,12 +23,21 @@ OBJS = \
 
 DATA = fraud_score--0.1.sql fraud_score--0.1--0.2.sql fraud_score--0.2--0.3.sql
 
-REGRESS = install load score decide trigger on_error features inputs bad_inputs train engine privileges dump_restore upgrade
+REGRESS = install load score decide trigger on_error features feature_calls inputs bad_inputs train engine privileges dump_restore upgrade
 ISOLATION = invalidation
 
 PG_CONFIG ?= pg_config
 
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+
+# Only the SQL-callable functions are exported (FRAUD_SQL_FUNCTION in
+# src/fraud_score.h).  PostgreSQL 16 and later do this for every module;
+# for 15, PGDLLEXPORT is given its meaning here.
+PG_CFLAGS += -fvisibility=hidden
+PG_MAJOR := $(shell $(PG_CONFIG) --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')
+ifeq ($(shell test "$(PG_MAJOR)" -lt 16 && echo before16),before16)
+PG_CPPFLAGS += -D'PGDLLEXPORT=__attribute__((visibility("default")))'
+endif
 
 # No JIT bitcode: it would need clang on every build machine for no gain here.
 override with_llvm = no

@@ -93,7 +93,7 @@ static uint32 next_generation = 1;
  */
 static uint64 catalog_invalidations = 0;
 
-PG_FUNCTION_INFO_V1(fraud_score_models_changed);
+FRAUD_SQL_FUNCTION(fraud_score_models_changed);
 
 static void
 catalog_relcache_callback(Datum arg, Oid relid)

@@ -26,7 +26,7 @@
 #include "fraud_score.h"
 #include "forest.h"
 
-PG_FUNCTION_INFO_V1(fraud_score_models_compile);
+FRAUD_SQL_FUNCTION(fraud_score_models_compile);
 
 /*
  * The forest compiled from model bytes, as stored bytes, or NULL if the

@@ -17,9 +17,22 @@
 
 #include "access/htup.h"
 #include "access/tupdesc.h"
+#include "fmgr.h"
 #include "utils/jsonb.h"
 
-/* ---------------------------------------------------- fraud_score.c: GUCs */
+/*
+ * A SQL-callable function.  The library is built with -fvisibility=hidden
+ * (PostgreSQL 15 loads modules RTLD_GLOBAL, so an exported helper could be
+ * captured by another library's symbol of the same name): these, _PG_init
+ * and the magic block are all it exports.  PostgreSQL 16 and later mark
+ * PG_FUNCTION_INFO_V1's function PGDLLEXPORT themselves.
+ */
+#define FRAUD_SQL_FUNCTION(name) \
+	PG_FUNCTION_INFO_V1(name); \
+	extern PGDLLEXPORT Datum name(PG_FUNCTION_ARGS)
+
+/* ------------------------------------------------------------- gucs.c */
+extern void gucs_define(void);
 extern char *fraud_score_default_model;
 extern int	fraud_score_max_model_size_kb;
 

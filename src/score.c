@@ -21,10 +21,10 @@
 #include "fraud_score.h"
 #include "xgb.h"
 
-PG_FUNCTION_INFO_V1(fraud_score_jsonb);
-PG_FUNCTION_INFO_V1(fraud_decide_jsonb);
-PG_FUNCTION_INFO_V1(fraud_model_check);
-PG_FUNCTION_INFO_V1(fraud_score_features);
+FRAUD_SQL_FUNCTION(fraud_score_jsonb);
+FRAUD_SQL_FUNCTION(fraud_decide_jsonb);
+FRAUD_SQL_FUNCTION(fraud_model_check);
+FRAUD_SQL_FUNCTION(fraud_score_features);
 
 /*
  * The input row for fraud_score's (features jsonb, model text) arguments,

@@ -35,8 +35,8 @@
 
 #include "fraud_score.h"
 
-PG_FUNCTION_INFO_V1(fraud_score_stats);
-PG_FUNCTION_INFO_V1(fraud_score_stats_reset);
+FRAUD_SQL_FUNCTION(fraud_score_stats);
+FRAUD_SQL_FUNCTION(fraud_score_stats_reset);
 
 #define LAST_FAILURE_LEN 256
 

@@ -34,7 +34,7 @@
 #include "fraud_score.h"
 #include "xgb.h"
 
-PG_FUNCTION_INFO_V1(fraud_model_train);
+FRAUD_SQL_FUNCTION(fraud_model_train);
 
 #define FETCH_BATCH 10000
 

@@ -44,7 +44,7 @@
 
 #include "fraud_score.h"
 
-PG_FUNCTION_INFO_V1(fraud_score_trigger);
+FRAUD_SQL_FUNCTION(fraud_score_trigger);
 
 typedef struct TriggerCacheEntry
 {

@@ -34,8 +34,8 @@
 
 PG_MODULE_MAGIC;
 
-void		_PG_init(void);
-const XgbApi *fraud_score_xgb_api(void);
+PGDLLEXPORT void _PG_init(void);
+PGDLLEXPORT const XgbApi *fraud_score_xgb_api(void);
 
 static double xgb_predict_one(XgbModel *model, const float *features);
 static void xgb_train_set_param(XgbTraining *training, const char *key, const char *value);

@@ -62,7 +62,7 @@ typedef const XgbApi *(*XgbApiFunction) (void);
 
 #ifndef FRAUD_SCORE_XGB_LIBRARY
 
-/* fraud_score.c: loads the library on first use. */
+/* xgbload.c: loads the library on first use. */
 extern const XgbApi *xgb_api(void);
 
 static inline XgbModel *

@@ -1,0 +1,81 @@
+/*-------------------------------------------------------------------------
+ *
+ * gucs.c
+ *		fraud_score's configuration parameters (fraud_score.*).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/guc.h"
+
+#include "fraud_score.h"
+
+char	   *fraud_score_default_model = NULL;
+int			fraud_score_max_model_size_kb = 64 * 1024;
+int			fraud_score_engine = ENGINE_NATIVE;
+int			fraud_score_on_error = ON_ERROR_ERROR;
+
+static const struct config_enum_entry engine_options[] = {
+	{"native", ENGINE_NATIVE, false},
+	{"xgboost", ENGINE_XGBOOST, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry on_error_options[] = {
+	{"error", ON_ERROR_ERROR, false},
+	{"review", ON_ERROR_REVIEW, false},
+	{"approve", ON_ERROR_APPROVE, false},
+	{NULL, 0, false}
+};
+
+void
+gucs_define(void)
+{
+	DefineCustomStringVariable("fraud_score.default_model",
+							   "Model used when fraud_score() or fraud_decide() is given no model name.",
+							   NULL,
+							   &fraud_score_default_model,
+							   "default",
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("fraud_score.max_model_size",
+							"Largest model, in bytes as loaded or stored, that fraud_score accepts.",
+							"Guards backend memory: a model is parsed and validated in full before use.",
+							&fraud_score_max_model_size_kb,
+							64 * 1024,
+							1,
+							1024 * 1024,	/* 1GB, the bytea limit */
+							PGC_SUSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("fraud_score.engine",
+							 "Evaluator that scores rows: native (fraud_score's own) or xgboost (the C API).",
+							 "Both give XGBoost's predictions; native skips XGBoost's per-call overhead.",
+							 &fraud_score_engine,
+							 ENGINE_NATIVE,
+							 engine_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	/*
+	 * Superuser-only: a role that could set it could also make its own rows
+	 * unscorable on purpose and have them approved.
+	 */
+	DefineCustomEnumVariable("fraud_score.on_error",
+							 "What fraud_score_trigger() does with a row it cannot score: error, review or approve.",
+							 "With review or approve, the row is written with that decision and a NULL score, "
+							 "a WARNING is raised and fraud_score_stats() counts the failure.",
+							 &fraud_score_on_error,
+							 ON_ERROR_ERROR,
+							 on_error_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("fraud_score");
+}
