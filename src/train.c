@@ -261,134 +261,219 @@ rowset_grow(RowSet *rows, int num_features, MemoryContext data_context)
 		: MemoryContextAllocExtended(data_context, sizeof(float) * rows->capacity, MCXT_ALLOC_HUGE);
 }
 
+/* One query being read: where its label and features are. */
+typedef struct QueryReader
+{
+	const char *query_name;
+	const char *label_column;
+	FeatureLayout *layout;
+	RowSet	   *rows;
+	MemoryContext data_context;	/* the matrices; detoasted values go elsewhere */
+	int			label_att;		/* 0-based; -1 until the first batch is read */
+	int			features_att;	/* jsonb layout: attnum of the features column */
+	int		   *columns;		/* column layout: attnum of each feature */
+} QueryReader;
+
+/* Prepare a query, check that it is one SELECT, and open a cursor on it. */
+static Portal
+open_select_cursor(const char *query, const char *query_name)
+{
+	SPIPlanPtr	plan;
+	List	   *sources;
+
+	plan = SPI_prepare(query, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for %s: %s", query_name, SPI_result_code_string(SPI_result));
+	sources = SPI_plan_get_plan_sources(plan);
+	if (list_length(sources) != 1 ||
+		((CachedPlanSource *) linitial(sources))->commandTag != CMDTAG_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a single SELECT", query_name)));
+	return SPI_cursor_open(NULL, plan, NULL, NULL, true);
+}
+
 /*
- * Read a query's rows into "rows", in "data_context".  The first query
- * decides "layout"; later ones must provide the same features.
+ * Column layout: the attnum of each of the layout's features in this
+ * query, which must have them all, of usable types.
+ */
+static int *
+feature_columns(TupleDesc desc, const FeatureLayout *layout, const char *query_name)
+{
+	int		   *columns = palloc(sizeof(int) * layout->num_features);
+
+	for (int f = 0; f < layout->num_features; f++)
+	{
+		columns[f] = SPI_fnumber(desc, layout->names[f]);
+		if (columns[f] <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("%s has no column \"%s\"", query_name, layout->names[f]),
+					 errdetail("The training query has it as a feature.")));
+		if (!is_feature_type(getBaseType(TupleDescAttr(desc, columns[f] - 1)->atttypid)))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of %s has type %s, which cannot be a model feature",
+							layout->names[f], query_name,
+							format_type_be(TupleDescAttr(desc, columns[f] - 1)->atttypid))));
+	}
+	return columns;
+}
+
+/*
+ * At the first batch: find the label column, decide the layout if this is
+ * the first query, and find the layout's features in this query.
+ */
+static void
+reader_start(QueryReader *reader, SPITupleTable *tuptable)
+{
+	TupleDesc	desc = tuptable->tupdesc;
+	FeatureLayout *layout = reader->layout;
+
+	reader->label_att = SPI_fnumber(desc, reader->label_column) - 1;
+	if (reader->label_att < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("%s has no column \"%s\"", reader->query_name, reader->label_column),
+				 errhint("label_column names the query's 0/1 fraud label.")));
+	if (layout->names == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(reader->data_context);
+
+		layout_from_first_batch(tuptable, reader->label_att, reader->query_name, layout);
+		MemoryContextSwitchTo(old);
+	}
+	if (layout->from_jsonb)
+	{
+		reader->features_att = reader->label_att == 0 ? 2 : 1;
+		if (desc->natts != 2 ||
+			getBaseType(TupleDescAttr(desc, reader->features_att - 1)->atttypid) != JSONBOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("%s must return one jsonb column of features and the label, as training_query does",
+							reader->query_name)));
+	}
+	else
+		reader->columns = feature_columns(desc, layout, reader->query_name);
+}
+
+/* One row's features, from its jsonb column or from its feature columns. */
+static void
+row_features(QueryReader *reader, HeapTuple tuple, TupleDesc desc, float *x)
+{
+	FeatureLayout *layout = reader->layout;
+	bool		isnull;
+	Datum		value;
+
+	if (layout->from_jsonb)
+	{
+		value = SPI_getbinval(tuple, desc, reader->features_att, &isnull);
+		if (isnull)
+			for (int f = 0; f < layout->num_features; f++)
+				x[f] = NAN;
+		else
+			features_from_jsonb(layout->keys, DatumGetJsonbP(value), NULL, x);
+	}
+	else
+		for (int f = 0; f < layout->num_features; f++)
+		{
+			Form_pg_attribute attr = TupleDescAttr(desc, reader->columns[f] - 1);
+
+			value = SPI_getbinval(tuple, desc, reader->columns[f], &isnull);
+			x[f] = isnull ? NAN : datum_to_input(value, getBaseType(attr->atttypid),
+												 layout->names[f]);
+		}
+}
+
+/* Append one row: its label, then its features. */
+static void
+reader_add_row(QueryReader *reader, HeapTuple tuple, TupleDesc desc)
+{
+	RowSet	   *rows = reader->rows;
+	int			num_features = reader->layout->num_features;
+	bool		isnull;
+	Datum		value;
+
+	rowset_grow(rows, num_features, reader->data_context);
+	value = SPI_getbinval(tuple, desc, reader->label_att + 1, &isnull);
+	rows->y[rows->nrow] = label_value(value, isnull, TupleDescAttr(desc, reader->label_att)->atttypid,
+									  reader->label_column, rows->nrow + 1);
+	rows->positives += rows->y[rows->nrow] > 0.5f;
+	row_features(reader, tuple, desc, rows->x + (Size) rows->nrow * num_features);
+	rows->nrow++;
+}
+
+/*
+ * Read a query's rows into "rows", in "data_context", a batch at a time
+ * through a cursor.  The first query decides "layout"; later ones must
+ * provide the same features.
  */
 static void
 read_query(const char *query, const char *query_name, const char *label_column,
 		   FeatureLayout *layout, RowSet *rows, MemoryContext data_context)
 {
-	SPIPlanPtr	plan;
-	Portal		portal;
-	int			label_att = -1;
+	QueryReader reader = {query_name, label_column, layout, rows, data_context, -1, 0, NULL};
+
 	/* detoasted values and conversions of one batch; matrices go to data_context */
 	MemoryContext batch_context = AllocSetContextCreate(CurrentMemoryContext,
 														"fraud_score training batch",
 														ALLOCSET_DEFAULT_SIZES);
-	int		   *columns = NULL;	/* column mode: attnum of each feature */
-
-	plan = SPI_prepare(query, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for %s: %s", query_name, SPI_result_code_string(SPI_result));
-	{
-		List	   *sources = SPI_plan_get_plan_sources(plan);
-
-		if (list_length(sources) != 1 ||
-			((CachedPlanSource *) linitial(sources))->commandTag != CMDTAG_SELECT)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must be a single SELECT", query_name)));
-	}
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	Portal		portal = open_select_cursor(query, query_name);
 
 	for (;;)
 	{
 		SPITupleTable *tuptable;
-		TupleDesc	desc;
 		MemoryContext old;
 
 		CHECK_FOR_INTERRUPTS();
 		SPI_cursor_fetch(portal, true, FETCH_BATCH);
 		tuptable = SPI_tuptable;
-		desc = tuptable->tupdesc;
-
-		if (label_att < 0)
-		{
-			label_att = SPI_fnumber(desc, label_column) - 1;
-			if (label_att < 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_COLUMN),
-						 errmsg("%s has no column \"%s\"", query_name, label_column),
-						 errhint("label_column names the query's 0/1 fraud label.")));
-			if (layout->names == NULL)
-			{
-				old = MemoryContextSwitchTo(data_context);
-				layout_from_first_batch(tuptable, label_att, query_name, layout);
-				MemoryContextSwitchTo(old);
-			}
-			if (layout->from_jsonb &&
-				(desc->natts != 2 ||
-				 getBaseType(TupleDescAttr(desc, label_att == 0 ? 1 : 0)->atttypid) != JSONBOID))
-				ereport(ERROR,
-						(errcode(ERRCODE_DATATYPE_MISMATCH),
-						 errmsg("%s must return one jsonb column of features and the label, as training_query does",
-								query_name)));
-			if (!layout->from_jsonb)
-			{
-				columns = palloc(sizeof(int) * layout->num_features);
-				for (int f = 0; f < layout->num_features; f++)
-				{
-					columns[f] = SPI_fnumber(desc, layout->names[f]);
-					if (columns[f] <= 0)
-						ereport(ERROR,
-								(errcode(ERRCODE_UNDEFINED_COLUMN),
-								 errmsg("%s has no column \"%s\"", query_name, layout->names[f]),
-								 errdetail("The training query has it as a feature.")));
-					if (!is_feature_type(getBaseType(TupleDescAttr(desc, columns[f] - 1)->atttypid)))
-						ereport(ERROR,
-								(errcode(ERRCODE_DATATYPE_MISMATCH),
-								 errmsg("column \"%s\" of %s has type %s, which cannot be a model feature",
-										layout->names[f], query_name,
-										format_type_be(TupleDescAttr(desc, columns[f] - 1)->atttypid))));
-				}
-			}
-		}
+		if (reader.label_att < 0)
+			reader_start(&reader, tuptable);
 		if (tuptable->numvals == 0)
 			break;
 
 		old = MemoryContextSwitchTo(batch_context);
 		for (uint64 r = 0; r < tuptable->numvals; r++)
-		{
-			HeapTuple	tuple = tuptable->vals[r];
-			bool		isnull;
-			Datum		value;
-			float	   *x;
-
-			rowset_grow(rows, layout->num_features, data_context);
-			x = rows->x + (Size) rows->nrow * layout->num_features;
-			value = SPI_getbinval(tuple, desc, label_att + 1, &isnull);
-			rows->y[rows->nrow] = label_value(value, isnull, TupleDescAttr(desc, label_att)->atttypid,
-											  label_column, rows->nrow + 1);
-			rows->positives += rows->y[rows->nrow] > 0.5f;
-			if (layout->from_jsonb)
-			{
-				int			att = label_att == 0 ? 2 : 1;
-
-				value = SPI_getbinval(tuple, desc, att, &isnull);
-				if (isnull)
-					for (int f = 0; f < layout->num_features; f++)
-						x[f] = NAN;
-				else
-					features_from_jsonb(layout->keys, DatumGetJsonbP(value), NULL, x);
-			}
-			else
-				for (int f = 0; f < layout->num_features; f++)
-				{
-					Form_pg_attribute attr = TupleDescAttr(desc, columns[f] - 1);
-
-					value = SPI_getbinval(tuple, desc, columns[f], &isnull);
-					x[f] = isnull ? NAN : datum_to_input(value, getBaseType(attr->atttypid),
-														 layout->names[f]);
-				}
-			rows->nrow++;
-		}
+			reader_add_row(&reader, tuptable->vals[r], tuptable->tupdesc);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(batch_context);
 		SPI_freetuptable(tuptable);
 	}
 	SPI_cursor_close(portal);
 	MemoryContextDelete(batch_context);
+}
+
+/*
+ * The training rows, then the validation rows if there is a validation
+ * query, each checked for what training needs.
+ */
+static void
+read_training_rows(const char *training_query, const char *validation_query,
+				   const char *label_column, FeatureLayout *layout,
+				   RowSet *train, RowSet *valid, MemoryContext data_context)
+{
+	read_query(training_query, "training_query", label_column, layout, train, data_context);
+	if (train->nrow == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA),
+				 errmsg("training_query returned no rows")));
+	if (train->positives == 0 || train->positives == train->nrow)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("training rows must include both labels"),
+				 errdetail("%d rows, %d labelled 1.", train->nrow, train->positives)));
+	if (validation_query != NULL)
+	{
+		read_query(validation_query, "validation_query", label_column, layout, valid, data_context);
+		if (valid->nrow == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA),
+					 errmsg("validation_query returned no rows")));
+	}
+	ereport(NOTICE,
+			(errmsg("training on %d rows (%d fraud), validating on %d rows (%d fraud), %d features",
+					train->nrow, train->positives, valid->nrow, valid->positives, layout->num_features)));
 }
 
 /*
@@ -424,6 +509,132 @@ append_metric(StringInfo json, const char *key, double value)
 		appendStringInfo(json, "%.6f", value);
 }
 
+/*
+ * Create the booster and run the rounds, with a NOTICE carrying XGBoost's
+ * evaluation every notice_every rounds and after the last one.
+ */
+static XgbTraining *
+train_booster(const TrainOptions *opts, const FeatureLayout *layout,
+			  const RowSet *train, const RowSet *valid, MemoryContext owner)
+{
+	XgbTraining *training = xgb_train_begin(train->x, train->y, train->nrow,
+											valid->x, valid->y, valid->nrow,
+											layout->num_features, owner);
+
+	xgb_train_set_param(training, "seed", "0");
+	for (int p = 0; p < opts->num_xgb_params; p++)
+		xgb_train_set_param(training, opts->xgb_keys[p], opts->xgb_values[p]);
+
+	for (int round = 0; round < opts->rounds; round++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		xgb_train_round(training, round);
+		if (opts->notice_every > 0 &&
+			((round + 1) % opts->notice_every == 0 || round + 1 == opts->rounds))
+		{
+			char	   *eval = xgb_train_eval(training, round);
+
+			for (char *p = eval; *p; p++)
+				if (*p == '\t')
+					*p = ' ';
+			ereport(NOTICE, (errmsg("round %d of %d: %s", round + 1, opts->rounds, eval)));
+		}
+	}
+	return training;
+}
+
+/* What the model is stored with besides its bytes. */
+typedef struct TrainResult
+{
+	double		review_threshold;
+	double		decline_threshold;
+	char	   *metrics;		/* the metrics column, as JSON text */
+} TrainResult;
+
+/*
+ * The metrics document, and thresholds chosen on the validation rows when
+ * there are rows of both labels (else the defaults, with a NOTICE).
+ */
+static void
+training_metrics(XgbTraining *training, const TrainOptions *opts,
+				 const RowSet *train, const RowSet *valid, TrainResult *result)
+{
+	StringInfoData json;
+	FraudMetrics metrics;
+	bool		have_metrics = false;
+
+	result->review_threshold = 0.5;
+	result->decline_threshold = 0.9;
+	initStringInfo(&json);
+	appendStringInfo(&json, "{\"training_rows\": %d, \"training_frauds\": %d", train->nrow, train->positives);
+	if (valid->nrow > 0)
+	{
+		double	   *scores = palloc_extended(sizeof(double) * valid->nrow, MCXT_ALLOC_HUGE);
+
+		xgb_train_predict_validation(training, scores);
+		metrics_compute(scores, valid->y, valid->nrow, opts->review_precision,
+						opts->decline_precision, &metrics);
+		have_metrics = !isnan(metrics.auc);
+		appendStringInfo(&json, ", \"validation_rows\": %d, \"validation_frauds\": %d",
+						 valid->nrow, valid->positives);
+		if (have_metrics)
+		{
+			append_metric(&json, "auc", metrics.auc);
+			append_metric(&json, "average_precision", metrics.average_precision);
+			append_metric(&json, "precision_at_recall_80", metrics.precision_at_recall_80);
+			append_metric(&json, "recall_at_precision_50", metrics.recall_at_precision_50);
+			append_metric(&json, "review_precision", opts->review_precision);
+			append_metric(&json, "decline_precision", opts->decline_precision);
+			result->review_threshold = metrics.review_threshold;
+			result->decline_threshold = metrics.decline_threshold;
+		}
+	}
+	appendStringInfo(&json, ", \"rounds\": %d}", opts->rounds);
+	if (!have_metrics)
+		ereport(NOTICE,
+				(errmsg("thresholds are the defaults, 0.5 and 0.9"),
+				 errdetail("Thresholds are chosen on validation rows with both labels; there were none.")));
+	result->metrics = json.data;
+}
+
+/*
+ * Store the model like any model, through fraud_model_load(): validated,
+ * versioned, privilege-checked.  Returns its version.
+ */
+static int32
+store_model(const char *schema, text *name, bytea *model, const FeatureLayout *layout,
+			const TrainOptions *opts, const TrainResult *result, bool activate)
+{
+	Oid			argtypes[9] = {TEXTOID, BYTEAOID, TEXTARRAYOID, FLOAT8OID, FLOAT8OID,
+	BOOLOID, TEXTOID, TEXTOID, JSONBOID};
+	Datum		values[9];
+	char		nulls[9] = "         ";
+	char	   *sql = psprintf("SELECT %s.fraud_model_load($1, $2, $3, $4, $5, $6, $7, "
+							   "$8::regprocedure, $9)", quote_identifier(schema));
+	Datum	   *name_datums = palloc(sizeof(Datum) * layout->num_features);
+	bool		isnull;
+
+	for (int f = 0; f < layout->num_features; f++)
+		name_datums[f] = CStringGetTextDatum(layout->names[f]);
+	values[0] = PointerGetDatum(name);
+	values[1] = PointerGetDatum(model);
+	values[2] = PointerGetDatum(construct_array(name_datums, layout->num_features, TEXTOID,
+												-1, false, TYPALIGN_INT));
+	values[3] = Float8GetDatum(result->review_threshold);
+	values[4] = Float8GetDatum(result->decline_threshold);
+	values[5] = BoolGetDatum(activate);
+	values[6] = CStringGetTextDatum(opts->description ? opts->description : "trained by fraud_model_train");
+	if (opts->feature_function)
+		values[7] = CStringGetTextDatum(opts->feature_function);
+	else
+		nulls[7] = 'n';
+	values[8] = DirectFunctionCall1(jsonb_in, CStringGetDatum(result->metrics));
+	if (SPI_execute_with_args(sql, 9, argtypes, values, nulls, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not store the trained model");
+	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 Datum
 fraud_model_train(PG_FUNCTION_ARGS)
 {
@@ -431,7 +642,6 @@ fraud_model_train(PG_FUNCTION_ARGS)
 	char	   *training_query;
 	char	   *validation_query = NULL;
 	char	   *label_column;
-	Jsonb	   *params;
 	bool		activate;
 	TrainOptions opts = {100, 10, 0.5, 0.9, NULL, NULL, 0, NULL, NULL};
 	FeatureLayout layout = {0};
@@ -439,13 +649,8 @@ fraud_model_train(PG_FUNCTION_ARGS)
 	RowSet		valid = {0};
 	MemoryContext train_context;
 	XgbTraining *training;
-	FraudMetrics metrics;
-	bool		have_metrics = false;
-	double		review_threshold = 0.5,
-				decline_threshold = 0.9;
-	StringInfoData json;
+	TrainResult result;
 	bytea	   *model;
-	Datum	   *name_datums;
 	int32		version;
 	char	   *schema;
 
@@ -456,13 +661,11 @@ fraud_model_train(PG_FUNCTION_ARGS)
 	name = PG_GETARG_TEXT_PP(0);
 	training_query = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	label_column = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	params = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
 	if (!PG_ARGISNULL(4))
 		validation_query = text_to_cstring(PG_GETARG_TEXT_PP(4));
 	activate = PG_ARGISNULL(5) ? false : PG_GETARG_BOOL(5);
-
-	if (params != NULL)
-		parse_params(params, &opts);
+	if (!PG_ARGISNULL(3))
+		parse_params(PG_GETARG_JSONB_P(3), &opts);
 
 	/* Matrices and booster live here; the booster is freed with it, even on error. */
 	train_context = AllocSetContextCreate(CurrentMemoryContext, "fraud_score training",
@@ -471,113 +674,12 @@ fraud_model_train(PG_FUNCTION_ARGS)
 	SPI_connect();
 	schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
 	check_before_training(schema, name, opts.feature_function);
-	read_query(training_query, "training_query", label_column, &layout, &train, train_context);
-	if (train.nrow == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA),
-				 errmsg("training_query returned no rows")));
-	if (train.positives == 0 || train.positives == train.nrow)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("training rows must include both labels"),
-				 errdetail("%d rows, %d labelled 1.", train.nrow, train.positives)));
-	if (validation_query != NULL)
-	{
-		read_query(validation_query, "validation_query", label_column, &layout, &valid, train_context);
-		if (valid.nrow == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_NO_DATA),
-					 errmsg("validation_query returned no rows")));
-	}
-	ereport(NOTICE,
-			(errmsg("training on %d rows (%d fraud), validating on %d rows (%d fraud), %d features",
-					train.nrow, train.positives, valid.nrow, valid.positives, layout.num_features)));
-
-	training = xgb_train_begin(train.x, train.y, train.nrow, valid.x, valid.y, valid.nrow,
-							   layout.num_features, train_context);
-	xgb_train_set_param(training, "seed", "0");
-	for (int p = 0; p < opts.num_xgb_params; p++)
-		xgb_train_set_param(training, opts.xgb_keys[p], opts.xgb_values[p]);
-
-	for (int round = 0; round < opts.rounds; round++)
-	{
-		CHECK_FOR_INTERRUPTS();
-		xgb_train_round(training, round);
-		if (opts.notice_every > 0 &&
-			((round + 1) % opts.notice_every == 0 || round + 1 == opts.rounds))
-		{
-			char	   *eval = xgb_train_eval(training, round);
-
-			for (char *p = eval; *p; p++)
-				if (*p == '\t')
-					*p = ' ';
-			ereport(NOTICE, (errmsg("round %d of %d: %s", round + 1, opts.rounds, eval)));
-		}
-	}
-
-	initStringInfo(&json);
-	appendStringInfo(&json, "{\"training_rows\": %d, \"training_frauds\": %d", train.nrow, train.positives);
-	if (valid.nrow > 0)
-	{
-		double	   *scores = palloc_extended(sizeof(double) * valid.nrow, MCXT_ALLOC_HUGE);
-
-		xgb_train_predict_validation(training, scores);
-		metrics_compute(scores, valid.y, valid.nrow, opts.review_precision,
-						opts.decline_precision, &metrics);
-		have_metrics = !isnan(metrics.auc);
-		appendStringInfo(&json, ", \"validation_rows\": %d, \"validation_frauds\": %d",
-						 valid.nrow, valid.positives);
-		if (have_metrics)
-		{
-			append_metric(&json, "auc", metrics.auc);
-			append_metric(&json, "average_precision", metrics.average_precision);
-			append_metric(&json, "precision_at_recall_80", metrics.precision_at_recall_80);
-			append_metric(&json, "recall_at_precision_50", metrics.recall_at_precision_50);
-			append_metric(&json, "review_precision", opts.review_precision);
-			append_metric(&json, "decline_precision", opts.decline_precision);
-			review_threshold = metrics.review_threshold;
-			decline_threshold = metrics.decline_threshold;
-		}
-	}
-	appendStringInfo(&json, ", \"rounds\": %d}", opts.rounds);
-	if (!have_metrics)
-		ereport(NOTICE,
-				(errmsg("thresholds are the defaults, 0.5 and 0.9"),
-				 errdetail("Thresholds are chosen on validation rows with both labels; there were none.")));
-
+	read_training_rows(training_query, validation_query, label_column, &layout,
+					   &train, &valid, train_context);
+	training = train_booster(&opts, &layout, &train, &valid, train_context);
+	training_metrics(training, &opts, &train, &valid, &result);
 	model = xgb_train_save(training, layout.names, layout.num_features);
-
-	/* Store it like any model: validated, versioned, privilege-checked. */
-	name_datums = palloc(sizeof(Datum) * layout.num_features);
-	for (int f = 0; f < layout.num_features; f++)
-		name_datums[f] = CStringGetTextDatum(layout.names[f]);
-	{
-		Oid			argtypes[9] = {TEXTOID, BYTEAOID, TEXTARRAYOID, FLOAT8OID, FLOAT8OID,
-		BOOLOID, TEXTOID, TEXTOID, JSONBOID};
-		Datum		values[9];
-		char		nulls[9] = "         ";
-		char	   *sql = psprintf("SELECT %s.fraud_model_load($1, $2, $3, $4, $5, $6, $7, "
-								   "$8::regprocedure, $9)", quote_identifier(schema));
-		bool		isnull;
-
-		values[0] = PointerGetDatum(name);
-		values[1] = PointerGetDatum(model);
-		values[2] = PointerGetDatum(construct_array(name_datums, layout.num_features, TEXTOID,
-													-1, false, TYPALIGN_INT));
-		values[3] = Float8GetDatum(review_threshold);
-		values[4] = Float8GetDatum(decline_threshold);
-		values[5] = BoolGetDatum(activate);
-		values[6] = CStringGetTextDatum(opts.description ? opts.description : "trained by fraud_model_train");
-		if (opts.feature_function)
-			values[7] = CStringGetTextDatum(opts.feature_function);
-		else
-			nulls[7] = 'n';
-		values[8] = DirectFunctionCall1(jsonb_in, CStringGetDatum(json.data));
-		if (SPI_execute_with_args(sql, 9, argtypes, values, nulls, false, 1) != SPI_OK_SELECT ||
-			SPI_processed != 1)
-			elog(ERROR, "could not store the trained model");
-		version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	}
+	version = store_model(schema, name, model, &layout, &opts, &result, activate);
 	SPI_finish();
 	MemoryContextDelete(train_context);
 	PG_RETURN_INT32(version);
