@@ -53,6 +53,38 @@ SELECT count(*) FILTER (WHERE is_fraud)::float8 / count(*) >= 0.5 AS review_prec
 FROM valid_scores, fraud_models m
 WHERE m.name = 'trained' AND score >= m.review_threshold;
 
+-- Training may use nthread threads (scoring never does).  On these rows
+-- XGBoost 1.7 builds the same trees with 2 threads as with 1: the same
+-- model bytes and metrics, with the default tree method and with hist.
+SELECT fraud_model_train('trained_2_threads',
+    'SELECT x1, x2, x3, is_fraud FROM train_rows WHERE id <= 2000',
+    'is_fraud',
+    '{"max_depth": 3, "eta": 0.3, "num_boost_round": 20, "notice_every": 0,
+      "eval_metric": "error", "nthread": 2}',
+    'SELECT x1, x2, x3, is_fraud FROM train_rows WHERE id > 2000');
+SELECT fraud_model_train('hist_' || n || '_threads',
+    'SELECT x1, x2, x3, is_fraud FROM train_rows WHERE id <= 2000',
+    'is_fraud',
+    jsonb_build_object('max_depth', 3, 'eta', 0.3, 'num_boost_round', 20, 'notice_every', 0,
+                       'tree_method', 'hist', 'nthread', n),
+    'SELECT x1, x2, x3, is_fraud FROM train_rows WHERE id > 2000')
+FROM (VALUES (1), (2)) AS threads(n) ORDER BY n;
+SELECT a.name, b.name, a.sha256 = b.sha256 AS same_model, a.metrics = b.metrics AS same_metrics,
+       a.review_threshold = b.review_threshold AND a.decline_threshold = b.decline_threshold
+       AS same_thresholds
+FROM fraud_models a, fraud_models b
+WHERE (a.name, b.name) IN (('trained', 'trained_2_threads'), ('hist_1_threads', 'hist_2_threads'))
+ORDER BY 1;
+-- The OpenMP threads training left in this backend (idle until it exits)
+-- block the signals PostgreSQL handles (SIGHUP, SIGINT, SIGQUIT, SIGUSR1,
+-- SIGUSR2, SIGALRM, SIGTERM: bits 0x6A07 of SigBlk), so that its handlers
+-- only ever run on the backend's own thread.
+SELECT coalesce(bool_and(('x' || lpad(substring(pg_read_file('/proc/self/task/' || t || '/status')
+                                                from 'SigBlk:\s*(\w+)'), 16, '0'))::bit(64)::bigint
+                         & x'6A07'::bigint = x'6A07'::bigint), true) AS other_threads_block_signals
+FROM pg_ls_dir('/proc/self/task') AS t
+WHERE t::int <> pg_backend_pid();
+
 -- Or one jsonb column of features (a feature function's output): its keys.
 SELECT fraud_model_train('from_jsonb',
     $$SELECT jsonb_build_object('x1', x1, 'x2', x2) AS features, is_fraud::int AS label
@@ -92,6 +124,12 @@ SELECT fraud_model_train('x', 'SELECT jsonb_build_object(''x1'', x1) AS f, is_fr
                          '{}', 'SELECT x1 AS f, is_fraud FROM train_rows');
 SELECT fraud_model_train('x', 'SELECT x1, is_fraud FROM train_rows', 'is_fraud',
                          '{}', 'SELECT x1::text AS x1, is_fraud FROM train_rows');
+-- nthread (or its alias n_jobs) is an integer from 1 to 64, checked before any row is read.
+SELECT fraud_model_train('x', 'SELECT x1, is_fraud FROM train_rows', 'is_fraud', '{"nthread": 0}');
+SELECT fraud_model_train('x', 'SELECT x1, is_fraud FROM train_rows', 'is_fraud', '{"nthread": 1000}');
+SELECT fraud_model_train('x', 'SELECT x1, is_fraud FROM train_rows', 'is_fraud', '{"nthread": "two"}');
+SELECT fraud_model_train('x', 'SELECT x1, is_fraud FROM train_rows', 'is_fraud', '{"nthread": 2.5}');
+SELECT fraud_model_train('x', 'SELECT x1, is_fraud FROM train_rows', 'is_fraud', '{"n_jobs": 65}');
 SELECT count(*) AS no_model_left_behind FROM fraud_models WHERE name IN ('x', 'bad name');
 
 -- Training needs fraud_score_admin, and the caller's own rights on the data.

@@ -18,6 +18,7 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <math.h>
 
 #include "catalog/pg_type.h"
@@ -87,9 +88,37 @@ jsonb_value_text(JsonbValue *v)
 }
 
 /*
+ * Training threads: XGBoost's "nthread" (alias "n_jobs") must be an integer
+ * from 1 to MAX_TRAINING_THREADS.  The cap is fixed rather than the number of
+ * online CPUs so that a call valid on one server is valid on all (a replica,
+ * a smaller test machine); XGBoost 1.7 itself uses no more threads than a
+ * cgroup CPU quota allows.  It bounds what one call can leave behind: the
+ * OpenMP threads it starts stay, idle, until the backend exits.
+ */
+#define MAX_TRAINING_THREADS 64
+
+static void
+check_thread_count(const char *key, const char *value)
+{
+	char	   *end = NULL;
+	long		n;
+
+	errno = 0;
+	n = isdigit((unsigned char) value[0]) ? strtol(value, &end, 10) : 0;
+	if (n < 1 || n > MAX_TRAINING_THREADS || errno != 0 || *end != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for training parameter \"%s\": \"%s\"", key, value),
+				 errdetail("The number of training threads must be an integer from 1 to %d.",
+						   MAX_TRAINING_THREADS),
+				 errhint("Choose at most the number of CPUs the server can spare for training.")));
+}
+
+/*
  * Split params into fraud_score's own options and XGBoost parameters, which
- * are set on the booster in order (so "nthread" may override the default 1).
- * Checked before any row is read.
+ * are set on the booster in order.  "nthread", checked here, overrides the
+ * default of one thread for this training only: scoring boosters are always
+ * single-threaded (see xgb.c).  Checked before any row is read.
  */
 static void
 parse_params(Jsonb *params, TrainOptions *opts)
@@ -122,6 +151,8 @@ parse_params(Jsonb *params, TrainOptions *opts)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("training parameter \"%s\" must be a string, number or boolean", key)));
+		if (strcmp(key, "nthread") == 0 || strcmp(key, "n_jobs") == 0)
+			check_thread_count(key, value);
 		if (strcmp(key, "num_boost_round") == 0)
 			opts->rounds = pg_strtoint32(value);
 		else if (strcmp(key, "notice_every") == 0)

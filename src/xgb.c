@@ -14,9 +14,28 @@
  * call itself.
  *
  * XGBoost never runs in the postmaster: this library is loaded only by a
- * backend that needs it.  OpenMP is pinned to one thread in its _PG_init,
- * before any XGBoost call, and every booster gets nthread=1 (libgomp hangs
- * after fork() once a thread pool exists).
+ * backend that needs it (libgomp hangs after fork() once a thread pool
+ * exists).
+ *
+ * Threads.  Scoring is single-threaded: OpenMP is pinned to one thread in
+ * _PG_init, before any XGBoost call, and every booster loaded for scoring or
+ * checking gets nthread=1.  Per-row work must not spread over cores or start
+ * an OpenMP pool in every connection, and XGBoost's per-call thread overhead
+ * would dominate a single row.  Training (fraud_model_train, one long
+ * administrative statement) uses its "nthread" parameter, 1 by default and
+ * at most 64 (train.c checks it): OpenMP's threads run only XGBoost's own
+ * code and never call into PostgreSQL.  What keeps it so:
+ *   - every training call that can run them (building the matrices, the
+ *     rounds, evaluation, prediction, saving) is made with the asynchronous
+ *     signals blocked, so the threads libgomp starts inherit a mask that
+ *     keeps PostgreSQL's signal handlers (cancel, terminate, timeouts, latch
+ *     wake-ups) on the backend's own thread; the pool stays, idle, until the
+ *     backend exits;
+ *   - XGBoost's log callback touches no PostgreSQL state (no palloc, no
+ *     elog): it copies the message under a mutex, and the backend reports it
+ *     at DEBUG1 after the call.  (In 1.7 the callback runs only on the thread
+ *     that registered it, since the registry is thread-local, and OpenMP
+ *     threads log to stderr; the mutex does not rely on that.)
  *
  *-------------------------------------------------------------------------
  */
@@ -24,6 +43,8 @@
 
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <xgboost/c_api.h>
 
 #include "fmgr.h"
@@ -61,13 +82,19 @@ static const char predict_config[] =
 static DMatrixHandle proxy_dmatrix = NULL;
 static bool log_callback_registered = false;
 
-/* Last message XGBoost logged; copied, never ereport'ed, in its callback. */
+/*
+ * Last message XGBoost logged.  The callback may run while XGBoost's threads
+ * run: it only copies, under xgb_log_lock, and never palloc's or ereport's.
+ */
+static pthread_mutex_t xgb_log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char xgb_log_message[256];
 
 static void
 xgb_log_callback(const char *msg)
 {
+	pthread_mutex_lock(&xgb_log_lock);
 	strlcpy(xgb_log_message, msg, sizeof(xgb_log_message));
+	pthread_mutex_unlock(&xgb_log_lock);
 }
 
 /*
@@ -132,14 +159,49 @@ xgb_call_setup(void)
 			xgb_raise("register its log callback", xgb_last_error());
 		log_callback_registered = true;
 	}
+	pthread_mutex_lock(&xgb_log_lock);
 	xgb_log_message[0] = '\0';
+	pthread_mutex_unlock(&xgb_log_lock);
 }
 
 static void
 xgb_report_log(void)
 {
-	if (xgb_log_message[0] != '\0')
-		elog(DEBUG1, "XGBoost: %s", xgb_log_message);
+	char		message[sizeof(xgb_log_message)];
+
+	pthread_mutex_lock(&xgb_log_lock);
+	memcpy(message, xgb_log_message, sizeof(message));
+	pthread_mutex_unlock(&xgb_log_lock);
+	if (message[0] != '\0')
+		elog(DEBUG1, "XGBoost: %s", message);
+}
+
+/*
+ * Around an XGBoost call that may start or run OpenMP threads (training):
+ * block the asynchronous signals, so that threads libgomp starts inherit
+ * the mask and PostgreSQL's handlers only ever run on the backend's thread.
+ * Faults stay deliverable to the thread that causes them.  The mask must be
+ * restored before any ereport.
+ */
+static void
+threads_block_signals(sigset_t *saved)
+{
+	sigset_t	block;
+
+	sigfillset(&block);
+	sigdelset(&block, SIGSEGV);
+	sigdelset(&block, SIGBUS);
+	sigdelset(&block, SIGFPE);
+	sigdelset(&block, SIGILL);
+	sigdelset(&block, SIGTRAP);
+	sigdelset(&block, SIGABRT);
+	pthread_sigmask(SIG_BLOCK, &block, saved);
+}
+
+static void
+threads_restore_signals(const sigset_t *saved)
+{
+	pthread_sigmask(SIG_SETMASK, saved, NULL);
 }
 
 static void
@@ -234,11 +296,16 @@ save_ubjson(BoosterHandle booster, char **feature_names, int num_features)
 	bst_ulong	out_len;
 	const char *out;
 	bytea	   *result;
+	sigset_t	saved;
+	int			rc;
 
 	if (XGBoosterSetStrFeatureInfo(booster, "feature_name", (const char **) feature_names,
 								   (bst_ulong) num_features) != 0)
 		xgb_raise("set the feature names", xgb_last_error());
-	if (XGBoosterSaveModelToBuffer(booster, "{\"format\": \"ubj\"}", &out_len, &out) != 0)
+	threads_block_signals(&saved);
+	rc = XGBoosterSaveModelToBuffer(booster, "{\"format\": \"ubj\"}", &out_len, &out);
+	threads_restore_signals(&saved);
+	if (rc != 0)
 		xgb_raise("save the model as UBJSON", xgb_last_error());
 	result = palloc(VARHDRSZ + out_len);
 	SET_VARSIZE(result, VARHDRSZ + out_len);
@@ -289,8 +356,13 @@ static DMatrixHandle
 matrix_from_rows(const float *x, const float *y, int nrow, int ncol)
 {
 	DMatrixHandle m;
+	sigset_t	saved;
+	int			rc;
 
-	if (XGDMatrixCreateFromMat(x, (bst_ulong) nrow, (bst_ulong) ncol, NAN, &m) != 0)
+	threads_block_signals(&saved);
+	rc = XGDMatrixCreateFromMat(x, (bst_ulong) nrow, (bst_ulong) ncol, NAN, &m);
+	threads_restore_signals(&saved);
+	if (rc != 0)
 		xgb_raise("build a training matrix", xgb_last_error());
 	if (XGDMatrixSetFloatInfo(m, "label", y, (bst_ulong) nrow) != 0)
 	{
@@ -346,7 +418,13 @@ xgb_train_set_param(XgbTraining *training, const char *key, const char *value)
 static void
 xgb_train_round(XgbTraining *training, int iteration)
 {
-	if (XGBoosterUpdateOneIter(training->booster, iteration, training->train) != 0)
+	sigset_t	saved;
+	int			rc;
+
+	threads_block_signals(&saved);
+	rc = XGBoosterUpdateOneIter(training->booster, iteration, training->train);
+	threads_restore_signals(&saved);
+	if (rc != 0)
 		xgb_raise("train", xgb_last_error());
 }
 
@@ -356,9 +434,14 @@ xgb_train_eval(XgbTraining *training, int iteration)
 	DMatrixHandle sets[2] = {training->train, training->valid};
 	const char *names[2] = {"train", "valid"};
 	const char *result;
+	sigset_t	saved;
+	int			rc;
 
-	if (XGBoosterEvalOneIter(training->booster, iteration, sets, names,
-							 training->valid != NULL ? 2 : 1, &result) != 0)
+	threads_block_signals(&saved);
+	rc = XGBoosterEvalOneIter(training->booster, iteration, sets, names,
+							  training->valid != NULL ? 2 : 1, &result);
+	threads_restore_signals(&saved);
+	if (rc != 0)
 		xgb_raise("evaluate", xgb_last_error());
 	return pstrdup(result);
 }
@@ -368,8 +451,13 @@ xgb_train_predict_validation(XgbTraining *training, double *out)
 {
 	bst_ulong	len;
 	const float *result;
+	sigset_t	saved;
+	int			rc;
 
-	if (XGBoosterPredict(training->booster, training->valid, 0, 0, 0, &len, &result) != 0)
+	threads_block_signals(&saved);
+	rc = XGBoosterPredict(training->booster, training->valid, 0, 0, 0, &len, &result);
+	threads_restore_signals(&saved);
+	if (rc != 0)
 		xgb_raise("predict the validation rows", xgb_last_error());
 	if (len != (bst_ulong) training->valid_nrow)
 		elog(ERROR, "XGBoost returned %lu predictions for %d validation rows",
