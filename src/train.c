@@ -91,9 +91,9 @@ jsonb_value_text(JsonbValue *v)
  * Training threads: XGBoost's "nthread" (alias "n_jobs") must be an integer
  * from 1 to MAX_TRAINING_THREADS.  The cap is fixed rather than the number of
  * online CPUs so that a call valid on one server is valid on all (a replica,
- * a smaller test machine); XGBoost 1.7 itself uses no more threads than a
- * cgroup CPU quota allows.  It bounds what one call can leave behind: the
- * OpenMP threads it starts stay, idle, until the backend exits.
+ * a smaller test machine), and XGBoost 1.7 lowers it to a cgroup CPU quota
+ * when it finds one.  It bounds what one call can leave behind: the OpenMP
+ * threads it starts stay, idle, until the backend exits.
  */
 #define MAX_TRAINING_THREADS 64
 
@@ -152,7 +152,11 @@ parse_params(Jsonb *params, TrainOptions *opts)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("training parameter \"%s\" must be a string, number or boolean", key)));
 		if (strcmp(key, "nthread") == 0 || strcmp(key, "n_jobs") == 0)
+		{
 			check_thread_count(key, value);
+			/* as XGBoost's alias, n_jobs would lose to the default nthread=1 */
+			key = pstrdup("nthread");
+		}
 		if (strcmp(key, "num_boost_round") == 0)
 			opts->rounds = pg_strtoint32(value);
 		else if (strcmp(key, "notice_every") == 0)
