@@ -57,10 +57,13 @@ echo "== scoring cost, 1,000,000 rows, m200d6" >&2
 native_us=$(per_row_us "fraud_score($doc, 'm200d6')" 1000000 native)
 xgboost_us=$(per_row_us "fraud_score($doc, 'm200d6')" 1000000 xgboost)
 
-# The trigger's row path: INSERT ... SELECT into a table with and without it.
+# The trigger's row path: INSERT ... SELECT into a table with and without it,
+# for an engine and an on_error policy (review: failures become decisions;
+# without a feature function no row needs a subtransaction).
 trigger_us() {
 	q <<SQL
 SET fraud_score.engine = $1;
+SET fraud_score.on_error = ${2:-error};
 CREATE TABLE plain_t AS SELECT $features, 0::float8 AS score FROM rows LIMIT 0;
 CREATE TABLE scored_t AS SELECT $features, 0::float8 AS score FROM rows LIMIT 0;
 CREATE TRIGGER s BEFORE INSERT ON scored_t FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('m200d6', 'score');
@@ -84,6 +87,7 @@ SQL
 }
 trigger_native_us=$(trigger_us native)
 trigger_xgboost_us=$(trigger_us xgboost)
+trigger_review_us=$(trigger_us native review)
 
 echo "== XGBoost batch reference" >&2
 q -c "SELECT encode(model, 'base64') FROM fraud_score_models WHERE name = 'm200d6' AND active" | base64 -d > "$work/m200d6.ubj"
@@ -163,6 +167,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 	echo "|---|---|---|---|"
 	echo "| fraud_score(jsonb) per row beyond building the jsonb, 1M rows, 200 trees depth 6 | $native_us us | $xgboost_us us | XGBoost batch predict: $xgb_batch_us us/row |"
 	echo "| trigger row path per row (INSERT ... SELECT of 200k rows, minus plain) | $trigger_native_us us | $trigger_xgboost_us us | |"
+	echo "| the same, fraud_score.on_error = review | $trigger_review_us us | | |"
 	echo "| single-call latency, 2 clients ($calls calls): p50 / p99 / p99.9 | $p50 / $p99 / $p999 ms | | |"
 	echo "| first score in a new backend (median of 5, includes loading the model and fraud_score) | $first ms | $first_xgboost ms | |"
 	echo "| the same with fraud_score already loaded (as with shared_preload_libraries) | $first_loaded ms | | |"
@@ -186,8 +191,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 	awk '{printf "| %s | %s | %s |\n", $1, $2, $3}' <<< "$fit"
 } > "$work/table.md"
 cat "$work/table.md"
-json=$(printf '{"native_us":%s,"xgboost_us":%s,"xgboost_batch_us":%s,"trigger_native_us":%s,"trigger_xgboost_us":%s,"p50_ms":%s,"p99_ms":%s,"p999_ms":%s,"first_score_ms":%s,"first_score_loaded_ms":%s,"first_score_xgboost_ms":%s,"insert_ratio_sync_on":%s,"insert_ratio_sync_off":%s,"sweep":[%s],"fit":[%s]}' \
-	"$native_us" "$xgboost_us" "$xgb_batch_us" "$trigger_native_us" "$trigger_xgboost_us" "$p50" "$p99" "$p999" "$first" "$first_loaded" "$first_xgboost" \
+json=$(printf '{"native_us":%s,"xgboost_us":%s,"xgboost_batch_us":%s,"trigger_native_us":%s,"trigger_xgboost_us":%s,"trigger_review_us":%s,"p50_ms":%s,"p99_ms":%s,"p999_ms":%s,"first_score_ms":%s,"first_score_loaded_ms":%s,"first_score_xgboost_ms":%s,"insert_ratio_sync_on":%s,"insert_ratio_sync_off":%s,"sweep":[%s],"fit":[%s]}' \
+	"$native_us" "$xgboost_us" "$xgb_batch_us" "$trigger_native_us" "$trigger_xgboost_us" "$trigger_review_us" "$p50" "$p99" "$p999" "$first" "$first_loaded" "$first_xgboost" \
 	"$(ratio "$ins_on_plain" "$ins_on_scored")" "$(ratio "$ins_off_plain" "$ins_off_scored")" \
 	"$(awk 'NF == 4 {printf "%s{\"trees\":%s,\"depth\":%s,\"native_us\":%s,\"xgboost_us\":%s}", sep, $1, $2, $3, $4; sep=","}' <<< "$sweep")" \
 	"$(awk 'NF == 3 {printf "%s{\"depth\":%s,\"us_per_tree\":%s,\"intercept_us\":%s}", sep, $1, $2, $3; sep=","}' <<< "$fit")")

@@ -14,6 +14,10 @@
  * and a rolled-back transaction replays it locally at abort; our relcache
  * callback then marks every cached entry stale.  A stale entry re-reads its
  * catalog row and keeps its booster when the model's sha256 is unchanged.
+ * An entry whose model names a feature function is also re-read after any
+ * pg_proc or role change (featurefn_generation), so that the function is
+ * resolved and checked again.  catalog_cached_model answers from the cache
+ * alone and never raises, for the trigger's on_error path.
  *
  * The catalog is read with a catalog snapshot through the partial unique
  * index on active rows, without an ACL check: scoring needs no privilege on
