@@ -9,7 +9,9 @@
  * every byte string goes through model_validate() before XGBoost sees it:
  * the document is parsed by modeldoc.c and every array length, index and
  * value XGBoost will trust is checked here.  The rules are those of the
- * XGBoost JSON schema for gbtree models; anything else is refused.
+ * XGBoost JSON schema for gbtree models; anything else is refused.  Given a
+ * memory context, validation also builds the native evaluator's forest,
+ * tree by tree, through forest.c's builder.
  *
  *-------------------------------------------------------------------------
  */

@@ -256,6 +256,19 @@ doc_kind_name(DocKind kind)
 
 /* ---------------------------------------------------------------- JSON */
 
+/*
+ * PostgreSQL 16 made the JSON parser's semantic actions return an error
+ * code, and 17 gave makeJsonLexContextCstringLen a context to fill (NULL
+ * allocates one).
+ */
+#if PG_VERSION_NUM >= 160000
+#define JSON_ACTION_RESULT JsonParseErrorType
+#define JSON_ACTION_DONE return JSON_SUCCESS
+#else
+#define JSON_ACTION_RESULT void
+#define JSON_ACTION_DONE return
+#endif
+
 typedef struct JsonDocState
 {
 	DocBuilder	stack[DOC_MAX_DEPTH];
@@ -305,31 +318,35 @@ json_container_end(JsonDocState *st)
 	json_attach(st, v);
 }
 
-static void
+static JSON_ACTION_RESULT
 json_object_start(void *state)
 {
 	json_container_start(state, true);
+	JSON_ACTION_DONE;
 }
 
-static void
+static JSON_ACTION_RESULT
 json_array_start(void *state)
 {
 	json_container_start(state, false);
+	JSON_ACTION_DONE;
 }
 
-static void
+static JSON_ACTION_RESULT
 json_end(void *state)
 {
 	json_container_end(state);
+	JSON_ACTION_DONE;
 }
 
-static void
+static JSON_ACTION_RESULT
 json_field_start(void *state, char *fname, bool isnull)
 {
 	((JsonDocState *) state)->pending_key = fname;
+	JSON_ACTION_DONE;
 }
 
-static void
+static JSON_ACTION_RESULT
 json_scalar(void *state, char *token, JsonTokenType tokentype)
 {
 	JsonDocState *st = state;
@@ -339,7 +356,7 @@ json_scalar(void *state, char *token, JsonTokenType tokentype)
 		!st->stack[st->depth - 1].is_object)
 	{
 		builder_add_number(&st->stack[st->depth - 1], strtod(token, NULL));
-		return;
+		JSON_ACTION_DONE;
 	}
 
 	switch (tokentype)
@@ -362,6 +379,7 @@ json_scalar(void *state, char *token, JsonTokenType tokentype)
 			break;
 	}
 	json_attach(st, v);
+	JSON_ACTION_DONE;
 }
 
 DocValue *
@@ -376,7 +394,11 @@ doc_parse_json(const char *data, Size len)
 
 	/* The JSON lexer takes an int length; the size cap keeps us far below. */
 	Assert(len < PG_INT32_MAX);
+#if PG_VERSION_NUM >= 170000
+	lex = makeJsonLexContextCstringLen(NULL, data, len, PG_UTF8, true);
+#else
 	lex = makeJsonLexContextCstringLen(unconstify(char *, data), (int) len, PG_UTF8, true);
+#endif
 	sem.semstate = st;
 	sem.object_start = json_object_start;
 	sem.object_end = json_end;
