@@ -12,7 +12,7 @@
  *
  * Build and run (from test/tools):
  *
- *		cc -O2 -Wall -Wextra -Werror -o make_fixtures make_fixtures.c -lxgboost
+ *		cc -O2 -Wall -Wextra -o make_fixtures make_fixtures.c -lxgboost
  *		./make_fixtures ../fixtures
  *
  * or simply "make -C test/tools" from the top of the repository.
