@@ -18,4 +18,6 @@ export BENCH_RESULTS=0 BENCH_SECONDS=${BENCH_SECONDS:-15}
 [ "${1:-}" = --results ] && BENCH_RESULTS=1
 make -s -C bench
 export REPO=$PWD
-exec pg_virtualenv -t -v 15 -o shared_buffers=512MB -o max_wal_size=4GB bash bench/bench-inner.sh
+# UTF8 and C.UTF-8 whatever the machine's locale (as scripts/test).
+exec pg_virtualenv -t -v 15 -c '--encoding=UTF8 --locale=C.UTF-8' \
+	-o shared_buffers=512MB -o max_wal_size=4GB bash bench/bench-inner.sh

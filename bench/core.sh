@@ -11,4 +11,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
 export BENCH_SECONDS=$seconds
-exec pg_virtualenv -t -v 15 -o synchronous_commit=off bash bench/core-inner.sh
+# UTF8 and C.UTF-8 whatever the machine's locale (as scripts/test).
+exec pg_virtualenv -t -v 15 -c '--encoding=UTF8 --locale=C.UTF-8' \
+	-o synchronous_commit=off bash bench/core-inner.sh

@@ -24,7 +24,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${MEMORY_TEST_IN_CLUSTER:-}" ]; then
 	export MEMORY_TEST_IN_CLUSTER=1
-	exec pg_virtualenv -t -v 15 bash "$0" "$@"
+	# UTF8 and C.UTF-8 whatever the machine's locale (as scripts/test).
+	exec pg_virtualenv -t -v 15 -c '--encoding=UTF8 --locale=C.UTF-8' bash "$0" "$@"
 fi
 
 chunk=100000

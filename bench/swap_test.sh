@@ -52,7 +52,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${SWAP_TEST_IN_CLUSTER:-}" ]; then
 	export SWAP_TEST_IN_CLUSTER=1 SWAP_SECONDS=${1:-30}
-	exec pg_virtualenv -t -v 15 -o track_commit_timestamp=on -o max_connections=20 bash "$0"
+	# UTF8 and C.UTF-8 whatever the machine's locale (as scripts/test).
+	exec pg_virtualenv -t -v 15 -c '--encoding=UTF8 --locale=C.UTF-8' -o track_commit_timestamp=on \
+		-o max_connections=20 bash "$0"
 fi
 
 seconds=$SWAP_SECONDS

@@ -16,4 +16,6 @@ data=${FRAUD_DATA:-../shared/data/fraud_handbook_simulated_raw.csv.gz}
 delays=("$@")
 [ ${#delays[@]} -gt 0 ] || delays=(1 3 7)
 export FRAUD_DATA=$(readlink -f "$data") DELAYS="${delays[*]}" REPO=$PWD
-exec pg_virtualenv -t -v 15 -o max_wal_size=4GB -o synchronous_commit=off -o shared_buffers=1GB bash models/build-inner.sh
+# UTF8 and C.UTF-8 whatever the machine's locale (as scripts/test).
+exec pg_virtualenv -t -v 15 -c '--encoding=UTF8 --locale=C.UTF-8' \
+	-o max_wal_size=4GB -o synchronous_commit=off -o shared_buffers=1GB bash models/build-inner.sh

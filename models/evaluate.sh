@@ -124,7 +124,9 @@ SQL
 	done
 } > models/eval/evaluate.sql
 export REPO=$PWD
-pg_virtualenv -t -v 15 bash -c 'cd "$REPO" && psql -X -q -v ON_ERROR_STOP=1 -f models/eval/evaluate.sql' \
+# UTF8 and C.UTF-8 whatever the machine's locale (as scripts/test).
+pg_virtualenv -t -v 15 -c '--encoding=UTF8 --locale=C.UTF-8' \
+	bash -c 'cd "$REPO" && psql -X -q -v ON_ERROR_STOP=1 -f models/eval/evaluate.sql' \
 	| grep -v "^Creating new\|^Dropping cluster" | tee models/eval/summary.txt
 
 {
