@@ -95,8 +95,9 @@ fuzz:
 	$(MAKE) -C fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 # The regression and isolation suites against a copy built with ASan + UBSan,
-# on private clusters; never touches src/ or the installed extension
-# (scripts/check-sanitizers, see DEVELOPERS.md).  E.g. CHECK_ASAN_ARGS="--config preload".
+# on private clusters of a PostgreSQL built with --enable-cassert (built once
+# and cached by scripts/build-postgres-cassert); never touches src/ or the
+# installed extension (scripts/check-sanitizers, see DEVELOPERS.md).  E.g. CHECK_ASAN_ARGS="--config preload".
 .PHONY: check-asan
 check-asan:
 	scripts/check-sanitizers $(CHECK_ASAN_ARGS)
