@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${FRAUD_BENCH_INNER:-}" ]; then
 	export FRAUD_BENCH_INNER=1 BENCH_ROWS=${1:-200000} BENCH_ROUNDS=${2:-5}
-	exec pg_virtualenv -t -v 15 -o synchronous_commit=off -o shared_buffers=512MB \
+	exec pg_virtualenv -t -v 15 -c '--encoding=UTF8 --locale=C.UTF-8' -o synchronous_commit=off -o shared_buffers=512MB \
 		-o max_wal_size=4GB bash "$0"
 fi
 

@@ -107,9 +107,55 @@ RESET fraud_score.on_error;
 SELECT failures_review, length(last_failure) AS characters, octet_length(last_failure) AS bytes,
        last_failure = substring(repeat('é', 300) FROM 1 FOR 255) AS first_255_bytes
 FROM fraud_score_stats();
--- Preloaded, the counters are the server's: leave none of this database's
--- messages to the other (UTF8) databases of the suite.
-SELECT fraud_score_stats_reset();
+
+-- In a LATIN1 database names are converted: a model document holds them as
+-- UTF-8 (fraud_model_check and training write them so), the catalog and the
+-- jsonb keys in LATIN1, where é is one byte.
+DROP DATABASE IF EXISTS fraud_score_latin1;
+CREATE DATABASE fraud_score_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'
+    TEMPLATE template0;
+\c fraud_score_latin1
+-- This file is UTF-8; the server converts it (psql would otherwise send it
+-- as LATIN1, the database's encoding).
+SET client_encoding = 'UTF8';
+SELECT getdatabaseencoding() AS encoding;
+CREATE EXTENSION fraud_score;
+\set expected_table enc_expected
+\i test/expected_table.psql
+SELECT fraud_model_load('enc_names', decode(:'small_ubj', 'base64'),
+                        features => ARRAY['montant_é', 'heure', 'risque_marchand', 'âge_carte', 'étranger']);
+SELECT features, length(features[1]) AS characters, octet_length(features[1]) AS bytes,
+       position('\x6d6f6e74616e745fc3a9'::bytea IN model) > 0 AS stored_as_utf8
+FROM fraud_score_models WHERE name = 'enc_names';
+SELECT count(*) AS rows,
+       max(abs(fraud_score(jsonb_strip_nulls(jsonb_build_object('montant_é', amount, 'heure', hour,
+               'risque_marchand', merchant_risk, 'âge_carte', card_age_days,
+               'étranger', is_foreign)), 'enc_names') - xgboost_score)) < 1e-6 AS names_match
+FROM enc_expected;
+-- The stored bytes load again (a new backend validates them) with the same names.
+\c fraud_score_latin1
+SET client_encoding = 'UTF8';
+SELECT (fraud_decide('{"montant_é": 912.5, "heure": 4}', 'enc_names')).version;
+SELECT feature_names FROM fraud_model_check((SELECT model FROM fraud_score_models WHERE name = 'enc_names'));
+-- Training writes them the same way.
+CREATE TABLE enc_training AS
+SELECT amount AS "montant_é", hour AS heure, (xgboost_score > 0.5) AS label FROM enc_expected;
+SET client_min_messages = warning;
+SELECT fraud_model_train('enc_trained', 'SELECT * FROM enc_training', 'label',
+                         '{"num_boost_round": 3, "notice_every": 0}', activate => true);
+RESET client_min_messages;
+SELECT features, position('\x6d6f6e74616e745fc3a9'::bytea IN model) > 0 AS stored_as_utf8
+FROM fraud_score_models WHERE name = 'enc_trained';
+SELECT fraud_score('{"montant_é": 912.5, "heure": 4}', 'enc_trained') IS NOT NULL AS scored;
 
 \c :original_db
 DROP DATABASE fraud_score_sql_ascii;
+DROP DATABASE fraud_score_latin1;
+-- Preloaded, the counters are the server's, and that message (cut in the
+-- middle of a UTF-8 character) is readable in this UTF8 database too: its
+-- bytes beyond ASCII show as "?".  Loaded on first use, this backend has no
+-- failure at all.
+SELECT CASE WHEN scope = 'server' THEN last_failure = repeat('?', 255) ELSE last_failure IS NULL END
+       AS readable
+FROM fraud_score_stats();
+SELECT fraud_score_stats_reset();

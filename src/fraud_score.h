@@ -105,6 +105,7 @@ typedef struct ModelInfo
 extern void model_validate(const char *data, Size len, ModelInfo *info,
 						   MemoryContext forest_context);
 extern void model_check_feature_names(char **names, int count, int num_features);
+extern char **model_feature_names_to_utf8(char **names, int count);
 
 /* --------------------------------------------------------- features.c */
 

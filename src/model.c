@@ -502,6 +502,21 @@ model_validate(const char *data, Size len, ModelInfo *info, MemoryContext forest
 }
 
 /*
+ * Feature names as a model document stores them: UTF-8, whatever the
+ * database's encoding (extract_feature_names converts them back).  The
+ * names themselves are left as they are.
+ */
+char	  **
+model_feature_names_to_utf8(char **names, int count)
+{
+	char	  **utf8 = palloc(sizeof(char *) * Max(count, 1));
+
+	for (int i = 0; i < count; i++)
+		utf8[i] = pg_server_to_any(names[i], strlen(names[i]), PG_UTF8);
+	return utf8;
+}
+
+/*
  * Feature names as fraud_score uses them to match jsonb keys and columns:
  * present, non-empty, unique, and as many as the model has features.
  */

@@ -175,7 +175,8 @@ fraud_model_check(PG_FUNCTION_ARGS)
 				 errhint("Pass the names, in the model's feature order, in the features argument.")));
 	model_check_feature_names(names, num_names, info.num_features);
 
-	ubjson = xgb_to_ubjson(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), names, num_names);
+	ubjson = xgb_to_ubjson(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes),
+						   model_feature_names_to_utf8(names, num_names), num_names);
 	/* What is stored must pass the check every backend makes before loading. */
 	model_validate(VARDATA(ubjson), VARSIZE(ubjson) - VARHDRSZ, &stored, NULL);
 

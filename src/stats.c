@@ -47,6 +47,7 @@ typedef struct ScoringStats
 	slock_t		mutex;			/* protects the fields below */
 	TimestampTz last_failure_at;
 	char		last_failure[LAST_FAILURE_LEN];
+	int			last_failure_encoding;	/* the writing database's */
 	TimestampTz reset_at;
 } ScoringStats;
 
@@ -211,7 +212,24 @@ stats_count_failure(OnErrorPolicy outcome, const char *message)
 	s->last_failure_at = now;
 	memcpy(s->last_failure, text, len);
 	s->last_failure[len] = '\0';
+	s->last_failure_encoding = GetDatabaseEncoding();
 	SpinLockRelease(&s->mutex);
+}
+
+/*
+ * The last failure's message as this database can show it.  Shared
+ * counters serve every database: a message written in another encoding
+ * keeps its ASCII and shows "?" for every other byte, which is valid in any
+ * encoding and never fails (converting could).
+ */
+static void
+readable_in_this_database(char *message, int encoding)
+{
+	if (encoding == GetDatabaseEncoding() || GetDatabaseEncoding() == PG_SQL_ASCII)
+		return;
+	for (char *p = message; *p; p++)
+		if (IS_HIGHBIT_SET(*p))
+			*p = '?';
 }
 
 Datum
@@ -224,6 +242,7 @@ fraud_score_stats(PG_FUNCTION_ARGS)
 	TimestampTz last_failure_at;
 	TimestampTz reset_at;
 	char		last_failure[LAST_FAILURE_LEN];
+	int			last_failure_encoding;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "fraud_score_stats must return a composite type");
@@ -233,7 +252,9 @@ fraud_score_stats(PG_FUNCTION_ARGS)
 	last_failure_at = s->last_failure_at;
 	reset_at = s->reset_at;
 	memcpy(last_failure, s->last_failure, LAST_FAILURE_LEN);
+	last_failure_encoding = s->last_failure_encoding;
 	SpinLockRelease(&s->mutex);
+	readable_in_this_database(last_failure, last_failure_encoding);
 
 	values[0] = CStringGetTextDatum(stats_shared ? "server" : "backend");
 	values[1] = Int64GetDatum((int64) pg_atomic_read_u64(&s->rows_scored));

@@ -713,7 +713,9 @@ fraud_model_train(PG_FUNCTION_ARGS)
 					   &train, &valid, train_context);
 	training = train_booster(&opts, &layout, &train, &valid, train_context);
 	training_metrics(training, &opts, &train, &valid, &result);
-	model = xgb_train_save(training, layout.names, layout.num_features);
+	model = xgb_train_save(training,
+						   model_feature_names_to_utf8(layout.names, layout.num_features),
+						   layout.num_features);
 	version = store_model(schema, name, model, &layout, &opts, &result, activate);
 	SPI_finish();
 	MemoryContextDelete(train_context);
