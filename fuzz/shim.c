@@ -675,6 +675,15 @@ pg_any_to_server(const char *s, int len, int encoding)
 	return unconstify(char *, s);
 }
 
+/* mbutils.c with a UTF8 database: model documents are UTF-8 already. */
+char *
+pg_server_to_any(const char *s, int len, int encoding)
+{
+	if (encoding != PG_UTF8)
+		shim_fail("pg_server_to_any to encoding %d is not shimmed", encoding);
+	return unconstify(char *, s);
+}
+
 /* ----------------------------------------------------------------- json */
 
 /*
