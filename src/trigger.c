@@ -402,21 +402,12 @@ score_row_or_raise(RowScoring *rs)
 	PG_END_TRY();
 }
 
-Datum
-fraud_score_trigger(PG_FUNCTION_ARGS)
+/* How fraud_score_trigger() must be called: a misuse is always an error. */
+static void
+check_trigger_call(FunctionCallInfo fcinfo)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	Trigger    *trigger;
-	Relation	rel;
-	TupleDesc	tupdesc;
-	HeapTuple	new_tuple;
-	NewRow		row;
-	RowScoring	rs;
-	HeapTuple	result_tuple;
-	TriggerCacheEntry *entry;
-	OnErrorPolicy policy = (OnErrorPolicy) fraud_score_on_error;
-	RowScore	result;
-	bool		scored;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -427,16 +418,68 @@ fraud_score_trigger(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("fraud_score_trigger() must be a BEFORE INSERT OR UPDATE ... FOR EACH ROW trigger")));
-
 	trigger = trigdata->tg_trigger;
-	rel = trigdata->tg_relation;
 	if (trigger->tgnargs < 2 || trigger->tgnargs > 4)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("fraud_score_trigger() takes 2 to 4 arguments, but trigger \"%s\" on \"%s\" gives %d",
-						trigger->tgname, RelationGetRelationName(rel), trigger->tgnargs),
+						trigger->tgname, RelationGetRelationName(trigdata->tg_relation),
+						trigger->tgnargs),
 				 errhint("Use EXECUTE FUNCTION fraud_score_trigger(model, score_column [, decision_column [, version_column]]).")));
+}
 
+/*
+ * NEW with the outputs set: the score, decision and version, or, for a row
+ * that could not be scored, a NULL score and version and the on_error
+ * policy's decision.
+ */
+static HeapTuple
+row_with_outputs(const TriggerCacheEntry *entry, TupleDesc tupdesc, HeapTuple new_tuple,
+				 NewRow *row, const RowScore *result, bool scored, OnErrorPolicy policy)
+{
+	HeapTuple	result_tuple;
+
+	row->nulls[entry->score_attnum - 1] = !scored;
+	row->values[entry->score_attnum - 1] = !scored ? (Datum) 0 : entry->score_type == FLOAT4OID ?
+		Float4GetDatum((float4) result->score) : Float8GetDatum(result->score);
+	if (entry->decision_attnum)
+	{
+		row->nulls[entry->decision_attnum - 1] = false;
+		row->values[entry->decision_attnum - 1] =
+			CStringGetTextDatum(scored ? result->decision : on_error_name(policy));
+	}
+	if (entry->version_attnum)
+	{
+		row->nulls[entry->version_attnum - 1] = !scored;
+		row->values[entry->version_attnum - 1] = !scored ? (Datum) 0 : entry->version_type == INT8OID ?
+			Int64GetDatum(result->version) : Int32GetDatum(result->version);
+	}
+	result_tuple = heap_form_tuple(tupdesc, row->values, row->nulls);
+	/* as heap_modify_tuple does */
+	result_tuple->t_data->t_ctid = new_tuple->t_data->t_ctid;
+	result_tuple->t_self = new_tuple->t_self;
+	result_tuple->t_tableOid = new_tuple->t_tableOid;
+	return result_tuple;
+}
+
+Datum
+fraud_score_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Trigger    *trigger;
+	Relation	rel;
+	TupleDesc	tupdesc;
+	HeapTuple	new_tuple;
+	NewRow		row;
+	RowScoring	rs = {0};
+	TriggerCacheEntry *entry;
+	OnErrorPolicy policy = (OnErrorPolicy) fraud_score_on_error;
+	RowScore	result;
+	bool		scored;
+
+	check_trigger_call(fcinfo);
+	trigger = trigdata->tg_trigger;
+	rel = trigdata->tg_relation;
 	tupdesc = RelationGetDescr(rel);
 	new_tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	entry = trigger_entry(trigger);
@@ -453,8 +496,6 @@ fraud_score_trigger(PG_FUNCTION_ARGS)
 	rs.rel = rel;
 	rs.row = &row;
 	rs.model = catalog_cached_model(trigger->tgargs[0]);
-	rs.extra = NULL;
-	rs.inputs = NULL;
 	rs.result = &result;
 	if (policy == ON_ERROR_ERROR)
 	{
@@ -465,26 +506,5 @@ fraud_score_trigger(PG_FUNCTION_ARGS)
 		scored = score_row_or_warn(&rs, policy);
 	if (scored)
 		stats_count_scored();
-
-	row.nulls[entry->score_attnum - 1] = !scored;
-	row.values[entry->score_attnum - 1] = !scored ? (Datum) 0 : entry->score_type == FLOAT4OID ?
-		Float4GetDatum((float4) result.score) : Float8GetDatum(result.score);
-	if (entry->decision_attnum)
-	{
-		row.nulls[entry->decision_attnum - 1] = false;
-		row.values[entry->decision_attnum - 1] =
-			CStringGetTextDatum(scored ? result.decision : on_error_name(policy));
-	}
-	if (entry->version_attnum)
-	{
-		row.nulls[entry->version_attnum - 1] = !scored;
-		row.values[entry->version_attnum - 1] = !scored ? (Datum) 0 : entry->version_type == INT8OID ?
-			Int64GetDatum(result.version) : Int32GetDatum(result.version);
-	}
-	result_tuple = heap_form_tuple(tupdesc, row.values, row.nulls);
-	/* as heap_modify_tuple does */
-	result_tuple->t_data->t_ctid = new_tuple->t_data->t_ctid;
-	result_tuple->t_self = new_tuple->t_self;
-	result_tuple->t_tableOid = new_tuple->t_tableOid;
-	return PointerGetDatum(result_tuple);
+	return PointerGetDatum(row_with_outputs(entry, tupdesc, new_tuple, &row, &result, scored, policy));
 }
