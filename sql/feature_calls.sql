@@ -144,9 +144,27 @@ SELECT fraud_score('{"amount": 5, "outer": true}', 'fc_self')
 SELECT count(*) AS feature_function_contexts
 FROM pg_backend_memory_contexts WHERE name = 'fraud_score feature function';
 
-DELETE FROM fraud_score_models WHERE name IN ('fc_record', 'fc_plain', 'fc_self');
+-- An SQL feature function that scores with a model naming it again: the
+-- nested call runs through an FmgrInfo of its own (the SQL function's state
+-- belongs to the call in progress), and both calls give their own output.
+CREATE FUNCTION fc_recursive(doc jsonb) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT CASE WHEN doc ? 'nested' THEN '{"hour": 9}'::jsonb
+                ELSE jsonb_build_object('hour', 10, 'nested_score',
+                                        fraud_score('{"amount": 5, "nested": true}', 'fc_recursive'))
+           END
+$$;
+SELECT fraud_model_load('fc_recursive', decode(:'small_ubj', 'base64'),
+                        feature_function => 'fc_recursive(jsonb)');
+SELECT fraud_score('{"amount": 5}', 'fc_recursive')
+       = fraud_score('{"amount": 5, "hour": 10}', 'fc_record') AS outer_call,
+       fraud_score('{"amount": 5, "nested": true}', 'fc_recursive')
+       = fraud_score('{"amount": 5, "hour": 9}', 'fc_record') AS nested_call;
+SELECT count(*) AS nested_contexts_left
+FROM pg_backend_memory_contexts WHERE name = 'fraud_score nested feature function';
+
+DELETE FROM fraud_score_models WHERE name IN ('fc_record', 'fc_plain', 'fc_self', 'fc_recursive');
 DROP TABLE fc_rows, fc_received;
-DROP FUNCTION fc_record(jsonb), fc_plain(jsonb), fc_self_replacing(jsonb);
+DROP FUNCTION fc_record(jsonb), fc_plain(jsonb), fc_self_replacing(jsonb), fc_recursive(jsonb);
 DROP TYPE fc_place;
 DROP TYPE fc_channel;
 DROP DOMAIN fc_amount;

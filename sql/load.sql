@@ -118,6 +118,18 @@ CREATE FUNCTION pg_temp.try_load(broken jsonb) RETURNS integer
 LANGUAGE sql AS $$ SELECT fraud_model_load('broken', convert_to(broken::text, 'UTF8')) $$;
 -- num_trees far above the trees present
 SELECT pg_temp.try_load(jsonb_set(m, '{learner,gradient_booster,model,gbtree_model_param,num_trees}', '"1000"')) FROM good;
+-- The same in UBJSON bytes written to the catalog directly (num_trees
+-- 2147483647 beside 20 trees): refused for the count, by the compile trigger
+-- (a WARNING: the row is kept) and when a backend loads it, before anything
+-- is sized by the count.
+SELECT fraud_model_load('huge_count', decode(:'small_ubj', 'base64'), activate => true);
+UPDATE fraud_score_models m SET model = b.bytes, sha256 = encode(sha256(b.bytes), 'hex')
+FROM (SELECT decode(replace(encode(model, 'hex'), '6e756d5f7472656573534c00000000000000023230',
+                            '6e756d5f7472656573534c000000000000000a32313437343833363437'), 'hex') AS bytes
+      FROM fraud_score_models WHERE name = 'huge_count') b
+WHERE m.name = 'huge_count';
+SELECT fraud_score('{}', 'huge_count');
+DELETE FROM fraud_score_models WHERE name = 'huge_count';
 -- tree_info emptied
 SELECT pg_temp.try_load(jsonb_set(m, '{learner,gradient_booster,model,tree_info}', '[]')) FROM good;
 -- tree_info naming another output group

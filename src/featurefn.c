@@ -94,6 +94,8 @@ featurefn_init(void)
 	/* superuser status and role membership decide ownership and EXECUTE */
 	CacheRegisterSyscacheCallback(AUTHOID, featurefn_role_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHMEMMEMROLE, featurefn_role_callback, (Datum) 0);
+	/* membership in pg_database_owner follows the database's owner */
+	CacheRegisterSyscacheCallback(DATABASEOID, featurefn_role_callback, (Datum) 0);
 }
 
 uint64
@@ -171,6 +173,12 @@ new_slot(Oid fn)
 												  ALLOCSET_SMALL_SIZES);
 	CallSlot   *slot;
 
+	/*
+	 * Read before the lookups, which may process invalidations: a change
+	 * seen during them must make this slot stale, not look already seen.
+	 */
+	uint64		made_under = proc_changes;
+
 	PG_TRY();
 	{
 		slot = MemoryContextAllocZero(context, sizeof(CallSlot));
@@ -183,7 +191,7 @@ new_slot(Oid fn)
 	}
 	PG_END_TRY();
 	slot->context = context;
-	slot->proc_changes = proc_changes;
+	slot->proc_changes = made_under;
 	return slot;
 }
 
@@ -230,6 +238,8 @@ check_call(CallSlot *slot, Oid fn)
 
 	if (slot->checked_changes != checks_changes || slot->checked_user != user)
 	{
+		uint64		checking_under = checks_changes;	/* before the lookups */
+
 #if PG_VERSION_NUM >= 160000
 		aclresult = object_aclcheck(ProcedureRelationId, fn, user, ACL_EXECUTE);
 #else
@@ -239,7 +249,7 @@ check_call(CallSlot *slot, Oid fn)
 			aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(fn));
 		slot->proparallel = func_parallel(fn);
 		slot->checked_user = user;
-		slot->checked_changes = checks_changes;
+		slot->checked_changes = checking_under;
 	}
 	/* fraud_score is PARALLEL SAFE; its feature function must be too there. */
 	if (slot->proparallel != PROPARALLEL_SAFE && IsInParallelMode())
@@ -249,6 +259,53 @@ check_call(CallSlot *slot, Oid fn)
 				 errhint("Mark it PARALLEL SAFE if it only reads, or score outside parallel queries.")));
 }
 
+static Datum
+invoke(FmgrInfo *flinfo, Datum row_jsonb, bool *isnull)
+{
+	LOCAL_FCINFO(fcinfo, 1);
+	Datum		result;
+
+	InitFunctionCallInfoData(*fcinfo, flinfo, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = row_jsonb;
+	fcinfo->args[0].isnull = false;
+	result = FunctionCallInvoke(fcinfo);
+	*isnull = fcinfo->isnull;
+	return result;
+}
+
+/*
+ * A call made while another through the same slot is running (the function
+ * scores, and a model it scores with names it again) gets an FmgrInfo of its
+ * own for that call: an SQL function's cached state in fn_extra belongs to
+ * the call in progress, and re-entering it would run and free that call's
+ * unfinished query.
+ */
+static Datum
+invoke_nested(Oid fn, Datum row_jsonb, bool *isnull)
+{
+	MemoryContext context = AllocSetContextCreate(CurrentMemoryContext,
+												  "fraud_score nested feature function",
+												  ALLOCSET_SMALL_SIZES);
+	volatile Datum result = (Datum) 0;
+
+	PG_TRY();
+	{
+		FmgrInfo   *flinfo = MemoryContextAllocZero(context, sizeof(FmgrInfo));
+		Datum		value;
+
+		fmgr_info_cxt(fn, flinfo, context);
+		value = invoke(flinfo, row_jsonb, isnull);
+		/* the result may live in the function's memory: copy it out */
+		result = *isnull ? (Datum) 0 : PointerGetDatum(DatumGetJsonbPCopy(value));
+	}
+	PG_FINALLY();
+	{
+		MemoryContextDelete(context);
+	}
+	PG_END_TRY();
+	return result;
+}
+
 /*
  * Call feature function "fn" on the row as jsonb: its output object, or
  * NULL if it returned NULL (no extra features).
@@ -256,26 +313,28 @@ check_call(CallSlot *slot, Oid fn)
 Jsonb *
 featurefn_call(Oid fn, Datum row_jsonb)
 {
-	LOCAL_FCINFO(fcinfo, 1);
 	CallSlot   *slot = function_slot(fn);
 	Datum		result;
+	bool		isnull;
 	Jsonb	   *extra;
 
 	check_call(slot, fn);
-	InitFunctionCallInfoData(*fcinfo, &slot->flinfo, 1, InvalidOid, NULL, NULL);
-	fcinfo->args[0].value = row_jsonb;
-	fcinfo->args[0].isnull = false;
-	slot->running++;
-	PG_TRY();
+	if (slot->running > 0)
+		result = invoke_nested(fn, row_jsonb, &isnull);
+	else
 	{
-		result = FunctionCallInvoke(fcinfo);
+		slot->running++;
+		PG_TRY();
+		{
+			result = invoke(&slot->flinfo, row_jsonb, &isnull);
+		}
+		PG_FINALLY();
+		{
+			slot->running--;
+		}
+		PG_END_TRY();
 	}
-	PG_FINALLY();
-	{
-		slot->running--;
-	}
-	PG_END_TRY();
-	if (fcinfo->isnull)
+	if (isnull)
 		return NULL;
 	extra = DatumGetJsonbP(result);
 	if (!JB_ROOT_IS_OBJECT(extra) || JB_ROOT_IS_SCALAR(extra))

@@ -483,6 +483,27 @@ datum_input(Datum value, Oid type, const char *feature, FraudFailure *failure)
 	return NAN;					/* keep compiler quiet */
 }
 
+/*
+ * Whether some numeric feature value of NEW is still compressed or stored
+ * out of line (an unchanged column on UPDATE): reading it reads the toast
+ * table, which can raise, so the trigger then reads the inputs in a
+ * subtransaction.  Short-header values only need a copy.
+ */
+bool
+features_values_are_toasted(const FeatureMap *map, const Datum *values, const bool *isnull)
+{
+	for (int i = 0; i < map->num_features; i++)
+	{
+		AttrNumber	att = map->attnums[i];
+
+		if (att != 0 && !isnull[att - 1] && map->types[i] == NUMERICOID &&
+			(VARATT_IS_EXTERNAL(DatumGetPointer(values[att - 1])) ||
+			 VARATT_IS_COMPRESSED(DatumGetPointer(values[att - 1]))))
+			return true;
+	}
+	return false;
+}
+
 /* A column's value as a model input (train.c's rows). */
 float
 datum_to_input(Datum value, Oid type, const char *feature)

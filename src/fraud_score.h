@@ -136,6 +136,8 @@ extern bool is_feature_type(Oid type);
 extern float datum_to_input(Datum value, Oid type, const char *feature);
 extern FeatureMap *feature_map_build(const FeatureKeys *keys, TupleDesc tupdesc,
 									 const char *relname, MemoryContext context);
+extern bool features_values_are_toasted(const FeatureMap *map, const Datum *values,
+										const bool *isnull);
 extern bool features_from_values(const FeatureKeys *keys, const FeatureMap *map,
 								 const Datum *values, const bool *isnull, Jsonb *extra,
 								 float *out, FraudFailure *failure);
@@ -188,6 +190,7 @@ extern FraudModel *catalog_cached_model(const char *name);
 
 /* ---------------------------------------------------------- scoring.c */
 extern float *scoring_input_buffer(int num_features);
+extern bool scoring_uses_xgboost(const FraudModel *model);
 extern bool scoring_score(FraudModel *model, const float *inputs, double *score,
 						  FraudFailure *failure);
 extern const char *scoring_decision(FraudModel *model, double score);

@@ -432,13 +432,16 @@ gbtree_model(const DocValue *learner)
 
 /*
  * The gbtree's parameters and every one of its info->num_trees trees; with
- * "forest", each tree is also added to it.
+ * "forest_context", the trees are also built into a forest there, sized
+ * only once the tree count is known to match the trees present.
  */
-static void
-validate_gbtree(const DocValue *gbtree, const DocValue *param, ModelInfo *info, Forest *forest)
+static Forest *
+validate_gbtree(const DocValue *gbtree, const DocValue *param, ModelInfo *info,
+				MemoryContext forest_context)
 {
 	DocValue   *trees,
 			   *tree_info;
+	Forest	   *forest = NULL;
 
 	(void) require_int_param(param, "num_parallel_tree", "gbtree_model_param", 1, PG_INT32_MAX);
 	if (doc_get(param, "size_leaf_vector") &&
@@ -451,6 +454,9 @@ validate_gbtree(const DocValue *gbtree, const DocValue *param, ModelInfo *info, 
 		INVALID_MODEL("The model declares %d trees (num_trees) but has %d.", info->num_trees, trees->count);
 	if (tree_info->count != info->num_trees)
 		INVALID_MODEL("The model declares %d trees (num_trees) but tree_info has %d entries.", info->num_trees, tree_info->count);
+	if (forest_context != NULL)
+		forest = forest_begin(info->num_trees, info->num_features, (float) info->base_score,
+							  forest_context);
 	for (int t = 0; t < info->num_trees; t++)
 	{
 		/* Binary models have one output group; tree_info names each tree's. */
@@ -459,6 +465,7 @@ validate_gbtree(const DocValue *gbtree, const DocValue *param, ModelInfo *info, 
 						  t, tree_info->u.numbers[t]);
 		info->num_nodes += validate_tree(trees->u.items[t], t, info->num_features, forest);
 	}
+	return forest;
 }
 
 /*
@@ -492,10 +499,8 @@ model_validate(const char *data, Size len, ModelInfo *info, MemoryContext forest
 	info->num_trees = (int) require_int_param(param, "num_trees", "gbtree_model_param",
 											  0, PG_INT32_MAX);
 
-	if (forest_context != NULL && strcmp(format, "ubjson") == 0)
-		forest = forest_begin(info->num_trees, info->num_features, (float) info->base_score,
-							  forest_context);
-	validate_gbtree(gbtree, param, info, forest);
+	forest = validate_gbtree(gbtree, param, info,
+							 strcmp(format, "ubjson") == 0 ? forest_context : NULL);
 	info->forest = forest != NULL ? forest_finish(forest) : NULL;
 
 	info->feature_names = extract_feature_names(learner, info->num_features);

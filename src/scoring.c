@@ -39,6 +39,16 @@ scoring_input_buffer(int num_features)
 }
 
 /*
+ * Whether scoring_score would ask XGBoost (which raises its own errors): the
+ * xgboost engine, or a model the native evaluator cannot represent.
+ */
+bool
+scoring_uses_xgboost(const FraudModel *model)
+{
+	return !((fraud_score_engine == ENGINE_NATIVE || model->xgb == NULL) && model->forest != NULL);
+}
+
+/*
  * Score one input row into *score.  With the native engine this is plain C:
  * given a "failure", a NaN score is reported there and false returned.  The
  * xgboost engine raises its own errors (xgb.c), so callers that turn
@@ -52,7 +62,7 @@ scoring_score(FraudModel *model, const float *inputs, double *score, FraudFailur
 	 * model has no forest; only a feature function that changed the engine
 	 * mid-call would find neither, and then the forest answers.
 	 */
-	if ((fraud_score_engine == ENGINE_NATIVE || model->xgb == NULL) && model->forest != NULL)
+	if (!scoring_uses_xgboost(model))
 		*score = forest_predict(model->forest, inputs);
 	else if (model->xgb != NULL)
 		*score = xgb_predict_one(model->xgb, inputs);

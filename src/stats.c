@@ -177,6 +177,8 @@ stats_xact_callback(XactEvent event, void *arg)
 static void
 count_pending(void)
 {
+	/* allocate a non-preloaded backend's counters now, not in the COMMIT callback */
+	(void) get_stats();
 	if (!xact_callback_registered)
 	{
 		RegisterXactCallback(stats_xact_callback, NULL);

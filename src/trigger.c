@@ -338,6 +338,12 @@ xgboost_score_step(void *arg)
 	(void) row_score(arg, NULL);
 }
 
+static void
+toasted_inputs_step(void *arg)
+{
+	(void) row_inputs(arg, NULL);
+}
+
 static const char *
 on_error_name(OnErrorPolicy policy)
 {
@@ -356,9 +362,11 @@ score_row_or_warn(RowScoring *rs, OnErrorPolicy policy)
 	bool		scored;
 
 	scored = !needs_catalog_steps(rs) || guard_run(catalog_steps, rs, &failure);
-	scored = scored && row_inputs(rs, &failure);
 	if (scored)
-		scored = fraud_score_engine == ENGINE_XGBOOST ?
+		scored = features_values_are_toasted(rs->entry->map, rs->row->values, rs->row->nulls) ?
+			guard_run(toasted_inputs_step, rs, &failure) : row_inputs(rs, &failure);
+	if (scored)
+		scored = scoring_uses_xgboost(rs->model) ?
 			guard_run(xgboost_score_step, rs, &failure) : row_score(rs, &failure);
 	if (scored)
 		return true;
