@@ -305,6 +305,8 @@ read_row_metadata(CacheEntry *entry, Relation rel, HeapTuple tuple, FraudModel *
 	model->num_features = DatumGetInt32(values[Anum_num_features - 1]);
 	model->review_threshold = DatumGetFloat8(values[Anum_review_threshold - 1]);
 	model->decline_threshold = DatumGetFloat8(values[Anum_decline_threshold - 1]);
+	model->xgb_gives_margin = strcmp(TextDatumGetCString(values[Anum_objective - 1]),
+									 "binary:logitraw") == 0;
 
 	old = MemoryContextSwitchTo(meta_context);
 	deconstruct_array(DatumGetArrayTypeP(values[Anum_features - 1]), TEXTOID, -1, false,

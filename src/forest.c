@@ -97,6 +97,13 @@ forest_predict(const Forest *forest, const float *features)
 	return (double) xgboost_sigmoid(margin);
 }
 
+/* A margin (binary:logitraw's output) as the probability forest_predict gives. */
+double
+forest_probability(float margin)
+{
+	return (double) xgboost_sigmoid(margin);
+}
+
 /* ------------------------------------------------------------- building */
 
 /* One depth per FOREST_LANES trees, and one more for a partial group. */
@@ -124,7 +131,8 @@ forest_alloc(int num_trees, int num_features, MemoryContext context)
 }
 
 Forest *
-forest_begin(int num_trees, int num_features, float base_score, MemoryContext context)
+forest_begin(int num_trees, int num_features, float base_score, bool base_score_is_margin,
+			 MemoryContext context)
 {
 	Forest	   *forest = forest_alloc(num_trees, num_features, context);
 
@@ -132,8 +140,11 @@ forest_begin(int num_trees, int num_features, float base_score, MemoryContext co
 	forest->roots = MemoryContextAlloc(context, sizeof(int32) * Max(num_trees, 1));
 	forest->capacity = 1024;
 	forest->nodes = MemoryContextAllocHuge(context, sizeof(ForestNode) * forest->capacity);
-	/* XGBoost's ProbToMargin for binary:logistic, in float */
-	forest->base_margin = -logf(1.0f / base_score - 1.0f);
+	/*
+	 * XGBoost's ProbToMargin for binary:logistic and reg:logistic, in float;
+	 * binary:logitraw starts from base_score itself.
+	 */
+	forest->base_margin = base_score_is_margin ? base_score : -logf(1.0f / base_score - 1.0f);
 	return forest;
 }
 

@@ -60,6 +60,7 @@ typedef struct Forest
 } Forest;
 
 extern double forest_predict(const Forest *forest, const float *features);
+extern double forest_probability(float margin);
 
 /*
  * The one way a Forest is built from trees (model.c, once it has validated
@@ -69,7 +70,7 @@ extern double forest_predict(const Forest *forest, const float *features);
  * "context"; a forest abandoned on error goes with it.
  */
 extern Forest *forest_begin(int num_trees, int num_features, float base_score,
-							MemoryContext context);
+							bool base_score_is_margin, MemoryContext context);
 extern void forest_add_tree(Forest *forest, int num_nodes, const double *left,
 							const double *right, const double *split_index,
 							const double *split_cond, const double *default_left);

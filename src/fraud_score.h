@@ -97,14 +97,25 @@ typedef struct ModelInfo
 	int			num_trees;
 	int			num_nodes;		/* over all trees */
 	char	  **feature_names;	/* num_features names, or NULL if absent */
-	const char *objective;
+	const char *objective;		/* binary:logistic, reg:logistic, binary:logitraw */
 	double		base_score;
+	bool		base_score_is_margin;	/* binary:logitraw: not a probability */
+	/* base_score as XGBoost >= 3.1 writes it, "[x]": where, for model_normalize */
+	bool		base_score_bracketed;
+	Size		base_score_start;	/* UBJSON: the string value's bytes */
+	Size		base_score_end;
+	/* size_leaf_vector "1" (2.0 and later) string values, which 1.7.4
+	 * cannot predict with: UBJSON offsets (JSON: count only), for
+	 * model_normalize */
+	int			num_leaf_vector_ones;
+	Size	   *leaf_vector_ones;
 	struct Forest *forest;		/* native evaluator, if asked for */
 } ModelInfo;
 
 extern void model_validate(const char *data, Size len, ModelInfo *info,
 						   MemoryContext forest_context);
 extern void model_check_feature_names(char **names, int count, int num_features);
+extern bytea *model_normalize(const char *data, Size len, const ModelInfo *info);
 extern char **model_feature_names_to_utf8(char **names, int count);
 
 /* --------------------------------------------------------- features.c */
@@ -178,6 +189,8 @@ typedef struct FraudModel
 	double		review_threshold;
 	double		decline_threshold;
 	Oid			feature_function;	/* (jsonb) RETURNS jsonb, or InvalidOid */
+	bool		xgb_gives_margin;	/* binary:logitraw: XGBoost predicts the
+									 * margin, turned into the probability */
 	struct XgbModel *xgb;		/* NULL unless the xgboost engine (or a model
 								 * the forest cannot represent) needs it */
 	struct Forest *forest;		/* native evaluator of the same trees, or NULL */

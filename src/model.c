@@ -20,6 +20,7 @@
 #include <float.h>
 #include <math.h>
 
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 
@@ -59,7 +60,7 @@ invalid_model(const char *fmt,...)
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED), \
 			 errmsg("unsupported XGBoost model"), \
 			 errdetail(__VA_ARGS__), \
-			 errhint("fraud_score scores binary:logistic gbtree models with numerical splits.")))
+			 errhint("fraud_score scores binary:logistic, reg:logistic and binary:logitraw gbtree models with numerical splits.")))
 
 static void
 model_check_size(Size len)
@@ -249,8 +250,32 @@ refuse_categorical(const DocValue *tree, int n, int tree_index)
 }
 
 /* The tree object's header and node arrays, every length checked. */
+/*
+ * size_leaf_vector: 0, or 1 (XGBoost >= 2.0 for scalar leaves, which 1.7.4
+ * refuses to predict with: noted for model_normalize); more is a vector.
+ */
+static bool
+has_vector_leaves(const DocValue *param, const char *where, ModelInfo *info)
+{
+	DocValue   *v = doc_get(param, "size_leaf_vector");
+	int64		size;
+
+	if (v == NULL)
+		return false;
+	size = require_int_param(param, "size_leaf_vector", where, 0, PG_INT32_MAX);
+	if (size == 1 && info != NULL)
+	{
+		if (info->leaf_vector_ones == NULL)
+			info->leaf_vector_ones = palloc(sizeof(Size) * (info->num_trees + 1));
+		if (info->num_leaf_vector_ones <= info->num_trees)
+			info->leaf_vector_ones[info->num_leaf_vector_ones++] =
+				v->kind == DOC_STRING ? v->src_start : 0;
+	}
+	return size > 1;
+}
+
 static void
-read_tree_arrays(const DocValue *tree, int tree_index, TreeArrays *arrays)
+read_tree_arrays(const DocValue *tree, int tree_index, TreeArrays *arrays, ModelInfo *info)
 {
 	char		where[64];
 	const DocValue *param;
@@ -266,8 +291,7 @@ read_tree_arrays(const DocValue *tree, int tree_index, TreeArrays *arrays)
 
 	param = require(tree, "tree_param", DOC_OBJECT, where);
 	n = (int) require_int_param(param, "num_nodes", where, 1, MAX_TREE_NODES);
-	if (doc_get(param, "size_leaf_vector") &&
-		require_int_param(param, "size_leaf_vector", where, 0, PG_INT32_MAX) != 0)
+	if (has_vector_leaves(param, where, info))
 		UNSUPPORTED_MODEL("Tree %d has vector leaves (multi-target trees).", tree_index);
 
 	arrays->num_nodes = n;
@@ -308,7 +332,7 @@ check_split(const TreeArrays *a, int i, int tree_index, int num_features)
  * walks (which trust every index) ever run.  Returns the node count.
  */
 static int
-validate_tree(const DocValue *tree, int tree_index, int num_features, Forest *forest)
+validate_tree(const DocValue *tree, int tree_index, ModelInfo *info, Forest *forest)
 {
 	TreeArrays	a;
 	bool	   *visited;
@@ -316,7 +340,9 @@ validate_tree(const DocValue *tree, int tree_index, int num_features, Forest *fo
 	int			depth = 0;
 	int			n;
 
-	read_tree_arrays(tree, tree_index, &a);
+	int			num_features = info->num_features;
+
+	read_tree_arrays(tree, tree_index, &a, info);
 	n = a.num_nodes;
 
 	/* XGBoost follows every node's parent index when it loads a tree. */
@@ -385,6 +411,65 @@ extract_feature_names(const DocValue *learner, int num_features)
 	return result;
 }
 
+/*
+ * The objectives whose output is one probability (or, for binary:logitraw,
+ * the margin of one, which fraud_score turns into the probability with the
+ * same sigmoid); every other one refused, saying what kind it is.
+ */
+static void
+check_objective(const char *objective)
+{
+	const char *kind;
+
+	if (strcmp(objective, "binary:logistic") == 0 || strcmp(objective, "reg:logistic") == 0 ||
+		strcmp(objective, "binary:logitraw") == 0)
+		return;
+	if (strncmp(objective, "multi:", 6) == 0)
+		kind = "It is a multi-class objective: a model of it gives one score per class, not one probability.";
+	else if (strncmp(objective, "rank:", 5) == 0)
+		kind = "It is a ranking objective: its scores order items and are not probabilities.";
+	else if (strncmp(objective, "reg:", 4) == 0 || strncmp(objective, "count:", 6) == 0 ||
+			 strncmp(objective, "survival:", 9) == 0)
+		kind = "It is a regression objective: its predictions are not probabilities.";
+	else
+		kind = "Its output is not a probability.";
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("model objective \"%s\" is not supported", objective),
+			 errdetail("%s fraud_score accepts binary:logistic, reg:logistic and binary:logitraw models.", kind),
+			 errhint("Train the model with objective \"binary:logistic\".")));
+}
+
+/*
+ * base_score, as a number or as the string XGBoost writes: "5E-1", or from
+ * 3.1 on "[5E-1]" (one value per target; XGBoost 1.7.4 would silently read
+ * that as its default 0.5).
+ */
+static void
+read_base_score(const DocValue *param, ModelInfo *info)
+{
+	DocValue   *v = doc_get(param, "base_score");
+	char	   *s = v != NULL && v->kind == DOC_STRING ? v->u.string : NULL;
+	size_t		n = s ? strlen(s) : 0;
+
+	if (n >= 2 && s[0] == '[' && s[n - 1] == ']')
+	{
+		char	   *end;
+
+		if (strchr(s, ',') != NULL)
+			UNSUPPORTED_MODEL("The model has more than one target (its base_score is \"%s\").", s);
+		errno = 0;
+		info->base_score = strtod(s + 1, &end);
+		if (end == s + 1 || end != s + n - 1 || errno != 0 || !isfinite(info->base_score))
+			INVALID_MODEL("\"base_score\" in learner_model_param is \"%s\", not a number.", s);
+		info->base_score_bracketed = true;
+		info->base_score_start = v->src_start;
+		info->base_score_end = v->src_end;
+	}
+	else
+		info->base_score = require_number_param(param, "base_score", "learner_model_param", "a number");
+}
+
 /* The learner's objective and model parameters, into info. */
 static void
 validate_learner(const DocValue *learner, ModelInfo *info)
@@ -395,12 +480,7 @@ validate_learner(const DocValue *learner, ModelInfo *info)
 
 	objective = require(learner, "objective", DOC_OBJECT, "the learner");
 	info->objective = pstrdup(require(objective, "name", DOC_STRING, "the objective")->u.string);
-	if (strcmp(info->objective, "binary:logistic") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("model objective \"%s\" is not supported", info->objective),
-				 errdetail("fraud_score needs a probability of fraud, so it accepts only binary:logistic models."),
-				 errhint("Train the model with objective \"binary:logistic\".")));
+	check_objective(info->objective);
 
 	param = require(learner, "learner_model_param", DOC_OBJECT, "the learner");
 	info->num_features = (int) require_int_param(param, "num_feature", "learner_model_param",
@@ -411,11 +491,18 @@ validate_learner(const DocValue *learner, ModelInfo *info)
 	if (doc_get(param, "num_target") &&
 		require_int_param(param, "num_target", "learner_model_param", 0, PG_INT32_MAX) > 1)
 		UNSUPPORTED_MODEL("The model has more than one target.");
-	info->base_score = require_number_param(param, "base_score", "learner_model_param", "a number");
+	read_base_score(param, info);
+	/* binary:logitraw's base_score is the starting margin itself (XGBoost >= 1.4) */
+	info->base_score_is_margin = strcmp(info->objective, "binary:logitraw") == 0;
+	if (info->base_score_is_margin)
+	{
+		if (!is_float(info->base_score))
+			INVALID_MODEL("The base_score is %.10g, beyond XGBoost's float.", info->base_score);
+	}
 	/* XGBoost keeps it as a float: 0.99999999 is 1 to it, and 1e-50 is 0. */
-	if (!((float) info->base_score > 0 && (float) info->base_score < 1))
-		INVALID_MODEL("The base_score is %.10g (%g as XGBoost's float); a binary:logistic model needs it strictly between 0 and 1.",
-					  info->base_score, (double) (float) info->base_score);
+	else if (!((float) info->base_score > 0 && (float) info->base_score < 1))
+		INVALID_MODEL("The base_score is %.10g (%g as XGBoost's float); a %s model needs it strictly between 0 and 1.",
+					  info->base_score, (double) (float) info->base_score, info->objective);
 }
 
 /* The gradient booster's model object, which must be a gbtree's. */
@@ -443,9 +530,14 @@ validate_gbtree(const DocValue *gbtree, const DocValue *param, ModelInfo *info,
 			   *tree_info;
 	Forest	   *forest = NULL;
 
-	(void) require_int_param(param, "num_parallel_tree", "gbtree_model_param", 1, PG_INT32_MAX);
-	if (doc_get(param, "size_leaf_vector") &&
-		require_int_param(param, "size_leaf_vector", "gbtree_model_param", 0, PG_INT32_MAX) != 0)
+	/*
+	 * Random forests grow num_parallel_tree trees per round; every tree still
+	 * adds to the one margin.  JSON from XGBoost 1.0-1.5 has no such key
+	 * (XGBoost assumes 1).
+	 */
+	if (doc_get(param, "num_parallel_tree"))
+		(void) require_int_param(param, "num_parallel_tree", "gbtree_model_param", 1, PG_INT32_MAX);
+	if (has_vector_leaves(param, "gbtree_model_param", info))
 		UNSUPPORTED_MODEL("The model has vector leaves (multi-target trees).");
 
 	trees = require(gbtree, "trees", DOC_ARRAY, "the gbtree model");
@@ -456,14 +548,14 @@ validate_gbtree(const DocValue *gbtree, const DocValue *param, ModelInfo *info,
 		INVALID_MODEL("The model declares %d trees (num_trees) but tree_info has %d entries.", info->num_trees, tree_info->count);
 	if (forest_context != NULL)
 		forest = forest_begin(info->num_trees, info->num_features, (float) info->base_score,
-							  forest_context);
+							  info->base_score_is_margin, forest_context);
 	for (int t = 0; t < info->num_trees; t++)
 	{
 		/* Binary models have one output group; tree_info names each tree's. */
 		if (tree_info->u.numbers[t] != 0)
 			INVALID_MODEL("Entry %d of tree_info is %g; a binary model has only output group 0.",
 						  t, tree_info->u.numbers[t]);
-		info->num_nodes += validate_tree(trees->u.items[t], t, info->num_features, forest);
+		info->num_nodes += validate_tree(trees->u.items[t], t, info, forest);
 	}
 	return forest;
 }
@@ -504,6 +596,167 @@ model_validate(const char *data, Size len, ModelInfo *info, MemoryContext forest
 	info->forest = forest != NULL ? forest_finish(forest) : NULL;
 
 	info->feature_names = extract_feature_names(learner, info->num_features);
+}
+
+/* A UBJSON string of "n" bytes, as XGBoost writes one: 'S', 'L', an int64 length. */
+static void
+append_ubjson_string(StringInfo out, const char *bytes, Size n)
+{
+	appendStringInfoChar(out, 'S');
+	appendStringInfoChar(out, 'L');
+	for (int shift = 56; shift >= 0; shift -= 8)
+		appendStringInfoChar(out, (char) (((uint64) n >> shift) & 0xFF));
+	appendBinaryStringInfo(out, bytes, n);
+}
+
+/*
+ * The UBJSON string value whose 'S' marker is at data[start]: its body, of
+ * *n bytes, ending at *end; NULL if there is none there.
+ */
+static const char *
+ubjson_string_at(const char *data, Size len, Size start, Size *n, Size *end)
+{
+	const uint8 *p = (const uint8 *) data + start;
+	int			width;
+	uint64		length = 0;
+
+	if (start + 2 > len || p[0] != 'S')
+		return NULL;
+	switch (p[1])
+	{
+		case 'i':
+		case 'U':
+			width = 1;
+			break;
+		case 'I':
+			width = 2;
+			break;
+		case 'l':
+			width = 4;
+			break;
+		case 'L':
+			width = 8;
+			break;
+		default:
+			return NULL;
+	}
+	if (start + 2 + width > len)
+		return NULL;
+	for (int i = 0; i < width; i++)
+		length = (length << 8) | p[2 + i];
+	if (length > len - (start + 2 + width))
+		return NULL;
+	*n = (Size) length;
+	*end = start + 2 + width + length;
+	return data + start + 2 + width;
+}
+
+/*
+ * In JSON text, the value of each key "key" (the bytes after its colon and
+ * white space), from "from" on, or NULL.  Inside a JSON string a key's bytes
+ * cannot occur unescaped, so every match is a key.
+ */
+static const char *
+json_key_value(const char *from, const char *limit, const char *key)
+{
+	size_t		keylen = strlen(key);
+
+	for (const char *p = from; (p = memchr(p, '"', limit - p)) != NULL; p++)
+	{
+		const char *q = p + 1 + keylen;
+
+		if ((Size) (limit - p) < keylen + 2 || memcmp(p + 1, key, keylen) != 0 || *q != '"')
+			continue;
+		for (q++; q < limit && isspace((unsigned char) *q); q++)
+			;
+		if (q >= limit || *q != ':')
+			continue;
+		for (q++; q < limit && isspace((unsigned char) *q); q++)
+			;
+		return q;
+	}
+	return NULL;
+}
+
+/*
+ * The model bytes as XGBoost 1.7.4 must get them to read and use the model
+ * as the XGBoost that wrote it does, or NULL when they need no change:
+ * - base_score written "[x]" (3.1 and later) becomes "x", which 1.7.4 would
+ *   otherwise read as its default 0.5;
+ * - size_leaf_vector "1" (2.0 and later, scalar leaves) becomes "0": 1.7.4
+ *   reads it but refuses to predict with it.
+ * 1.7.4 reads the rest of what other versions write as they mean it (JSON
+ * without num_parallel_tree, keys it does not know); fraud_model_check
+ * checks what it read against this validation.
+ */
+bytea *
+model_normalize(const char *data, Size len, const ModelInfo *info)
+{
+	bool		ubjson = strcmp(info->format, "ubjson") == 0;
+	char	   *copy;
+	StringInfoData out;
+	Size		start = 0,
+				end = 0;
+	const char *body;
+	Size		n = 0;
+
+	if (!info->base_score_bracketed && info->num_leaf_vector_ones == 0)
+		return NULL;
+	copy = palloc(len);
+	memcpy(copy, data, len);
+
+	/* size_leaf_vector "1" -> "0", in place */
+	if (ubjson)
+		for (int i = 0; i < info->num_leaf_vector_ones; i++)
+		{
+			char	   *one = (char *) ubjson_string_at(copy, len, info->leaf_vector_ones[i], &n, &end);
+
+			if (one == NULL || n != 1 || *one != '1')
+				elog(ERROR, "fraud_score: size_leaf_vector of the UBJSON model not found where it was read");
+			*one = '0';
+		}
+	else
+		for (const char *v = copy; (v = json_key_value(v, copy + len, "size_leaf_vector")) != NULL;)
+		{
+			if (copy + len - v >= 3 && memcmp(v, "\"1\"", 3) == 0)
+				((char *) v)[1] = '0';
+			v++;
+		}
+
+	/* then base_score "[x]" -> "x", which changes the length */
+	end = 0;
+	initStringInfo(&out);
+	appendStringInfoSpaces(&out, VARHDRSZ);
+	if (info->base_score_bracketed && ubjson)
+	{
+		start = info->base_score_start;
+		body = ubjson_string_at(copy, len, start, &n, &end);
+		if (body == NULL || end != info->base_score_end || n < 2 || body[0] != '[' || body[n - 1] != ']')
+			elog(ERROR, "fraud_score: base_score of the UBJSON model not found where it was read");
+		appendBinaryStringInfo(&out, copy, start);
+		append_ubjson_string(&out, body + 1, n - 2);
+	}
+	else if (info->base_score_bracketed)
+	{
+		const char *v = json_key_value(copy, copy + len, "base_score");
+		const char *close;
+
+		while (v != NULL && !(copy + len - v >= 2 && v[0] == '"' && v[1] == '['))
+			v = json_key_value(v, copy + len, "base_score");
+		close = v ? memchr(v + 1, '"', copy + len - v - 1) : NULL;
+		if (close == NULL || close[-1] != ']')
+			elog(ERROR, "fraud_score: base_score of the JSON model not found where it was read");
+		start = v - copy;
+		end = close + 1 - copy;
+		appendBinaryStringInfo(&out, copy, start);
+		appendStringInfoChar(&out, '"');
+		appendBinaryStringInfo(&out, v + 2, close - 1 - (v + 2));
+		appendStringInfoChar(&out, '"');
+	}
+	appendBinaryStringInfo(&out, copy + end, len - end);
+	SET_VARSIZE(out.data, out.len);
+	pfree(copy);
+	return (bytea *) out.data;
 }
 
 /*

@@ -732,7 +732,9 @@ ubj_read_value(UbjReader *r, uint8 marker, int depth)
 			return v;
 		case 'S':
 			v = doc_new(DOC_STRING);
+			v->src_start = r->pos - 1;	/* the marker, already taken */
 			v->u.string = ubj_read_string_body(r);
+			v->src_end = r->pos;
 			return v;
 		case '[':
 			return ubj_read_container(r, false, depth);

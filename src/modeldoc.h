@@ -32,6 +32,9 @@ typedef struct DocValue
 		double	   *numbers;	/* DOC_NUMARRAY */
 	}			u;
 	char	  **keys;			/* DOC_OBJECT keys, NUL-terminated */
+	/* A UBJSON string value's bytes in the input, marker to end; else 0, 0 */
+	Size		src_start;
+	Size		src_end;
 } DocValue;
 
 /* Deepest nesting accepted; XGBoost's own models nest 6 levels. */

@@ -111,6 +111,28 @@ fraud_decide_jsonb(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
+/*
+ * XGBoost 1.7.4 re-saves every model fraud_score stores: it must have read
+ * what validation read (a later XGBoost's field it would misread is
+ * normalized first, model_normalize).
+ */
+static void
+check_same_model(const ModelInfo *given, const ModelInfo *stored)
+{
+	if ((float) given->base_score != (float) stored->base_score ||
+		given->num_trees != stored->num_trees || given->num_nodes != stored->num_nodes ||
+		given->num_features != stored->num_features ||
+		strcmp(given->objective, stored->objective) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("XGBoost %s read the model differently from fraud_score", "1.7.4"),
+				 errdetail("fraud_score read %s with %d trees of %d nodes, %d features and base_score %g; XGBoost re-saved %s, %d, %d, %d and %g.",
+						   given->objective, given->num_trees, given->num_nodes, given->num_features,
+						   given->base_score, stored->objective, stored->num_trees,
+						   stored->num_nodes, stored->num_features, stored->base_score),
+				 errhint("Save the model with XGBoost 1.7 or later as JSON or UBJSON, and report the model if it still fails.")));
+}
+
 static char **
 feature_names_from_array(ArrayType *array, int *count)
 {
@@ -147,6 +169,7 @@ fraud_model_check(PG_FUNCTION_ARGS)
 	char	  **names;
 	int			num_names;
 	bytea	   *ubjson;
+	bytea	   *normalized;
 	ModelInfo	stored;
 	TupleDesc	tupdesc;
 	Datum		values[7];
@@ -172,13 +195,19 @@ fraud_model_check(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("model has no feature names"),
 				 errdetail("The model has %d features and does not name them.", info.num_features),
-				 errhint("Pass the names, in the model's feature order, in the features argument.")));
+				 errhint("Pass the names, in the model's feature order, in the features argument (XGBoost calls them f0 to f%d).",
+						 info.num_features - 1)));
 	model_check_feature_names(names, num_names, info.num_features);
 
-	ubjson = xgb_to_ubjson(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes),
-						   model_feature_names_to_utf8(names, num_names), num_names);
+	normalized = model_normalize(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), &info);
+	ubjson = normalized != NULL ?
+		xgb_to_ubjson(VARDATA(normalized), VARSIZE(normalized) - VARHDRSZ,
+					  model_feature_names_to_utf8(names, num_names), num_names) :
+		xgb_to_ubjson(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes),
+					  model_feature_names_to_utf8(names, num_names), num_names);
 	/* What is stored must pass the check every backend makes before loading. */
 	model_validate(VARDATA(ubjson), VARSIZE(ubjson) - VARHDRSZ, &stored, NULL);
+	check_same_model(&info, &stored);
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "fraud_model_check must return a composite type");

@@ -65,7 +65,12 @@ scoring_score(FraudModel *model, const float *inputs, double *score, FraudFailur
 	if (!scoring_uses_xgboost(model))
 		*score = forest_predict(model->forest, inputs);
 	else if (model->xgb != NULL)
+	{
 		*score = xgb_predict_one(model->xgb, inputs);
+		/* the forest's own sigmoid, so that both engines agree to the bit */
+		if (model->xgb_gives_margin)
+			*score = forest_probability((float) *score);
+	}
 	else
 		elog(ERROR, "fraud model \"%s\" version %d is loaded for neither engine",
 			 model->name, model->version);
