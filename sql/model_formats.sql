@@ -85,6 +85,29 @@ FROM fmt_rows r JOIN fmt_logitraw_scores s USING (id);
 RESET fraud_score.engine;
 SELECT objective FROM fraud_models WHERE name IN ('fmt_logitraw', 'fmt_reglogistic') ORDER BY name;
 
+-- dart (as 1.x-3.x write it): the gbtree inside, and a weight per tree that
+-- multiplies its leaves.  Both engines give the same scores, unlike the
+-- unweighted model's.
+SELECT fraud_model_load('fmt_dart', convert_to(
+    replace(replace(j, '"gradient_booster":{"model":', '"gradient_booster":{"gbtree":{"model":'),
+            ']},"name":"gbtree"},"learner_model_param"',
+            ']},"name":"gbtree"},"name":"dart","weight_drop":['
+            || (SELECT string_agg(format('%sE-1', 5 + i % 5), ',') FROM generate_series(1, 20) i)
+            || ']},"learner_model_param"'), 'UTF8'))
+FROM fmt_json;
+CREATE TEMP TABLE fmt_dart_scores AS SELECT id, fraud_score(doc, 'fmt_dart') AS native FROM fmt_rows;
+SET fraud_score.engine = xgboost;
+SELECT count(*) FILTER (WHERE fraud_score(r.doc, 'fmt_dart') = s.native) AS engines_equal,
+       count(*) FILTER (WHERE s.native <> fraud_score(r.doc, 'fmt_plain')) AS unlike_unweighted
+FROM fmt_rows r JOIN fmt_dart_scores s USING (id);
+RESET fraud_score.engine;
+-- A weight per tree, each a finite float.
+SELECT fraud_model_check(convert_to(
+    replace(replace(j, '"gradient_booster":{"model":', '"gradient_booster":{"gbtree":{"model":'),
+            ']},"name":"gbtree"},"learner_model_param"',
+            ']},"name":"gbtree"},"name":"dart","weight_drop":[1,1]},"learner_model_param"'), 'UTF8'))
+FROM fmt_json;
+
 -- Refusals name the real reason.
 \set SHOW_CONTEXT never
 SELECT fraud_model_check(convert_to(replace(replace(j, '"num_target":"1"', '"num_target":"2"'),

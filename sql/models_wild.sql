@@ -81,9 +81,10 @@ FROM unnest(ARRAY[
     -- random forest (2 rounds x 2 parallel trees), reg:logistic, binary:logitraw
     'dmlc-1.0.0-binlogistic-iris4.json', 'jpmml-1.7.2-reglogistic-auditNA.json',
     'dmlc-1.0.0-logitraw-iris4.json',
-    -- not yet supported: categorical splits, dart
-    'cjrockball-3.0.0-binlogistic-categorical.ubj', 'jpmml-3.4.1-binlogistic-categorical-auditNA.ubj',
-    'jpmml-1.5.2-binlogistic-dart-audit.json'
+    -- dart: each tree's leaves times its weight_drop
+    'jpmml-1.5.2-binlogistic-dart-audit.json',
+    -- not yet supported: categorical splits
+    'cjrockball-3.0.0-binlogistic-categorical.ubj', 'jpmml-3.4.1-binlogistic-categorical-auditNA.ubj'
 ]) WITH ORDINALITY AS f(file, n), pg_temp.wild(:'wild', file) w
 ORDER BY n;
 

@@ -157,7 +157,7 @@ forest_begin(int num_trees, int num_features, float base_score, bool base_score_
 void
 forest_add_tree(Forest *forest, int n, const double *left, const double *right,
 				const double *split_index, const double *split_cond,
-				const double *default_left)
+				const double *default_left, const float *leaf_weight)
 {
 	int			base = forest->num_nodes;
 	int		   *order;			/* new position -> old index */
@@ -206,7 +206,12 @@ forest_add_tree(Forest *forest, int n, const double *left, const double *right,
 
 		if (left[old] == -1)
 		{
-			node->condition = (float) split_cond[old];
+			/*
+			 * A dart tree's leaves carry its weight_drop: XGBoost adds leaf
+			 * times weight, in float, to the margin.
+			 */
+			node->condition = leaf_weight ? (float) split_cond[old] * *leaf_weight :
+				(float) split_cond[old];
 			node->input = 2 * forest->num_features;
 			node->child_delta = 0;
 		}

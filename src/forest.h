@@ -73,7 +73,8 @@ extern Forest *forest_begin(int num_trees, int num_features, float base_score,
 							bool base_score_is_margin, MemoryContext context);
 extern void forest_add_tree(Forest *forest, int num_nodes, const double *left,
 							const double *right, const double *split_index,
-							const double *split_cond, const double *default_left);
+							const double *split_cond, const double *default_left,
+							const float *leaf_weight);
 extern Forest *forest_finish(Forest *forest);
 
 /*

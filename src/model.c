@@ -60,7 +60,7 @@ invalid_model(const char *fmt,...)
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED), \
 			 errmsg("unsupported XGBoost model"), \
 			 errdetail(__VA_ARGS__), \
-			 errhint("fraud_score scores binary:logistic, reg:logistic and binary:logitraw gbtree models with numerical splits.")))
+			 errhint("fraud_score scores binary:logistic, reg:logistic and binary:logitraw gbtree and dart models with numerical splits.")))
 
 static void
 model_check_size(Size len)
@@ -332,7 +332,8 @@ check_split(const TreeArrays *a, int i, int tree_index, int num_features)
  * walks (which trust every index) ever run.  Returns the node count.
  */
 static int
-validate_tree(const DocValue *tree, int tree_index, ModelInfo *info, Forest *forest)
+validate_tree(const DocValue *tree, int tree_index, ModelInfo *info, Forest *forest,
+			  float weight, bool weighted)
 {
 	TreeArrays	a;
 	bool	   *visited;
@@ -361,7 +362,7 @@ validate_tree(const DocValue *tree, int tree_index, ModelInfo *info, Forest *for
 
 		if (a.left[i] == -1 && a.right[i] == -1)
 		{
-			if (!is_float(a.split_cond[i]))
+			if (!is_float(a.split_cond[i]) || (weighted && !isfinite((float) a.split_cond[i] * weight)))
 				INVALID_MODEL("Tree %d leaf %d has a value that is not a finite float.", tree_index, i);
 			continue;
 		}
@@ -383,7 +384,8 @@ validate_tree(const DocValue *tree, int tree_index, ModelInfo *info, Forest *for
 	pfree(visited);
 	pfree(stack);
 	if (forest != NULL)
-		forest_add_tree(forest, n, a.left, a.right, a.split_index, a.split_cond, a.default_left);
+		forest_add_tree(forest, n, a.left, a.right, a.split_index, a.split_cond, a.default_left,
+						weighted ? &weight : NULL);
 	return n;
 }
 
@@ -505,15 +507,26 @@ validate_learner(const DocValue *learner, ModelInfo *info)
 					  info->base_score, (double) (float) info->base_score, info->objective);
 }
 
-/* The gradient booster's model object, which must be a gbtree's. */
+/*
+ * The gradient booster's gbtree model object: a gbtree's own, or the one a
+ * dart booster wraps, whose trees' weights (weight_drop) go in *weights.
+ */
 static DocValue *
-gbtree_model(const DocValue *learner)
+gbtree_model(const DocValue *learner, const DocValue **weights)
 {
 	DocValue   *booster = require(learner, "gradient_booster", DOC_OBJECT, "the learner");
 	const char *booster_name = require(booster, "name", DOC_STRING, "gradient_booster")->u.string;
 
+	*weights = NULL;
+	if (strcmp(booster_name, "dart") == 0)
+	{
+		DocValue   *gbtree = require(booster, "gbtree", DOC_OBJECT, "the dart booster");
+
+		*weights = require(booster, "weight_drop", DOC_NUMARRAY, "the dart booster");
+		return require(gbtree, "model", DOC_OBJECT, "the dart booster's gbtree");
+	}
 	if (strcmp(booster_name, "gbtree") != 0)
-		UNSUPPORTED_MODEL("The booster is \"%s\"; only \"gbtree\" is supported.", booster_name);
+		UNSUPPORTED_MODEL("The booster is \"%s\"; only \"gbtree\" and \"dart\" are supported.", booster_name);
 	return require(booster, "model", DOC_OBJECT, "gradient_booster");
 }
 
@@ -523,8 +536,8 @@ gbtree_model(const DocValue *learner)
  * only once the tree count is known to match the trees present.
  */
 static Forest *
-validate_gbtree(const DocValue *gbtree, const DocValue *param, ModelInfo *info,
-				MemoryContext forest_context)
+validate_gbtree(const DocValue *gbtree, const DocValue *param, const DocValue *weights,
+				ModelInfo *info, MemoryContext forest_context)
 {
 	DocValue   *trees,
 			   *tree_info;
@@ -546,6 +559,9 @@ validate_gbtree(const DocValue *gbtree, const DocValue *param, ModelInfo *info,
 		INVALID_MODEL("The model declares %d trees (num_trees) but has %d.", info->num_trees, trees->count);
 	if (tree_info->count != info->num_trees)
 		INVALID_MODEL("The model declares %d trees (num_trees) but tree_info has %d entries.", info->num_trees, tree_info->count);
+	if (weights != NULL && weights->count != info->num_trees)
+		INVALID_MODEL("The dart booster has %d trees but %d weights (weight_drop).",
+					  info->num_trees, weights->count);
 	if (forest_context != NULL)
 		forest = forest_begin(info->num_trees, info->num_features, (float) info->base_score,
 							  info->base_score_is_margin, forest_context);
@@ -555,7 +571,11 @@ validate_gbtree(const DocValue *gbtree, const DocValue *param, ModelInfo *info,
 		if (tree_info->u.numbers[t] != 0)
 			INVALID_MODEL("Entry %d of tree_info is %g; a binary model has only output group 0.",
 						  t, tree_info->u.numbers[t]);
-		info->num_nodes += validate_tree(trees->u.items[t], t, info, forest);
+		if (weights != NULL && !is_float(weights->u.numbers[t]))
+			INVALID_MODEL("Entry %d of weight_drop is not a finite float.", t);
+		info->num_nodes += validate_tree(trees->u.items[t], t, info, forest,
+										 weights ? (float) weights->u.numbers[t] : 1.0f,
+										 weights != NULL);
 	}
 	return forest;
 }
@@ -574,6 +594,7 @@ model_validate(const char *data, Size len, ModelInfo *info, MemoryContext forest
 	DocValue   *learner;
 	DocValue   *gbtree;
 	DocValue   *param;
+	const DocValue *weights;
 
 	model_check_size(len);
 	format = detect_format(data, len);
@@ -586,12 +607,12 @@ model_validate(const char *data, Size len, ModelInfo *info, MemoryContext forest
 		INVALID_MODEL("The top level is not an object.");
 	learner = require(root, "learner", DOC_OBJECT, "the model");
 	validate_learner(learner, info);
-	gbtree = gbtree_model(learner);
+	gbtree = gbtree_model(learner, &weights);
 	param = require(gbtree, "gbtree_model_param", DOC_OBJECT, "the gbtree model");
 	info->num_trees = (int) require_int_param(param, "num_trees", "gbtree_model_param",
 											  0, PG_INT32_MAX);
 
-	forest = validate_gbtree(gbtree, param, info,
+	forest = validate_gbtree(gbtree, param, weights, info,
 							 strcmp(format, "ubjson") == 0 ? forest_context : NULL);
 	info->forest = forest != NULL ? forest_finish(forest) : NULL;
 
