@@ -21,6 +21,7 @@
 #include <math.h>
 
 #include "common/jsonapi.h"
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "port/pg_bswap.h"
 #include "miscadmin.h"
@@ -346,6 +347,65 @@ json_field_start(void *state, char *fname, bool isnull)
 	JSON_ACTION_DONE;
 }
 
+/*
+ * XGBoost's JSON writer puts a bare NaN token where a float is NaN (1.4's
+ * categorical split conditions) and its reader takes it; PostgreSQL's JSON
+ * lexer does not.  Outside strings, each such token becomes NAN_STAND_IN,
+ * a number no XGBoost writes (it overflows), which json_number reads as NaN.
+ * Returns NULL when there is none.
+ */
+#define NAN_STAND_IN "1E99999"
+
+static char *
+json_without_nan_tokens(const char *data, Size len, Size *out_len)
+{
+	StringInfoData out;
+	bool		in_string = false;
+	bool		any = false;
+
+	initStringInfo(&out);
+	for (Size i = 0; i < len; i++)
+	{
+		char		c = data[i];
+
+		if (in_string)
+		{
+			if (c == '\\' && i + 1 < len)
+			{
+				appendStringInfoChar(&out, c);
+				c = data[++i];
+			}
+			else if (c == '"')
+				in_string = false;
+		}
+		else if (c == '"')
+			in_string = true;
+		else if (c == 'N' && i + 3 <= len && memcmp(data + i, "NaN", 3) == 0 &&
+				 (i == 0 || strchr(" \t\r\n[,:", data[i - 1]) != NULL) &&
+				 (i + 3 == len || strchr(" \t\r\n],}", data[i + 3]) != NULL))
+		{
+			appendStringInfoString(&out, NAN_STAND_IN);
+			i += 2;
+			any = true;
+			continue;
+		}
+		appendStringInfoChar(&out, c);
+	}
+	if (!any)
+	{
+		pfree(out.data);
+		return NULL;
+	}
+	*out_len = out.len;
+	return out.data;
+}
+
+static double
+json_number(const char *token)
+{
+	return strcmp(token, NAN_STAND_IN) == 0 ? NAN : strtod(token, NULL);
+}
+
 static JSON_ACTION_RESULT
 json_scalar(void *state, char *token, JsonTokenType tokentype)
 {
@@ -355,7 +415,7 @@ json_scalar(void *state, char *token, JsonTokenType tokentype)
 	if (tokentype == JSON_TOKEN_NUMBER && st->depth > 0 &&
 		!st->stack[st->depth - 1].is_object)
 	{
-		builder_add_number(&st->stack[st->depth - 1], strtod(token, NULL));
+		builder_add_number(&st->stack[st->depth - 1], json_number(token));
 		JSON_ACTION_DONE;
 	}
 
@@ -363,7 +423,7 @@ json_scalar(void *state, char *token, JsonTokenType tokentype)
 	{
 		case JSON_TOKEN_NUMBER:
 			v = doc_new(DOC_NUMBER);
-			v->u.number = strtod(token, NULL);
+			v->u.number = json_number(token);
 			break;
 		case JSON_TOKEN_STRING:
 			v = doc_new(DOC_STRING);
@@ -391,7 +451,14 @@ doc_parse_json(const char *data, Size len)
 	JsonParseErrorType rc;
 	DocValue   *root;
 	MemoryContext old = doc_begin(len);
+	Size		without_nan_len;
+	char	   *without_nan = json_without_nan_tokens(data, len, &without_nan_len);
 
+	if (without_nan != NULL)
+	{
+		data = without_nan;
+		len = without_nan_len;
+	}
 	/* The JSON lexer takes an int length; the size cap keeps us far below. */
 	Assert(len < PG_INT32_MAX);
 #if PG_VERSION_NUM >= 170000
