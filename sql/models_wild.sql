@@ -7,12 +7,14 @@
 -- ../shared the test says so and checks nothing (expected/models_wild_1.out).
 \set have_wild `test -f "$PG_ABS_SRCDIR/../shared/models-wild/README.md" && echo true || echo false`
 \if :have_wild
-\getenv abs_srcdir PG_ABS_SRCDIR
-\set wild :abs_srcdir '/../shared/models-wild'
+-- The files are read by psql, not by the server: the server's user need not
+-- be able to read the checkout.
+CREATE TEMP TABLE wild_files (file text PRIMARY KEY, base64 text);
+\copy wild_files FROM PROGRAM 'cd "$PG_ABS_SRCDIR/../shared/models-wild" && for f in *.json *.ubj expected/*.csv; do echo "$f $(base64 -w0 "$f")"; done' WITH (DELIMITER ' ')
 
 -- One file: load, then score every expected row with each engine; the
 -- largest |score - XGBoost's probability| per engine, or the error.
-CREATE FUNCTION pg_temp.wild(dir text, file text, OUT outcome text, OUT rows int,
+CREATE FUNCTION pg_temp.wild(file text, OUT outcome text, OUT rows int,
                              OUT native_max_diff float8, OUT xgboost_max_diff float8,
                              OUT native_float32_equal int, OUT xgboost_float32_equal int)
 LANGUAGE plpgsql AS $$
@@ -22,11 +24,14 @@ DECLARE
     nf int;
     model_name text := 'wild_' || md5(file);
 BEGIN
-    lines := string_to_array(rtrim(pg_read_file(dir || '/expected/' || file || '.csv'), E'\n'), E'\n');
+    lines := string_to_array(rtrim(convert_from(decode((SELECT base64 FROM wild_files w
+                                                        WHERE w.file = 'expected/' || wild.file || '.csv'),
+                                                       'base64'), 'UTF8'), E'\n'), E'\n');
     header := string_to_array(lines[1], ',');
     nf := array_length(header, 1) - 2;
     BEGIN
-        PERFORM fraud_model_load(model_name, pg_read_binary_file(dir || '/' || file),
+        PERFORM fraud_model_load(model_name,
+                                 decode((SELECT base64 FROM wild_files w WHERE w.file = wild.file), 'base64'),
                                  features => header[1:nf]);
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS outcome = PG_EXCEPTION_DETAIL;
@@ -85,15 +90,15 @@ FROM unnest(ARRAY[
     'jpmml-1.5.2-binlogistic-dart-audit.json',
     -- not yet supported: categorical splits
     'cjrockball-3.0.0-binlogistic-categorical.ubj', 'jpmml-3.4.1-binlogistic-categorical-auditNA.ubj'
-]) WITH ORDINALITY AS f(file, n), pg_temp.wild(:'wild', file) w
+]) WITH ORDINALITY AS f(file, n), pg_temp.wild(file) w
 ORDER BY n;
 
 -- Files refused for what they are (no expected rows: loaded with their own
 -- feature names, or none).
-CREATE FUNCTION pg_temp.refusal(dir text, file text, OUT code text, OUT message text, OUT detail text)
+CREATE FUNCTION pg_temp.refusal(file text, OUT code text, OUT message text, OUT detail text)
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM fraud_model_check(pg_read_binary_file(dir || '/' || file));
+    PERFORM fraud_model_check(decode((SELECT base64 FROM wild_files w WHERE w.file = refusal.file), 'base64'));
     message := 'accepted';
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
@@ -106,7 +111,7 @@ FROM unnest(ARRAY[
     'msabenda-3.0.1-regsqerr-bus.json', 'safonovo-2.1.1-regsqerr-anime.ubj',
     'treelite-1.4.0-regsqerr-categorical-toy.json', 'jarve-3.2.1-poisson-elo.ubj',
     'leaves-1.4.1-binlogistic-gblinear-agaricus.json'
-]) WITH ORDINALITY AS f(file, n), pg_temp.refusal(:'wild', file) r
+]) WITH ORDINALITY AS f(file, n), pg_temp.refusal(file) r
 ORDER BY n;
 \else
 \echo 'NOTICE: ../shared/models-wild is absent: the real-model test is skipped.'
