@@ -136,6 +136,16 @@ SELECT fraud_model_check(convert_to(regexp_replace(j, '"split_conditions":\[[-0-
 FROM fmt_json;
 SELECT c.feature_names[1] AS first_name
 FROM fmt_json, fraud_model_check(convert_to(replace(j, '"feature_names":["amount"', '"feature_names":["NaN"'), 'UTF8')) c;
+-- A dart weight must be a float, and so must a logitraw starting margin.
+SELECT fraud_model_check(convert_to(
+    replace(replace(j, '"gradient_booster":{"model":', '"gradient_booster":{"gbtree":{"model":'),
+            ']},"name":"gbtree"},"learner_model_param"',
+            ']},"name":"gbtree"},"name":"dart","weight_drop":[1E39'
+            || repeat(',1E0', 19) || ']},"learner_model_param"'), 'UTF8'))
+FROM fmt_json;
+SELECT fraud_model_check(convert_to(replace(replace(j, '"binary:logistic"', '"binary:logitraw"'),
+                                            '"base_score":"5E-1"', '"base_score":"1E39"'), 'UTF8'))
+FROM fmt_json;
 -- binary:logitraw's base_score is a margin, and any float: 3 is accepted.
 SELECT objective, num_trees
 FROM fmt_json, fraud_model_check(convert_to(replace(replace(j, '"binary:logistic"', '"binary:logitraw"'),
