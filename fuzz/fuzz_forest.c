@@ -15,7 +15,7 @@
  *
  * forest_from_bytes also takes the model's sha256 and feature count, which
  * must match the header; they are read from the input's own header
- * (forest.c's ForestHeader: sha256 at bytes 32-95, num_features at 20), so
+ * (forest.c's ForestHeader: sha256 at bytes 40-103, num_features at 20), so
  * that the fuzzer gets past them.  Feature counts a model cannot have
  * (model.c allows 1 to 10000) are replaced by 1, as no catalog row has them.
  *
@@ -34,7 +34,7 @@ int			LLVMFuzzerInitialize(int *argc, char ***argv);
 int			LLVMFuzzerTestOneInput(const uint8 *data, size_t size);
 
 #define HEADER_NUM_FEATURES_AT 20
-#define HEADER_SHA256_AT 32
+#define HEADER_SHA256_AT 40
 #define SHA256_HEX_LEN 64
 
 static bool verbose = false;
@@ -56,6 +56,37 @@ ref_sigmoid(float x)
 	float		neg = Min(-x, 88.7f);
 
 	return 1.0f / (expf(neg) + 1.0f + eps);
+}
+
+/*
+ * A categorical split read the slow way: the value's code, its word and bit
+ * found by division, every way a code can be invalid tested one by one.
+ */
+static bool
+ref_category_right(const Forest *forest, const ForestNode *node, float v, bool default_left)
+{
+	uint32		bits;
+	uint32		index;
+	const ForestCategorySet *set;
+	double		code;
+
+	memcpy(&bits, &node->condition, sizeof(bits));
+	index = bits & 0x3FFFFF;
+	if (index >= (uint32) forest->num_category_sets)
+		shim_fail("accepted forest: a categorical split names set %u of %d",
+				  index, forest->num_category_sets);
+	set = &forest->category_sets[index];
+	if ((uint64) set->first_word + set->num_words > (uint64) forest->num_category_words)
+		shim_fail("accepted forest: category set %u lies beyond the words", index);
+	if (isnan(v))
+		return !default_left;
+	if (v < 0 || isinf(v) || v >= 16777216.0f)
+		return false;
+	code = trunc((double) v);
+	if (code >= 32.0 * set->num_words)
+		return false;
+	return (forest->category_words[set->first_word + (uint32) code / 32] &
+			((uint32) 1 << ((uint32) code % 32))) != 0;
 }
 
 /* forest.h's encoding, walked node by node until each tree's leaf. */
@@ -80,10 +111,15 @@ ref_predict(const Forest *forest, const float *row)
 			if (input >= 2 * n || i + node->child_delta + 1 >= end)
 				shim_fail("accepted forest: tree %d node %d reads input %d or has children beyond its tree",
 						  t, i, input);
-			/* a missing value reads +Infinity, or -Infinity where it goes left */
-			if (isnan(v))
-				v = input >= n ? -INFINITY : INFINITY;
-			i += node->child_delta + (v >= node->condition);
+			if (isnan(node->condition))
+				i += node->child_delta + ref_category_right(forest, node, v, input >= n);
+			else
+			{
+				/* a missing value reads +Infinity, or -Infinity where it goes left */
+				if (isnan(v))
+					v = input >= n ? -INFINITY : INFINITY;
+				i += node->child_delta + (v >= node->condition);
+			}
 			if (++steps > forest->num_nodes)
 				shim_fail("accepted forest: tree %d never reaches a leaf", t);
 		}
@@ -137,7 +173,7 @@ check_forest(const Forest *forest, const uint8 *data, size_t size)
 				row[i] = (r >> 40) % 2 ? nextafterf(c, -INFINITY) : c;
 			}
 			else if (r % 4 == 1)
-				row[i] = NAN;
+				row[i] = (r >> 8) % 2 ? NAN : (float) ((r >> 16) % 80) - 8.0f + ((r >> 24) % 2) * 0.5f;
 			else
 			{
 				uint32		bits = (uint32) (r >> 16);

@@ -73,10 +73,10 @@ FROM fraud_score_models WHERE name LIKE 'engine\_%';
 -- built for as long as the model's sha256 stays the same.
 CREATE TABLE damaged_forests (k int, what text, forest bytea);
 INSERT INTO damaged_forests
-SELECT k, what, f FROM (SELECT forest AS good, 96 + 4 * 50 + 4 * 7 AS nodes_at
+SELECT k, what, f FROM (SELECT forest AS good, 104 + 4 * 50 + 4 * 7 AS nodes_at
                         FROM fraud_score_models WHERE name = 'engine_default') g,
 LATERAL (VALUES
-    (1, 'truncated', substring(good FROM 1 FOR 100)),
+    (1, 'truncated', substring(good FROM 1 FOR 120)),
     (2, 'a byte too long', good || '\x00'::bytea),
     (3, 'other byte order', set_byte(good, 4, 1)),
     (4, 'another model''s', (SELECT forest FROM fraud_score_models WHERE name = 'engine_many')),
@@ -85,7 +85,7 @@ LATERAL (VALUES
     (7, 'child out of its tree', set_byte(good, nodes_at + 7, 255)),
     (8, 'input beyond the features', set_byte(set_byte(good, nodes_at + 4, 255), nodes_at + 5, 255)),
     (9, 'wrong group depth', set_byte(good, nodes_at - 28, 1)),
-    (10, 'first root moved', set_byte(good, 96, 1)),
+    (10, 'first root moved', set_byte(good, 104, 1)),
     (11, 'none', NULL),
     (12, 'intact', good)) v(k, what, f);
 CREATE FUNCTION damaged_case(case_k int) RETURNS TABLE (what text, rows bigint, identical bigint)

@@ -88,7 +88,8 @@ FROM unnest(ARRAY[
     'dmlc-1.0.0-logitraw-iris4.json',
     -- dart: each tree's leaves times its weight_drop
     'jpmml-1.5.2-binlogistic-dart-audit.json',
-    -- not yet supported: categorical splits
+    -- categorical splits (codes as numbers; the rows include unseen, negative,
+    -- non-integer and >= 2^24 codes); 3.4.1 writes int8 typed arrays in "cats"
     'cjrockball-3.0.0-binlogistic-categorical.ubj', 'jpmml-3.4.1-binlogistic-categorical-auditNA.ubj'
 ]) WITH ORDINALITY AS f(file, n), pg_temp.wild(file) w
 ORDER BY n;

@@ -62,6 +62,60 @@ walk_group(const Forest *forest, const float *inputs, int32 *at, int lanes, int 
 	return margin;
 }
 
+/*
+ * XGBoost's partition split (common::Decision): a missing value goes the
+ * default way; a code goes right when it is in the node's set, and left when
+ * it is not, when it is negative or at least 2^24, or when it is beyond the
+ * set's last word.  A code that is not an integer is truncated toward zero
+ * first, as XGBoost's cast to its integer category type does.
+ */
+static inline bool
+category_goes_right(const Forest *forest, const ForestNode *node, const float *features)
+{
+	int			n = forest->num_features;
+	bool		default_left = node->input >= n;
+	float		value = features[default_left ? node->input - n : node->input];
+	uint32		bits;
+	const ForestCategorySet *set;
+	uint32		code;
+
+	if (isnan(value))
+		return !default_left;
+	if (!(value >= 0.0f && value < (float) FOREST_MAX_CATEGORY))
+		return false;
+	memcpy(&bits, &node->condition, sizeof(bits));
+	set = &forest->category_sets[bits & (FOREST_MAX_CATEGORY_SETS - 1)];
+	code = (uint32) value;
+	return code / 32 < set->num_words &&
+		(forest->category_words[set->first_word + code / 32] >> (code % 32)) & 1;
+}
+
+/* walk_group for a group of trees with categorical splits. */
+static float
+walk_group_categorical(const Forest *forest, const float *inputs, const float *features,
+					   int32 *at, int lanes, int depth, float margin)
+{
+	const ForestNode *nodes = forest->nodes;
+
+	for (int step = 0; step < depth; step++)
+	{
+		for (int lane = 0; lane < lanes; lane++)
+		{
+			const ForestNode *node = &nodes[at[lane]];
+			bool		right;
+
+			if (isnan(node->condition))
+				right = category_goes_right(forest, node, features);
+			else
+				right = inputs[node->input] >= node->condition;
+			at[lane] += node->child_delta + right;
+		}
+	}
+	for (int lane = 0; lane < lanes; lane++)
+		margin += nodes[at[lane]].condition;
+	return margin;
+}
+
 double
 forest_predict(const Forest *forest, const float *features)
 {
@@ -82,17 +136,19 @@ forest_predict(const Forest *forest, const float *features)
 	}
 	inputs[2 * n] = NAN;
 
-	for (; t + FOREST_LANES <= forest->num_trees; t += FOREST_LANES, group++)
+	for (; t < forest->num_trees; t += FOREST_LANES, group++)
 	{
-		memcpy(at, &forest->roots[t], sizeof(at));
-		margin = walk_group(forest, inputs, at, FOREST_LANES, forest->group_depth[group], margin);
-	}
-	if (t < forest->num_trees)
-	{
-		int			lanes = forest->num_trees - t;
+		int			lanes = Min(FOREST_LANES, forest->num_trees - t);
 
 		memcpy(at, &forest->roots[t], sizeof(int32) * lanes);
-		margin = walk_group(forest, inputs, at, lanes, forest->group_depth[group], margin);
+		if (forest->group_has_categories != NULL && forest->group_has_categories[group])
+			margin = walk_group_categorical(forest, inputs, features, at, lanes,
+											forest->group_depth[group], margin);
+		else if (lanes == FOREST_LANES)
+			margin = walk_group(forest, inputs, at, FOREST_LANES, forest->group_depth[group],
+								margin);
+		else
+			margin = walk_group(forest, inputs, at, lanes, forest->group_depth[group], margin);
 	}
 	return (double) xgboost_sigmoid(margin);
 }
@@ -137,6 +193,7 @@ forest_begin(int num_trees, int num_features, float base_score, bool base_score_
 	Forest	   *forest = forest_alloc(num_trees, num_features, context);
 
 	forest->num_trees = 0;		/* counts the trees added */
+	forest->capacity_trees = num_trees;
 	forest->roots = MemoryContextAlloc(context, sizeof(int32) * Max(num_trees, 1));
 	forest->capacity = 1024;
 	forest->nodes = MemoryContextAllocHuge(context, sizeof(ForestNode) * forest->capacity);
@@ -148,17 +205,81 @@ forest_begin(int num_trees, int num_features, float base_score, bool base_score_
 	return forest;
 }
 
+/* Room for "sets" more category sets and "words" more words. */
+static void
+reserve_categories(Forest *forest, int sets, int words)
+{
+	MemoryContext context = GetMemoryChunkContext(forest->nodes);
+
+	if (forest->group_has_categories == NULL)
+	{
+		forest->group_has_categories =
+			MemoryContextAllocZero(context, sizeof(bool) * forest_num_groups(forest->capacity_trees));
+		forest->category_capacity[0] = 64;
+		forest->category_capacity[1] = 256;
+		forest->category_sets = MemoryContextAlloc(context, sizeof(ForestCategorySet) * 64);
+		forest->category_words = MemoryContextAlloc(context, sizeof(uint32) * 256);
+	}
+	if (forest->num_category_sets + sets > forest->category_capacity[0])
+	{
+		forest->category_capacity[0] = Max(forest->category_capacity[0] * 2,
+										   forest->num_category_sets + sets);
+		forest->category_sets = repalloc_huge(forest->category_sets,
+											  sizeof(ForestCategorySet) * forest->category_capacity[0]);
+	}
+	if (forest->num_category_words + words > forest->category_capacity[1])
+	{
+		forest->category_capacity[1] = Max(forest->category_capacity[1] * 2,
+										   forest->num_category_words + words);
+		forest->category_words = repalloc_huge(forest->category_words,
+											   sizeof(uint32) * forest->category_capacity[1]);
+	}
+}
+
+/*
+ * A categorical split's set, from the codes it sends right (validated:
+ * integers in 0..FOREST_MAX_CATEGORY-1), as a NaN whose payload numbers it.
+ */
+static float
+add_category_set(Forest *forest, const double *codes, int count)
+{
+	int			max_code = 0;
+	int			words;
+	ForestCategorySet *set;
+	uint32		bits;
+	float		boxed;
+
+	for (int i = 0; i < count; i++)
+		max_code = Max(max_code, (int) codes[i]);
+	words = max_code / 32 + 1;
+	reserve_categories(forest, 1, words);
+	set = &forest->category_sets[forest->num_category_sets];
+	set->first_word = forest->num_category_words;
+	set->num_words = words;
+	forest->num_category_words += words;
+	memset(&forest->category_words[set->first_word], 0, sizeof(uint32) * words);
+	for (int i = 0; i < count; i++)
+	{
+		uint32		code = (uint32) codes[i];
+
+		forest->category_words[set->first_word + code / 32] |= (uint32) 1 << (code % 32);
+	}
+	bits = 0x7FC00000 | (uint32) forest->num_category_sets++;
+	memcpy(&boxed, &bits, sizeof(boxed));
+	return boxed;
+}
+
 /*
  * Append a validated tree to the forest being built, breadth first with
  * siblings adjacent, in forest.h's encoding; unreachable nodes are left out.
- * A tree whose nodes child_delta cannot span marks the forest
- * unrepresentable, and the xgboost engine scores the model instead.
+ * A tree whose nodes child_delta cannot span, or a forest with more
+ * category sets than a NaN can number, marks the forest unrepresentable,
+ * and the xgboost engine scores the model instead.
  */
 void
-forest_add_tree(Forest *forest, int n, const double *left, const double *right,
-				const double *split_index, const double *split_cond,
-				const double *default_left, const float *leaf_weight)
+forest_add_tree(Forest *forest, const ForestTree *tree, const float *leaf_weight)
 {
+	int			n = tree->num_nodes;
 	int			base = forest->num_nodes;
 	int		   *order;			/* new position -> old index */
 	int		   *position;		/* old index -> new position */
@@ -167,7 +288,8 @@ forest_add_tree(Forest *forest, int n, const double *left, const double *right,
 	int			depth = 0;
 	int			group = forest->num_trees / FOREST_LANES;
 
-	if (n > FOREST_MAX_TREE_NODES || forest->unrepresentable)
+	if (n > FOREST_MAX_TREE_NODES || forest->unrepresentable ||
+		forest->num_category_sets + n > FOREST_MAX_CATEGORY_SETS)
 	{
 		forest->unrepresentable = true;
 		return;
@@ -182,16 +304,16 @@ forest_add_tree(Forest *forest, int n, const double *left, const double *right,
 	{
 		int			old = order[head];
 
-		if (left[old] == -1)
+		if (tree->left[old] == -1)
 		{
 			depth = Max(depth, level[head]);
 			continue;
 		}
 		level[count] = level[count + 1] = level[head] + 1;
-		position[(int) left[old]] = count;
-		order[count++] = (int) left[old];
-		position[(int) right[old]] = count;
-		order[count++] = (int) right[old];
+		position[(int) tree->left[old]] = count;
+		order[count++] = (int) tree->left[old];
+		position[(int) tree->right[old]] = count;
+		order[count++] = (int) tree->right[old];
 	}
 
 	if (forest->num_nodes + count > forest->capacity)
@@ -204,24 +326,30 @@ forest_add_tree(Forest *forest, int n, const double *left, const double *right,
 		int			old = order[k];
 		ForestNode *node = &forest->nodes[base + k];
 
-		if (left[old] == -1)
+		if (tree->left[old] == -1)
 		{
 			/*
 			 * A dart tree's leaves carry its weight_drop: XGBoost adds leaf
 			 * times weight, in float, to the margin.
 			 */
-			node->condition = leaf_weight ? (float) split_cond[old] * *leaf_weight :
-				(float) split_cond[old];
+			node->condition = leaf_weight ? (float) tree->split_cond[old] * *leaf_weight :
+				(float) tree->split_cond[old];
 			node->input = 2 * forest->num_features;
 			node->child_delta = 0;
+			continue;
+		}
+		if (tree->split_type != NULL && tree->split_type[old] == 1)
+		{
+			node->condition = add_category_set(forest,
+											   &tree->categories[tree->category_begin[old]],
+											   tree->category_count[old]);
+			forest->group_has_categories[group] = true;
 		}
 		else
-		{
-			node->condition = (float) split_cond[old];
-			node->input = (uint16) split_index[old] +
-				(default_left[old] != 0 ? forest->num_features : 0);
-			node->child_delta = (uint16) (position[(int) left[old]] - k);
-		}
+			node->condition = (float) tree->split_cond[old];
+		node->input = (uint16) tree->split_index[old] +
+			(tree->default_left[old] != 0 ? forest->num_features : 0);
+		node->child_delta = (uint16) (position[(int) tree->left[old]] - k);
 	}
 	forest->roots[forest->num_trees++] = base;
 	forest->group_depth[group] = Max(forest->group_depth[group], depth);
@@ -243,7 +371,7 @@ forest_finish(Forest *forest)
 
 #define FOREST_MAGIC "FSF1"
 #define FOREST_BYTE_ORDER 0x01020304
-#define FOREST_FORMAT_VERSION 2
+#define FOREST_FORMAT_VERSION 3	/* 3: category sets */
 
 typedef struct ForestHeader
 {
@@ -255,16 +383,28 @@ typedef struct ForestHeader
 	int32		num_features;
 	int32		num_groups;
 	float		base_margin;
+	int32		num_category_sets;
+	int32		num_category_words;
 	char		sha256[64];		/* the model's, hex, not terminated */
 } ForestHeader;
+
+/* The arrays behind the header, in this order, and their sizes. */
+static uint64
+forest_body_size(uint64 num_trees, uint64 num_groups, uint64 num_nodes, uint64 num_sets,
+				 uint64 num_words)
+{
+	return sizeof(int32) * (num_trees + num_groups) + sizeof(ForestNode) * num_nodes +
+		sizeof(ForestCategorySet) * num_sets + sizeof(uint32) * num_words;
+}
 
 bytea *
 forest_to_bytes(const Forest *forest, const char *sha256)
 {
 	ForestHeader header = {0};
 	Size		groups = forest_num_groups(forest->num_trees);
-	Size		len = sizeof(ForestHeader) + sizeof(int32) * (forest->num_trees + groups) +
-		sizeof(ForestNode) * forest->num_nodes;
+	Size		len = sizeof(ForestHeader) +
+		forest_body_size(forest->num_trees, groups, forest->num_nodes,
+						 forest->num_category_sets, forest->num_category_words);
 	bytea	   *result = palloc(VARHDRSZ + len);
 	char	   *p = VARDATA(result);
 
@@ -276,6 +416,8 @@ forest_to_bytes(const Forest *forest, const char *sha256)
 	header.num_features = forest->num_features;
 	header.num_groups = groups;
 	header.base_margin = forest->base_margin;
+	header.num_category_sets = forest->num_category_sets;
+	header.num_category_words = forest->num_category_words;
 	strncpy(header.sha256, sha256, sizeof(header.sha256));
 
 	SET_VARSIZE(result, VARHDRSZ + len);
@@ -286,14 +428,56 @@ forest_to_bytes(const Forest *forest, const char *sha256)
 	memcpy(p, forest->group_depth, sizeof(int32) * groups);
 	p += sizeof(int32) * groups;
 	memcpy(p, forest->nodes, sizeof(ForestNode) * forest->num_nodes);
+	p += sizeof(ForestNode) * forest->num_nodes;
+	if (forest->num_category_sets > 0)
+	{
+		memcpy(p, forest->category_sets, sizeof(ForestCategorySet) * forest->num_category_sets);
+		p += sizeof(ForestCategorySet) * forest->num_category_sets;
+		memcpy(p, forest->category_words, sizeof(uint32) * forest->num_category_words);
+	}
 	return result;
+}
+
+/* Every category set within the words, none empty. */
+static const char *
+check_category_sets(const Forest *forest)
+{
+	for (int i = 0; i < forest->num_category_sets; i++)
+	{
+		const ForestCategorySet *set = &forest->category_sets[i];
+
+		if (set->num_words == 0 || set->num_words > FOREST_MAX_CATEGORY / 32 ||
+			(uint64) set->first_word + set->num_words > (uint64) forest->num_category_words)
+			return "a category set lies outside its words";
+	}
+	return NULL;
+}
+
+/* A split node's own fields: its input, and a finite condition or a set. */
+static const char *
+check_split_node(const Forest *forest, const ForestNode *node, bool *categorical)
+{
+	uint32		bits;
+
+	if (node->input >= 2 * forest->num_features)
+		return "a node reads an input beyond the model's features";
+	memcpy(&bits, &node->condition, sizeof(bits));
+	*categorical = isnan(node->condition);
+	if (*categorical && (bits & ~(uint32) (FOREST_MAX_CATEGORY_SETS - 1)) != 0x7FC00000)
+		return "a split has a condition that is not finite";
+	if (*categorical && (int64) (bits & (FOREST_MAX_CATEGORY_SETS - 1)) >= forest->num_category_sets)
+		return "a categorical split names a category set that does not exist";
+	if (!*categorical && !isfinite(node->condition))
+		return "a split has a condition that is not finite";
+	return NULL;
 }
 
 /*
  * Check a stored forest node by node: every index in range, every child
  * after its parent within its own tree (so every walk ends), leaves NaN
- * reading the NaN slot with finite values, splits finite conditions, and each group's
- * depth exactly what its trees need.
+ * reading the NaN slot with finite values, splits finite conditions or
+ * category sets that exist, and each group's depth exactly what its trees
+ * need; and recompute which groups have categorical splits.
  */
 static const char *
 forest_check(const Forest *forest)
@@ -305,6 +489,8 @@ forest_check(const Forest *forest)
 		return "its base margin is not finite";
 	if (forest->num_trees > 0 && forest->roots[0] != 0)
 		return "its first tree does not start at node 0";
+	if ((why = check_category_sets(forest)) != NULL)
+		return why;
 
 	depth = palloc0(sizeof(int32) * Max(forest->num_nodes, 1));
 	for (int t = 0; t < forest->num_trees && why == NULL; t++)
@@ -322,6 +508,7 @@ forest_check(const Forest *forest)
 		for (int32 i = start; i < end; i++)
 		{
 			const ForestNode *node = &forest->nodes[i];
+			bool		categorical;
 
 			if (node->child_delta == 0)
 			{
@@ -334,16 +521,15 @@ forest_check(const Forest *forest)
 					deepest = Max(deepest, depth[i]);
 				continue;
 			}
-			if (node->input >= 2 * forest->num_features)
+			if ((why = check_split_node(forest, node, &categorical)) != NULL)
+				break;
+			if ((int64) i + node->child_delta + 1 >= end)
 			{
-				why = "a node reads an input beyond the model's features";
+				why = "a split has children outside its tree";
 				break;
 			}
-			if (!isfinite(node->condition) || (int64) i + node->child_delta + 1 >= end)
-			{
-				why = "a split has a condition that is not finite or children outside its tree";
-				break;
-			}
+			if (categorical)
+				forest->group_has_categories[group] = true;
 			if (i != start && depth[i] == 0)
 				continue;		/* unreachable: never walked */
 			depth[i + node->child_delta] = Max(depth[i + node->child_delta], depth[i] + 1);
@@ -385,21 +571,23 @@ forest_from_bytes(const char *data, Size len, const char *sha256, int num_featur
 		return NULL;
 	}
 	if (header.num_features != num_features || header.num_trees < 0 || header.num_nodes < 0 ||
-		header.num_groups != forest_num_groups(header.num_trees))
+		header.num_groups != forest_num_groups(header.num_trees) ||
+		header.num_category_sets < 0 || header.num_category_sets > FOREST_MAX_CATEGORY_SETS ||
+		header.num_category_words < 0 || (header.num_category_sets == 0) != (header.num_category_words == 0))
 	{
 		*why = "its counts do not fit the model";
 		return NULL;
 	}
 	expected = sizeof(ForestHeader) +
-		(uint64) sizeof(int32) * ((uint64) header.num_trees + header.num_groups) +
-		(uint64) sizeof(ForestNode) * header.num_nodes;
+		forest_body_size(header.num_trees, header.num_groups, header.num_nodes,
+						 header.num_category_sets, header.num_category_words);
 	if (expected != len)
 	{
 		*why = "its length does not match its counts";
 		return NULL;
 	}
 
-	/* One aligned copy; the roots and nodes point into it. */
+	/* One aligned copy; the arrays point into it. */
 	copy = MemoryContextAllocHuge(context, len);
 	memcpy(copy, data, len);
 	forest = forest_alloc(header.num_trees, header.num_features, context);
@@ -409,6 +597,15 @@ forest_from_bytes(const char *data, Size len, const char *sha256, int num_featur
 	forest->roots = (int32 *) (copy + sizeof(ForestHeader));
 	stored_depth = forest->roots + header.num_trees;
 	forest->nodes = (ForestNode *) (stored_depth + header.num_groups);
+	forest->num_category_sets = header.num_category_sets;
+	forest->num_category_words = header.num_category_words;
+	if (header.num_category_sets > 0)
+	{
+		forest->category_sets = (ForestCategorySet *) (forest->nodes + header.num_nodes);
+		forest->category_words = (uint32 *) (forest->category_sets + header.num_category_sets);
+		forest->group_has_categories =
+			MemoryContextAllocZero(context, sizeof(bool) * header.num_groups);
+	}
 
 	/* Recompute the depths and insist they are what was stored. */
 	*why = forest_check(forest);
@@ -417,6 +614,8 @@ forest_from_bytes(const char *data, Size len, const char *sha256, int num_featur
 		*why = "its tree depths are wrong";
 	if (*why != NULL)
 	{
+		if (forest->group_has_categories)
+			pfree(forest->group_has_categories);
 		pfree(forest->group_depth);
 		pfree(forest->inputs);
 		pfree(forest);

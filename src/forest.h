@@ -36,28 +36,79 @@
  *   every comparison fails and stepping from a leaf stays on it; its
  *   "condition" is the leaf value, which the walk finds in the node it
  *   stopped on, already in cache.
+ * - A categorical split names its feature and default direction in
+ *   "input" the same way, but reads the row's own value (to XGBoost a real
+ *   infinity is an invalid code there, not a missing value), and its "condition"
+ *   is a NaN whose payload numbers its category set (so the numerical step,
+ *   were it ever to meet one, would only go left).  Only groups of trees
+ *   that have such splits are walked by the step that looks for them.
  */
 typedef struct ForestNode
 {
-	float		condition;		/* a leaf's value */
+	float		condition;		/* a leaf's value; NaN-boxed category set */
 	uint16		input;			/* feature, plus num_features if default left;
 								 * 2 * num_features (the NaN slot) for a leaf */
 	uint16		child_delta;
 } ForestNode;
+
+/* A categorical split's set: bit c of words[first_word + c / 32] is code c. */
+typedef struct ForestCategorySet
+{
+	uint32		first_word;
+	uint32		num_words;
+} ForestCategorySet;
+
+/* Category sets a NaN payload can number (22 bits beside the quiet bit). */
+#define FOREST_MAX_CATEGORY_SETS (1 << 22)
+
+/*
+ * Category codes XGBoost can tell apart: a code is a float, and from 2^24 on
+ * floats skip integers, so XGBoost sends every code >= 2^24 left.
+ */
+#define FOREST_MAX_CATEGORY 16777216
 
 typedef struct Forest
 {
 	int			num_trees;
 	int			num_nodes;
 	int			capacity;		/* nodes allocated; only while building */
+	int			capacity_trees; /* trees to come; only while building */
 	int			num_features;
 	bool		unrepresentable;	/* a tree too big for ForestNode */
 	float		base_margin;	/* base_score as a margin, as XGBoost computes it */
 	int32	   *roots;
 	int32	   *group_depth;	/* deepest leaf of each FOREST_LANES trees */
 	ForestNode *nodes;
+	/* categorical splits: none in a numerical model */
+	int			num_category_sets;
+	int			num_category_words;
+	int			category_capacity[2];	/* sets, words: only while building */
+	ForestCategorySet *category_sets;
+	uint32	   *category_words;
+	bool	   *group_has_categories;	/* NULL when no tree has any */
 	float	   *inputs;			/* scratch: 2 * num_features + 1 */
 } Forest;
+
+/*
+ * One validated tree as model.c reads it, in XGBoost's node order: the node
+ * arrays, and for a categorical split (split_type 1) the codes it sends
+ * right, categories[category_begin[i] ...] (category_count[i] of them).
+ * split_type is NULL when the tree has no categorical split.
+ */
+typedef struct ForestTree
+{
+	int			num_nodes;
+	const double *left;
+	const double *right;
+	const double *parents;
+	const double *split_index;
+	const double *split_cond;
+	const double *default_left;
+	const double *split_type;
+	const int32 *category_begin;
+	const int32 *category_count;
+	const double *categories;
+} ForestTree;
 
 extern double forest_predict(const Forest *forest, const float *features);
 extern double forest_probability(float margin);
@@ -71,10 +122,7 @@ extern double forest_probability(float margin);
  */
 extern Forest *forest_begin(int num_trees, int num_features, float base_score,
 							bool base_score_is_margin, MemoryContext context);
-extern void forest_add_tree(Forest *forest, int num_nodes, const double *left,
-							const double *right, const double *split_index,
-							const double *split_cond, const double *default_left,
-							const float *leaf_weight);
+extern void forest_add_tree(Forest *forest, const ForestTree *tree, const float *leaf_weight);
 extern Forest *forest_finish(Forest *forest);
 
 /*

@@ -109,6 +109,11 @@ typedef struct ModelInfo
 	 * model_normalize */
 	int			num_leaf_vector_ones;
 	Size	   *leaf_vector_ones;
+	/* UBJSON typed arrays of int8 or int16 (3.1 and later, in "cats"), which
+	 * 1.7.4 cannot read: start and end offsets, for model_normalize */
+	int			num_narrow_arrays;
+	Size	   *narrow_arrays;
+	int64		num_category_words; /* categorical splits' sets, 32 codes a word */
 	struct Forest *forest;		/* native evaluator, if asked for */
 } ModelInfo;
 

@@ -60,7 +60,7 @@ invalid_model(const char *fmt,...)
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED), \
 			 errmsg("unsupported XGBoost model"), \
 			 errdetail(__VA_ARGS__), \
-			 errhint("fraud_score scores binary:logistic, reg:logistic and binary:logitraw gbtree and dart models with numerical splits.")))
+			 errhint("fraud_score scores binary:logistic, reg:logistic and binary:logitraw gbtree and dart models with one output.")))
 
 static void
 model_check_size(Size len)
@@ -211,42 +211,93 @@ is_index(double x, int limit)
 	return x == floor(x) && x >= 0 && x < limit;
 }
 
-/* A tree's node arrays, each checked to have one entry per node. */
-typedef struct TreeArrays
-{
-	int			num_nodes;
-	const double *left;
-	const double *right;
-	const double *parents;
-	const double *split_index;
-	const double *split_cond;
-	const double *default_left;
-} TreeArrays;
+/* Codes a tree's categorical splits may name, and the set words they take. */
+#define MAX_CATEGORY (FOREST_MAX_CATEGORY - 1)
+#define MAX_CATEGORY_WORDS (1 << 22)
 
-/* Refuse categorical splits, which fraud_score cannot evaluate. */
+/* A numeric array of the tree, of any length, every entry an integer in min..max. */
+static const DocValue *
+require_int_array(const DocValue *tree, const char *key, int tree_index, double min, double max)
+{
+	char		where[64];
+	const DocValue *v;
+
+	snprintf(where, sizeof(where), "tree %d", tree_index);
+	v = require(tree, key, DOC_NUMARRAY, where);
+	for (int i = 0; i < v->count; i++)
+		if (v->u.numbers[i] != floor(v->u.numbers[i]) || v->u.numbers[i] < min ||
+			v->u.numbers[i] > max)
+			INVALID_MODEL("Entry %d of \"%s\" in tree %d is %g, outside %.0f..%.0f.",
+						  i, key, tree_index, v->u.numbers[i], min, max);
+	return v;
+}
+
+/*
+ * A tree's categorical splits (XGBoost 1.4 and later), as XGBoost's
+ * LoadCategoricalSplit reads them, which trusts every index: split_type
+ * (0 numerical, 1 categorical) per node, and for each categorical node in
+ * node order (categories_nodes), its codes categories[segment ... segment +
+ * size).  Each becomes tree->category_begin/count; *words counts the set
+ * words the forest will need, which are bounded.
+ */
 static void
-refuse_categorical(const DocValue *tree, int n, int tree_index)
+read_categorical(const DocValue *tree, int tree_index, ForestTree *a, int64 *words)
 {
-	static const char *const categorical[] = {
-		"categories", "categories_nodes", "categories_segments", "categories_sizes"
-	};
+	const DocValue *nodes,
+			   *segments,
+			   *sizes,
+			   *codes;
+	int32	   *begin;
+	int32	   *count;
+	int			n = a->num_nodes;
+	int			k = 0;
 
-	if (doc_get(tree, "split_type") != NULL)
+	if (doc_get(tree, "split_type") == NULL)
+		return;
+	a->split_type = require_node_array(tree, "split_type", n, tree_index);
+	nodes = require_int_array(tree, "categories_nodes", tree_index, 0, n - 1);
+	segments = require_int_array(tree, "categories_segments", tree_index, 0, PG_INT32_MAX);
+	sizes = require_int_array(tree, "categories_sizes", tree_index, 1, PG_INT32_MAX);
+	codes = require_int_array(tree, "categories", tree_index, 0, MAX_CATEGORY);
+	if (segments->count != nodes->count || sizes->count != nodes->count)
+		INVALID_MODEL("Tree %d has %d categorical nodes, %d category segments and %d category sizes.",
+					  tree_index, nodes->count, segments->count, sizes->count);
+
+	begin = palloc0(sizeof(int32) * n);
+	count = palloc0(sizeof(int32) * n);
+	for (int i = 0; i < n; i++)
 	{
-		const double *types = require_node_array(tree, "split_type", n, tree_index);
+		if (a->split_type[i] != 0 && a->split_type[i] != 1)
+			INVALID_MODEL("Tree %d node %d has split_type %g, not 0 or 1.", tree_index, i, a->split_type[i]);
+		if (k < nodes->count && nodes->u.numbers[k] == i)
+		{
+			int			max_code = 0;
 
-		for (int i = 0; i < n; i++)
-			if (types[i] != 0)
-				UNSUPPORTED_MODEL("Tree %d node %d is a categorical split.", tree_index, i);
+			if (a->split_type[i] != 1)
+				INVALID_MODEL("Tree %d node %d has categories but is not a categorical split.", tree_index, i);
+			if (segments->u.numbers[k] + sizes->u.numbers[k] > codes->count)
+				INVALID_MODEL("Tree %d node %d has categories %.0f..%.0f, but the tree has %d.",
+							  tree_index, i, segments->u.numbers[k],
+							  segments->u.numbers[k] + sizes->u.numbers[k] - 1, codes->count);
+			begin[i] = (int32) segments->u.numbers[k];
+			count[i] = (int32) sizes->u.numbers[k];
+			for (int j = begin[i]; j < begin[i] + count[i]; j++)
+				max_code = Max(max_code, (int) codes->u.numbers[j]);
+			*words += max_code / 32 + 1;
+			if (*words > MAX_CATEGORY_WORDS)
+				UNSUPPORTED_MODEL("The model's category sets need more than %d bits.", MAX_CATEGORY_WORDS * 32);
+			k++;
+		}
+		else if (a->split_type[i] == 1 && a->left[i] != -1)
+			INVALID_MODEL("Tree %d node %d is a categorical split without categories (categories_nodes lists the categorical nodes in order).",
+						  tree_index, i);
 	}
-	for (size_t k = 0; k < lengthof(categorical); k++)
-	{
-		DocValue   *v = doc_get(tree, categorical[k]);
-
-		if (v != NULL && !((v->kind == DOC_NUMARRAY || v->kind == DOC_ARRAY) && v->count == 0))
-			UNSUPPORTED_MODEL("Tree %d has categorical split data in \"%s\".",
-							  tree_index, categorical[k]);
-	}
+	if (k != nodes->count)
+		INVALID_MODEL("Entry %d of \"categories_nodes\" in tree %d is out of order or not a categorical split.",
+					  k, tree_index);
+	a->category_begin = begin;
+	a->category_count = count;
+	a->categories = codes->u.numbers;
 }
 
 /* The tree object's header and node arrays, every length checked. */
@@ -275,7 +326,7 @@ has_vector_leaves(const DocValue *param, const char *where, ModelInfo *info)
 }
 
 static void
-read_tree_arrays(const DocValue *tree, int tree_index, TreeArrays *arrays, ModelInfo *info)
+read_tree_arrays(const DocValue *tree, int tree_index, ForestTree *arrays, ModelInfo *info)
 {
 	char		where[64];
 	const DocValue *param;
@@ -294,6 +345,7 @@ read_tree_arrays(const DocValue *tree, int tree_index, TreeArrays *arrays, Model
 	if (has_vector_leaves(param, where, info))
 		UNSUPPORTED_MODEL("Tree %d has vector leaves (multi-target trees).", tree_index);
 
+	memset(arrays, 0, sizeof(*arrays));
 	arrays->num_nodes = n;
 	arrays->left = require_node_array(tree, "left_children", n, tree_index);
 	arrays->right = require_node_array(tree, "right_children", n, tree_index);
@@ -304,12 +356,12 @@ read_tree_arrays(const DocValue *tree, int tree_index, TreeArrays *arrays, Model
 	(void) require_node_array(tree, "base_weights", n, tree_index);
 	(void) require_node_array(tree, "loss_changes", n, tree_index);
 	(void) require_node_array(tree, "sum_hessian", n, tree_index);
-	refuse_categorical(tree, n, tree_index);
+	read_categorical(tree, tree_index, arrays, &info->num_category_words);
 }
 
 /* One split node's own values: children, feature, condition, direction. */
 static void
-check_split(const TreeArrays *a, int i, int tree_index, int num_features)
+check_split(const ForestTree *a, int i, int tree_index, int num_features)
 {
 	int			n = a->num_nodes;
 
@@ -319,7 +371,8 @@ check_split(const TreeArrays *a, int i, int tree_index, int num_features)
 	if (!is_index(a->split_index[i], num_features))
 		INVALID_MODEL("Tree %d node %d splits on feature %g, but the model has %d features.",
 					  tree_index, i, a->split_index[i], num_features);
-	if (!is_float(a->split_cond[i]))
+	/* A categorical split's condition means nothing: NaN before 3.1, a denormal since. */
+	if (!is_float(a->split_cond[i]) && !(a->split_type != NULL && a->split_type[i] == 1))
 		INVALID_MODEL("Tree %d node %d has a split condition that is not a finite float.", tree_index, i);
 	if (a->default_left[i] != 0 && a->default_left[i] != 1)
 		INVALID_MODEL("Tree %d node %d has default_left %g, not 0 or 1.",
@@ -335,7 +388,7 @@ static int
 validate_tree(const DocValue *tree, int tree_index, ModelInfo *info, Forest *forest,
 			  float weight, bool weighted)
 {
-	TreeArrays	a;
+	ForestTree	a;
 	bool	   *visited;
 	int		   *stack;
 	int			depth = 0;
@@ -384,8 +437,12 @@ validate_tree(const DocValue *tree, int tree_index, ModelInfo *info, Forest *for
 	pfree(visited);
 	pfree(stack);
 	if (forest != NULL)
-		forest_add_tree(forest, n, a.left, a.right, a.split_index, a.split_cond, a.default_left,
-						weighted ? &weight : NULL);
+		forest_add_tree(forest, &a, weighted ? &weight : NULL);
+	if (a.category_begin != NULL)
+	{
+		pfree((int32 *) a.category_begin);
+		pfree((int32 *) a.category_count);
+	}
 	return n;
 }
 
@@ -581,6 +638,32 @@ validate_gbtree(const DocValue *gbtree, const DocValue *param, const DocValue *w
 }
 
 /*
+ * Every typed array of int8 or int16 in a UBJSON document, into info, in
+ * document order: XGBoost 1.7.4 reads typed arrays of float32, uint8, int32
+ * and int64 only.
+ */
+static void
+find_narrow_arrays(const DocValue *v, ModelInfo *info, int *capacity)
+{
+	if (v->kind == DOC_NUMARRAY && (v->ubj_type == 'i' || v->ubj_type == 'I'))
+	{
+		if (info->num_narrow_arrays == *capacity)
+		{
+			*capacity = Max(8, *capacity * 2);
+			info->narrow_arrays = info->narrow_arrays ?
+				repalloc(info->narrow_arrays, sizeof(Size) * 2 * *capacity) :
+				palloc(sizeof(Size) * 2 * *capacity);
+		}
+		info->narrow_arrays[2 * info->num_narrow_arrays] = v->src_start;
+		info->narrow_arrays[2 * info->num_narrow_arrays + 1] = v->src_end;
+		info->num_narrow_arrays++;
+	}
+	else if (v->kind == DOC_ARRAY || v->kind == DOC_OBJECT)
+		for (int i = 0; i < v->count; i++)
+			find_narrow_arrays(v->u.items[i], info, capacity);
+}
+
+/*
  * Validate model bytes; with "forest_context", also build the native
  * evaluator's Forest there (info->forest).  Build it only from UBJSON, whose
  * values are XGBoost's own float32s; JSON text would go through double.
@@ -617,6 +700,12 @@ model_validate(const char *data, Size len, ModelInfo *info, MemoryContext forest
 	info->forest = forest != NULL ? forest_finish(forest) : NULL;
 
 	info->feature_names = extract_feature_names(learner, info->num_features);
+	if (strcmp(format, "ubjson") == 0)
+	{
+		int			capacity = 0;
+
+		find_narrow_arrays(root, info, &capacity);
+	}
 }
 
 /* A UBJSON string of "n" bytes, as XGBoost writes one: 'S', 'L', an int64 length. */
@@ -699,65 +788,131 @@ json_key_value(const char *from, const char *limit, const char *key)
 	return NULL;
 }
 
-/*
- * The model bytes as XGBoost 1.7.4 must get them to read and use the model
- * as the XGBoost that wrote it does, or NULL when they need no change:
- * - base_score written "[x]" (3.1 and later) becomes "x", which 1.7.4 would
- *   otherwise read as its default 0.5;
- * - size_leaf_vector "1" (2.0 and later, scalar leaves) becomes "0": 1.7.4
- *   reads it but refuses to predict with it.
- * 1.7.4 reads the rest of what other versions write as they mean it (JSON
- * without num_parallel_tree, keys it does not know); fraud_model_check
- * checks what it read against this validation.
- */
-bytea *
-model_normalize(const char *data, Size len, const ModelInfo *info)
+/* One change model_normalize makes to UBJSON bytes: [start, end) replaced. */
+typedef struct UbjEdit
 {
-	bool		ubjson = strcmp(info->format, "ubjson") == 0;
-	char	   *copy;
+	Size		start;
+	Size		end;
+	int			kind;			/* 0 size_leaf_vector, 1 base_score, 2 narrow array */
+} UbjEdit;
+
+static int
+compare_edits(const void *a, const void *b)
+{
+	Size		x = ((const UbjEdit *) a)->start;
+	Size		y = ((const UbjEdit *) b)->start;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * A typed int8 or int16 array (checked again: marker, type, count and
+ * length) rewritten as XGBoost 1.7.4 reads one: int32, with an int64 count.
+ */
+static void
+append_widened_array(StringInfo out, const char *data, Size start, Size end)
+{
+	const uint8 *p = (const uint8 *) data + start;
+	int			width = p[2] == 'i' ? 1 : 2;
+	const uint8 *body;
+	uint64		count = 0;
+	int			count_width;
+
+	if (end - start < 5 || p[0] != '[' || p[1] != '$' || (p[2] != 'i' && p[2] != 'I') || p[3] != '#')
+		elog(ERROR, "fraud_score: a narrow typed array of the UBJSON model is not where it was read");
+	count_width = p[4] == 'i' || p[4] == 'U' ? 1 : p[4] == 'I' ? 2 : p[4] == 'l' ? 4 : 8;
+	for (int i = 0; i < count_width; i++)
+		count = (count << 8) | p[5 + i];
+	body = p + 5 + count_width;
+	if ((Size) (body - p) + count * width != end - start)
+		elog(ERROR, "fraud_score: a narrow typed array of the UBJSON model is not where it was read");
+	appendStringInfoString(out, "[$l#L");
+	for (int shift = 56; shift >= 0; shift -= 8)
+		appendStringInfoChar(out, (char) ((count >> shift) & 0xFF));
+	for (uint64 i = 0; i < count; i++)
+	{
+		int32		v = width == 1 ? (int8) body[i] : (int16) ((body[2 * i] << 8) | body[2 * i + 1]);
+
+		for (int shift = 24; shift >= 0; shift -= 8)
+			appendStringInfoChar(out, (char) (((uint32) v >> shift) & 0xFF));
+	}
+}
+
+/* The UBJSON changes model_normalize makes, in byte order. */
+static bytea *
+normalize_ubjson(const char *data, Size len, const ModelInfo *info)
+{
+	int			num_edits = info->num_leaf_vector_ones + info->num_narrow_arrays +
+		(info->base_score_bracketed ? 1 : 0);
+	UbjEdit    *edits = palloc(sizeof(UbjEdit) * Max(num_edits, 1));
+	int			k = 0;
+	Size		done = 0;
+	StringInfoData out;
+
+	for (int i = 0; i < info->num_leaf_vector_ones; i++)
+		edits[k++] = (UbjEdit) {info->leaf_vector_ones[i], 0, 0};
+	if (info->base_score_bracketed)
+		edits[k++] = (UbjEdit) {info->base_score_start, info->base_score_end, 1};
+	for (int i = 0; i < info->num_narrow_arrays; i++)
+		edits[k++] = (UbjEdit) {info->narrow_arrays[2 * i], info->narrow_arrays[2 * i + 1], 2};
+	qsort(edits, num_edits, sizeof(UbjEdit), compare_edits);
+
+	initStringInfo(&out);
+	appendStringInfoSpaces(&out, VARHDRSZ);
+	for (int i = 0; i < num_edits; i++)
+	{
+		UbjEdit    *e = &edits[i];
+		Size		n = 0;
+		Size		end = 0;
+		const char *body = NULL;
+
+		if (e->kind != 2)
+			body = ubjson_string_at(data, len, e->start, &n, &end);
+		if (e->kind == 0 && (body == NULL || n != 1 || *body != '1'))
+			elog(ERROR, "fraud_score: size_leaf_vector of the UBJSON model not found where it was read");
+		if (e->kind == 1 && (body == NULL || end != e->end || n < 2 || body[0] != '[' || body[n - 1] != ']'))
+			elog(ERROR, "fraud_score: base_score of the UBJSON model not found where it was read");
+		if (e->kind != 2)
+			e->end = end;
+		if (e->start < done)
+			elog(ERROR, "fraud_score: changes to the UBJSON model overlap");
+		appendBinaryStringInfo(&out, data + done, e->start - done);
+		if (e->kind == 0)
+			append_ubjson_string(&out, "0", 1);
+		else if (e->kind == 1)
+			append_ubjson_string(&out, body + 1, n - 2);
+		else
+			append_widened_array(&out, data, e->start, e->end);
+		done = e->end;
+	}
+	appendBinaryStringInfo(&out, data + done, len - done);
+	SET_VARSIZE(out.data, out.len);
+	pfree(edits);
+	return (bytea *) out.data;
+}
+
+/* The JSON changes model_normalize makes. */
+static bytea *
+normalize_json(const char *data, Size len, const ModelInfo *info)
+{
+	char	   *copy = palloc(len);
 	StringInfoData out;
 	Size		start = 0,
 				end = 0;
-	const char *body;
-	Size		n = 0;
 
-	if (!info->base_score_bracketed && info->num_leaf_vector_ones == 0)
-		return NULL;
-	copy = palloc(len);
 	memcpy(copy, data, len);
-
 	/* size_leaf_vector "1" -> "0", in place */
-	if (ubjson)
-		for (int i = 0; i < info->num_leaf_vector_ones; i++)
-		{
-			char	   *one = (char *) ubjson_string_at(copy, len, info->leaf_vector_ones[i], &n, &end);
-
-			if (one == NULL || n != 1 || *one != '1')
-				elog(ERROR, "fraud_score: size_leaf_vector of the UBJSON model not found where it was read");
-			*one = '0';
-		}
-	else
-		for (const char *v = copy; (v = json_key_value(v, copy + len, "size_leaf_vector")) != NULL;)
-		{
-			if (copy + len - v >= 3 && memcmp(v, "\"1\"", 3) == 0)
-				((char *) v)[1] = '0';
-			v++;
-		}
+	for (const char *v = copy; (v = json_key_value(v, copy + len, "size_leaf_vector")) != NULL;)
+	{
+		if (copy + len - v >= 3 && memcmp(v, "\"1\"", 3) == 0)
+			((char *) v)[1] = '0';
+		v++;
+	}
 
 	/* then base_score "[x]" -> "x", which changes the length */
-	end = 0;
 	initStringInfo(&out);
 	appendStringInfoSpaces(&out, VARHDRSZ);
-	if (info->base_score_bracketed && ubjson)
-	{
-		start = info->base_score_start;
-		body = ubjson_string_at(copy, len, start, &n, &end);
-		if (body == NULL || end != info->base_score_end || n < 2 || body[0] != '[' || body[n - 1] != ']')
-			elog(ERROR, "fraud_score: base_score of the UBJSON model not found where it was read");
-		appendBinaryStringInfo(&out, copy, start);
-		append_ubjson_string(&out, body + 1, n - 2);
-	}
-	else if (info->base_score_bracketed)
+	if (info->base_score_bracketed)
 	{
 		const char *v = json_key_value(copy, copy + len, "base_score");
 		const char *close;
@@ -778,6 +933,31 @@ model_normalize(const char *data, Size len, const ModelInfo *info)
 	SET_VARSIZE(out.data, out.len);
 	pfree(copy);
 	return (bytea *) out.data;
+}
+
+/*
+ * The model bytes as XGBoost 1.7.4 must get them to read and use the model
+ * as the XGBoost that wrote it does, or NULL when they need no change:
+ * - base_score written "[x]" (3.1 and later) becomes "x", which 1.7.4 would
+ *   otherwise read as its default 0.5;
+ * - size_leaf_vector "1" (2.0 and later, scalar leaves) becomes "0": 1.7.4
+ *   reads it but refuses to predict with it;
+ * - UBJSON typed arrays of int8 or int16 (3.1 and later write the category
+ *   names of "cats" so) become int32 arrays, which 1.7.4 can parse; it does
+ *   not use "cats".
+ * 1.7.4 reads the rest of what other versions write as they mean it (JSON
+ * without num_parallel_tree, keys it does not know); fraud_model_check
+ * checks what it read against this validation.
+ */
+bytea *
+model_normalize(const char *data, Size len, const ModelInfo *info)
+{
+	if (!info->base_score_bracketed && info->num_leaf_vector_ones == 0 &&
+		info->num_narrow_arrays == 0)
+		return NULL;
+	if (strcmp(info->format, "ubjson") == 0)
+		return normalize_ubjson(data, len, info);
+	return normalize_json(data, len, info);
 }
 
 /*

@@ -711,6 +711,8 @@ ubj_read_container(UbjReader *r, bool is_object, int depth)
 	uint8		elem_type = 0;
 	bool		counted = false;
 	Size		count = 0;
+	Size		start = r->pos - 1; /* the marker, already taken */
+	DocValue   *typed;
 
 	if (depth >= DOC_MAX_DEPTH)
 		ubj_fail(r, "Nesting too deep");
@@ -747,7 +749,11 @@ ubj_read_container(UbjReader *r, bool is_object, int depth)
 		ubj_read_typed_numbers(ubj_take(r, count * ubj_scalar_size(elem_type)),
 							   elem_type, count, b.numbers);
 		b.count = count;
-		return builder_finish(&b);
+		typed = builder_finish(&b);
+		typed->ubj_type = (char) elem_type;
+		typed->src_start = start;
+		typed->src_end = r->pos;
+		return typed;
 	}
 
 	for (Size i = 0; !counted || i < count; i++)

@@ -32,9 +32,13 @@ typedef struct DocValue
 		double	   *numbers;	/* DOC_NUMARRAY */
 	}			u;
 	char	  **keys;			/* DOC_OBJECT keys, NUL-terminated */
-	/* A UBJSON string value's bytes in the input, marker to end; else 0, 0 */
+	/*
+	 * A UBJSON string value's or typed array's bytes in the input, marker to
+	 * end, and a typed array's element type; else 0, 0, 0.
+	 */
 	Size		src_start;
 	Size		src_end;
+	char		ubj_type;
 } DocValue;
 
 /* Deepest nesting accepted; XGBoost's own models nest 6 levels. */

@@ -122,14 +122,17 @@ check_same_model(const ModelInfo *given, const ModelInfo *stored)
 	if ((float) given->base_score != (float) stored->base_score ||
 		given->num_trees != stored->num_trees || given->num_nodes != stored->num_nodes ||
 		given->num_features != stored->num_features ||
+		given->num_category_words != stored->num_category_words ||
 		strcmp(given->objective, stored->objective) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 				 errmsg("XGBoost %s read the model differently from fraud_score", "1.7.4"),
-				 errdetail("fraud_score read %s with %d trees of %d nodes, %d features and base_score %g; XGBoost re-saved %s, %d, %d, %d and %g.",
+				 errdetail("fraud_score read %s with %d trees of %d nodes, %d features, base_score %g and %lld words of category sets; XGBoost re-saved %s, %d, %d, %d, %g and %lld.",
 						   given->objective, given->num_trees, given->num_nodes, given->num_features,
-						   given->base_score, stored->objective, stored->num_trees,
-						   stored->num_nodes, stored->num_features, stored->base_score),
+						   given->base_score, (long long) given->num_category_words,
+						   stored->objective, stored->num_trees, stored->num_nodes,
+						   stored->num_features, stored->base_score,
+						   (long long) stored->num_category_words),
 				 errhint("Save the model with XGBoost 1.7 or later as JSON or UBJSON, and report the model if it still fails.")));
 }
 
