@@ -39,6 +39,16 @@ WHERE attrelid = 'fraud_score_models'::regclass AND attname = 'model';
 SELECT fraud_score_features('{"amount": 250, "hour": 3}', 'old');
 SELECT count(DISTINCT score) AS one_score FROM payments;
 
+ALTER EXTENSION fraud_score UPDATE TO '0.4';
+SELECT extversion FROM pg_extension WHERE extname = 'fraud_score';
+-- Category names: none for the models loaded before; loads take them.
+SELECT version, categories FROM fraud_models ORDER BY version;
+SELECT fraud_model_load('old', decode(:'small_ubj', 'base64'), activate => false,
+                        categories => '{}') AS loaded_under_0_4;
+SELECT fraud_model_export('old', 1)->'categories' AS exported;
+INSERT INTO payments (amount, hour) VALUES (250, 3);
+SELECT count(DISTINCT score) AS one_score FROM payments;
+
 -- A fresh install has the same objects as 0.1 updated (today by construction:
 -- CREATE EXTENSION runs 0.1 then each update; this guards a future full script).
 CREATE TEMP TABLE updated AS

@@ -295,6 +295,7 @@ read_row_metadata(CacheEntry *entry, Relation rel, HeapTuple tuple, FraudModel *
 	Datum	   *names;
 	int			num_names;
 	AttrNumber	feature_function_att;
+	AttrNumber	categories_att;
 
 	strlcpy(model->name, entry->name, NAMEDATALEN);
 	model->version = DatumGetInt32(values[Anum_version - 1]);
@@ -315,6 +316,18 @@ read_row_metadata(CacheEntry *entry, Relation rel, HeapTuple tuple, FraudModel *
 		model->feature_names[i] = TextDatumGetCString(names[i]);
 	model->keys = feature_keys_build(model->feature_names, num_names, meta_context);
 	MemoryContextSwitchTo(old);
+
+	/* Added in 0.4: the category names of categorical features. */
+	categories_att = get_attnum(RelationGetRelid(rel), "categories");
+	if (categories_att != InvalidAttrNumber)
+	{
+		bool		isnull;
+		Datum		doc = heap_getattr(tuple, categories_att, desc, &isnull);
+
+		if (!isnull)
+			model->keys->categories = categories_build(DatumGetJsonbP(doc), model->feature_names,
+													   num_names, meta_context);
+	}
 
 	/* Added in 0.2: a 0.1 catalog (before ALTER EXTENSION UPDATE) lacks it. */
 	feature_function_att = get_attnum(RelationGetRelid(rel), "feature_function");

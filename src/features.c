@@ -4,8 +4,10 @@
  *		Turn a jsonb document or a heap tuple into a model's input vector.
  *
  * Owns: matching keys or columns to the model's feature names, the value
- * rules (number as is, boolean 0/1, null or absent = missing = NaN, anything
- * else an error naming the feature), and mapping a relation's columns to a
+ * rules (number as is, boolean 0/1, null or absent = missing = NaN, a
+ * string or text column the code of a category's name where the feature has
+ * names (categories.c), anything else an error naming the feature), and
+ * mapping a relation's columns to a
  * model's features (trigger.c caches the map per trigger).  The trigger's
  * path (features_from_values) reports a value it cannot use through a
  * FraudFailure instead of raising, so that fraud_score.on_error needs no
@@ -22,12 +24,14 @@
 #include <math.h>
 
 #include "access/htup_details.h"
+#include "catalog/pg_enum.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/syscache.h"
 
 #include "fraud_score.h"
 
@@ -209,16 +213,23 @@ jsonb_type_name(JsonbValue *v)
 	}
 }
 
-/* The value of a feature in jsonb, or NaN if absent or null. */
+/*
+ * The value of feature f in jsonb, or NaN if absent or null.  A string is a
+ * category's name where the feature has names (categories.c), else an error.
+ */
 static float
-jsonb_feature(const char *name, JsonbValue *v, FraudFailure *failure)
+jsonb_feature(const FeatureKeys *keys, int f, JsonbValue *v, FraudFailure *failure)
 {
+	const char *name = keys->names[f];
+
 	if (v == NULL || v->type == jbvNull)
 		return NAN;
 	if (v->type == jbvBool)
 		return v->val.boolean ? 1.0f : 0.0f;
 	if (v->type == jbvNumeric)
 		return numeric_to_input(v->val.numeric, name, failure);
+	if (v->type == jbvString && keys->categories != NULL && keys->categories[f] != NULL)
+		return categories_code(keys->categories[f], v->val.string.val, v->val.string.len);
 	failure_set(failure, ERRCODE_DATATYPE_MISMATCH,
 				psprintf("feature \"%s\" must be a number, a boolean or null", name),
 				psprintf("The value of \"%s\" is a JSON %s.", name, jsonb_type_name(v)));
@@ -334,7 +345,7 @@ collect_features(const FeatureKeys *keys, JsonbContainer *container, float *out,
 			found = getKeyJsonValueFromContainer(container, keys->names[f], keys->lengths[f], &v);
 			if (found != NULL)
 			{
-				out[f] = jsonb_feature(keys->names[f], found, failure);
+				out[f] = jsonb_feature(keys, f, found, failure);
 				keys->filled[f] = true;
 			}
 		}
@@ -365,7 +376,7 @@ collect_features(const FeatureKeys *keys, JsonbContainer *container, float *out,
 					JBE_OFFLENFLD(value_entry) - value_offset : JBE_OFFLENFLD(value_entry);
 
 				child_value(container, value_entry, base, value_offset, value_length, &v);
-				out[f] = jsonb_feature(keys->names[f], &v, failure);
+				out[f] = jsonb_feature(keys, f, &v, failure);
 				keys->filled[f] = true;
 			}
 		}
@@ -422,10 +433,24 @@ is_feature_type(Oid type)
 	}
 }
 
+/* How features_from_values reads a column that names a category. */
+static char
+category_column_kind(Oid type)
+{
+	if (type == TEXTOID || type == VARCHAROID || type == NAMEOID)
+		return FEATURE_COLUMN_TEXT;
+	if (type == BPCHAROID)
+		return FEATURE_COLUMN_BPCHAR;
+	if (type_is_enum(type))
+		return FEATURE_COLUMN_ENUM;
+	return 0;
+}
+
 /*
  * Map a relation's columns to a model's features, in "context".  A feature
  * without a column of its name is always missing; a column of its name that
- * is not numeric or boolean is an error.
+ * is not numeric or boolean is an error, unless the feature has category
+ * names and the column is text (text, varchar, char, name) or an enum.
  */
 FeatureMap *
 feature_map_build(const FeatureKeys *keys, TupleDesc tupdesc, const char *relname,
@@ -436,27 +461,68 @@ feature_map_build(const FeatureKeys *keys, TupleDesc tupdesc, const char *relnam
 	map->num_features = keys->count;
 	map->attnums = MemoryContextAllocZero(context, sizeof(AttrNumber) * Max(keys->count, 1));
 	map->types = MemoryContextAllocZero(context, sizeof(Oid) * Max(keys->count, 1));
+	map->kinds = MemoryContextAllocZero(context, sizeof(char) * Max(keys->count, 1));
 
 	for (int i = 0; i < keys->count; i++)
 	{
 		for (int a = 0; a < tupdesc->natts; a++)
 		{
 			Form_pg_attribute attr = TupleDescAttr(tupdesc, a);
+			bool		has_names = keys->categories != NULL && keys->categories[i] != NULL;
 
 			if (attr->attisdropped || strcmp(NameStr(attr->attname), keys->names[i]) != 0)
 				continue;
 			map->types[i] = getBaseType(attr->atttypid);
-			if (!is_feature_type(map->types[i]))
+			map->kinds[i] = is_feature_type(map->types[i]) ? FEATURE_COLUMN_NUMBER :
+				has_names ? category_column_kind(map->types[i]) : 0;
+			if (map->kinds[i] == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_DATATYPE_MISMATCH),
 						 errmsg("column \"%s\" of relation \"%s\" has type %s, which cannot be a model feature",
 								NameStr(attr->attname), relname, format_type_be(attr->atttypid)),
-						 errhint("Feature columns must be smallint, integer, bigint, real, double precision, numeric or boolean.")));
+						 has_names ?
+						 errhint("The feature has category names: its column may be text, varchar, char, name or an enum, or a number (the category code).") :
+						 errhint("Feature columns must be smallint, integer, bigint, real, double precision, numeric or boolean; a categorical feature whose category names the model has may also be text or an enum.")));
 			map->attnums[i] = attr->attnum;
 			break;
 		}
 	}
 	return map;
+}
+
+/*
+ * The code of a category column's value.  An enum's label comes from the
+ * syscache, whose errors (no memory, a damaged catalog) are not the row's.
+ */
+static float
+category_column_code(const CategoryNames *lookup, Datum value, char kind)
+{
+	if (kind == FEATURE_COLUMN_ENUM)
+	{
+		HeapTuple	tuple = SearchSysCache1(ENUMOID, value);
+		float		code = -1.0f;
+
+		if (HeapTupleIsValid(tuple))
+		{
+			Form_pg_enum e = (Form_pg_enum) GETSTRUCT(tuple);
+
+			code = categories_code(lookup, NameStr(e->enumlabel), strlen(NameStr(e->enumlabel)));
+			ReleaseSysCache(tuple);
+		}
+		return code;
+	}
+	else
+	{
+		text	   *t = DatumGetTextPP(value);
+		const char *s = VARDATA_ANY(t);
+		int			len = VARSIZE_ANY_EXHDR(t);
+
+		/* char(n)'s padding is not part of its value */
+		if (kind == FEATURE_COLUMN_BPCHAR)
+			while (len > 0 && s[len - 1] == ' ')
+				len--;
+		return categories_code(lookup, s, len);
+	}
 }
 
 static float
@@ -484,7 +550,7 @@ datum_input(Datum value, Oid type, const char *feature, FraudFailure *failure)
 }
 
 /*
- * Whether some numeric feature value of NEW is still compressed or stored
+ * Whether some numeric or text feature value of NEW is still compressed or stored
  * out of line (an unchanged column on UPDATE): reading it reads the toast
  * table, which can raise, so the trigger then reads the inputs in a
  * subtransaction.  Short-header values only need a copy.
@@ -496,7 +562,9 @@ features_values_are_toasted(const FeatureMap *map, const Datum *values, const bo
 	{
 		AttrNumber	att = map->attnums[i];
 
-		if (att != 0 && !isnull[att - 1] && map->types[i] == NUMERICOID &&
+		if (att != 0 && !isnull[att - 1] &&
+			(map->types[i] == NUMERICOID || map->kinds[i] == FEATURE_COLUMN_TEXT ||
+			 map->kinds[i] == FEATURE_COLUMN_BPCHAR) &&
 			(VARATT_IS_EXTERNAL(DatumGetPointer(values[att - 1])) ||
 			 VARATT_IS_COMPRESSED(DatumGetPointer(values[att - 1]))))
 			return true;
@@ -530,6 +598,8 @@ features_from_values(const FeatureKeys *keys, const FeatureMap *map, const Datum
 			continue;
 		if (att == 0 || isnull[att - 1])
 			out[i] = NAN;
+		else if (map->kinds[i] != FEATURE_COLUMN_NUMBER)
+			out[i] = category_column_code(keys->categories[i], values[att - 1], map->kinds[i]);
 		else
 			out[i] = datum_input(values[att - 1], map->types[i], keys->names[i], failure);
 	}

@@ -114,6 +114,12 @@ typedef struct ModelInfo
 	int			num_narrow_arrays;
 	Size	   *narrow_arrays;
 	int64		num_category_words; /* categorical splits' sets, 32 codes a word */
+	bool	   *categorical;	/* per feature: "c" in feature_types, or split
+								 * on by a categorical split */
+	/* per feature, the category names XGBoost >= 3.1 keeps in "cats" (code
+	 * = position), in the server encoding; NULL where there are none */
+	char	 ***category_names;
+	int		   *num_category_names;
 	struct Forest *forest;		/* native evaluator, if asked for */
 } ModelInfo;
 
@@ -122,6 +128,22 @@ extern void model_validate(const char *data, Size len, ModelInfo *info,
 extern void model_check_feature_names(char **names, int count, int num_features);
 extern bytea *model_normalize(const char *data, Size len, const ModelInfo *info);
 extern char **model_feature_names_to_utf8(char **names, int count);
+
+/* ------------------------------------------------------- categories.c */
+
+/* One feature's category names; a name's code is its position. */
+typedef struct CategoryNames
+{
+	int			count;
+	char	  **names;			/* in code order */
+	int		   *lengths;
+	int		   *sorted;			/* codes in bytewise order of their names */
+} CategoryNames;
+
+extern CategoryNames **categories_build(Jsonb *doc, char **feature_names, int num_features,
+										MemoryContext context);
+extern float categories_code(const CategoryNames *lookup, const char *name, int len);
+extern Jsonb *categories_effective(const ModelInfo *info, char **feature_names, Jsonb *given);
 
 /* --------------------------------------------------------- features.c */
 
@@ -133,6 +155,7 @@ typedef struct FeatureKeys
 	int		   *lengths;
 	int		   *sorted;			/* feature indexes in jsonb's key order */
 	bool	   *filled;			/* scratch: which features a pass has set */
+	CategoryNames **categories; /* per feature, or NULL: none has names */
 } FeatureKeys;
 
 /* Where each feature comes from in a relation; attnum 0 = always missing. */
@@ -141,7 +164,13 @@ typedef struct FeatureMap
 	int			num_features;
 	AttrNumber *attnums;
 	Oid		   *types;			/* base type of each mapped column */
+	char	   *kinds;			/* FEATURE_COLUMN_*: how to read it */
 } FeatureMap;
+
+#define FEATURE_COLUMN_NUMBER 'n'	/* numbers and booleans */
+#define FEATURE_COLUMN_TEXT 't' /* a category's name */
+#define FEATURE_COLUMN_BPCHAR 'b'	/* the same, without char(n)'s padding */
+#define FEATURE_COLUMN_ENUM 'e' /* an enum label as the name */
 
 /* "extra" (may be NULL) is a feature function's output, which takes
  * precedence over the row's own values. */

@@ -227,7 +227,7 @@ require_int_array(const DocValue *tree, const char *key, int tree_index, double 
 	for (int i = 0; i < v->count; i++)
 		if (v->u.numbers[i] != floor(v->u.numbers[i]) || v->u.numbers[i] < min ||
 			v->u.numbers[i] > max)
-			INVALID_MODEL("Entry %d of \"%s\" in tree %d is %g, outside %.0f..%.0f.",
+			INVALID_MODEL("Entry %d of \"%s\" in tree %d is %.17g, outside %.0f..%.0f.",
 						  i, key, tree_index, v->u.numbers[i], min, max);
 	return v;
 }
@@ -434,6 +434,10 @@ validate_tree(const DocValue *tree, int tree_index, ModelInfo *info, Forest *for
 			stack[depth++] = child;
 		}
 	}
+	if (a.split_type != NULL)
+		for (int i = 0; i < n; i++)
+			if (visited[i] && a.left[i] != -1 && a.split_type[i] == 1)
+				info->categorical[(int) a.split_index[i]] = true;
 	pfree(visited);
 	pfree(stack);
 	if (forest != NULL)
@@ -638,6 +642,129 @@ validate_gbtree(const DocValue *gbtree, const DocValue *param, const DocValue *w
 }
 
 /*
+ * "c" in the learner's feature_types marks a categorical feature (a model
+ * may have one no split uses yet).  Other types ("float", "int", "i", "q")
+ * are numerical.
+ */
+static void
+read_feature_types(const DocValue *learner, ModelInfo *info)
+{
+	DocValue   *types = doc_get(learner, "feature_types");
+
+	if (types == NULL || types->kind != DOC_ARRAY || types->count != info->num_features)
+		return;
+	for (int f = 0; f < info->num_features; f++)
+		if (types->u.items[f]->kind == DOC_STRING && strcmp(types->u.items[f]->u.string, "c") == 0)
+			info->categorical[f] = true;
+}
+
+/* A numeric array of "object", every entry an integer in min..max. */
+static const DocValue *
+require_ints(const DocValue *object, const char *key, const char *where, double min, double max)
+{
+	const DocValue *v = require(object, key, DOC_NUMARRAY, where);
+
+	for (int i = 0; i < v->count; i++)
+		if (v->u.numbers[i] != floor(v->u.numbers[i]) || v->u.numbers[i] < min ||
+			v->u.numbers[i] > max)
+			INVALID_MODEL("Entry %d of \"%s\" in %s is %.17g, outside %.0f..%.0f.",
+						  i, key, where, v->u.numbers[i], min, max);
+	return v;
+}
+
+/*
+ * One feature's category names from "cats": strings as the bytes of
+ * "values" cut at "offsets" (one more offset than names), or numbers in
+ * "values" (XGBoost keeps their type in "type"), whose names are their
+ * decimal forms.  Returns the count; *names gets them.
+ */
+static int
+read_feature_categories(const DocValue *enc, int f, char ***names)
+{
+	char		where[64];
+	const DocValue *values;
+	const DocValue *offsets;
+	int			count;
+
+	snprintf(where, sizeof(where), "the categories of feature %d", f);
+	if (enc->kind != DOC_OBJECT)
+		INVALID_MODEL("Entry %d of \"enc\" in \"cats\" is %s, not an object.", f, kind_with_article(enc->kind));
+	offsets = doc_get(enc, "offsets");
+	values = offsets != NULL ? require_ints(enc, "values", where, -128, 255) :
+		require(enc, "values", DOC_NUMARRAY, where);
+	if (offsets != NULL)
+		offsets = require_ints(enc, "offsets", where, 0, values->count);
+	count = offsets != NULL ? Max(offsets->count - 1, 0) : values->count;
+	if (count > FOREST_MAX_CATEGORY)
+		UNSUPPORTED_MODEL("Feature %d has %d categories; XGBoost tells at most %d apart.",
+						  f, count, FOREST_MAX_CATEGORY);
+	*names = palloc(sizeof(char *) * Max(count, 1));
+	for (int k = 0; k < count; k++)
+	{
+		if (offsets == NULL)
+		{
+			(*names)[k] = psprintf("%.17g", values->u.numbers[k]);
+			continue;
+		}
+		{
+			int			start = (int) offsets->u.numbers[k];
+			int			end = (int) offsets->u.numbers[k + 1];
+			char	   *utf8;
+
+			if ((k == 0 && start != 0) || end < start)
+				INVALID_MODEL("The offsets of %s are not in order from 0.", where);
+			utf8 = palloc(end - start + 1);
+			for (int i = start; i < end; i++)
+				utf8[i - start] = (char) (uint8) (int) values->u.numbers[i];
+			utf8[end - start] = '\0';
+			if (!pg_verify_mbstr(PG_UTF8, utf8, end - start, true))
+				INVALID_MODEL("Category %d of feature %d is not valid UTF-8.", k, f);
+			(*names)[k] = pg_any_to_server(utf8, end - start, PG_UTF8);
+		}
+	}
+	return count;
+}
+
+/*
+ * The category names XGBoost 3.1 and later keeps in the gbtree model's
+ * "cats" (the pandas categories it was trained with): "enc" has one entry
+ * per feature, empty for a numerical one.
+ */
+static void
+read_category_names(const DocValue *gbtree, ModelInfo *info)
+{
+	DocValue   *cats = doc_get(gbtree, "cats");
+	DocValue   *enc;
+
+	if (cats == NULL)
+		return;
+	if (cats->kind != DOC_OBJECT)
+		INVALID_MODEL("\"cats\" in the gbtree model is %s, not an object.", kind_with_article(cats->kind));
+	enc = require(cats, "enc", DOC_ARRAY, "\"cats\"");
+	if (enc->count == 0)
+		return;
+	if (enc->count != info->num_features)
+		INVALID_MODEL("\"cats\" has categories for %d features, but the model has %d.",
+					  enc->count, info->num_features);
+	for (int f = 0; f < info->num_features; f++)
+	{
+		char	  **names;
+		int			count = read_feature_categories(enc->u.items[f], f, &names);
+
+		if (count == 0)
+			continue;
+		if (info->category_names == NULL)
+		{
+			info->category_names = palloc0(sizeof(char **) * info->num_features);
+			info->num_category_names = palloc0(sizeof(int) * info->num_features);
+		}
+		info->category_names[f] = names;
+		info->num_category_names[f] = count;
+		info->categorical[f] = true;
+	}
+}
+
+/*
  * Every typed array of int8 or int16 in a UBJSON document, into info, in
  * document order: XGBoost 1.7.4 reads typed arrays of float32, uint8, int32
  * and int64 only.
@@ -690,6 +817,8 @@ model_validate(const char *data, Size len, ModelInfo *info, MemoryContext forest
 		INVALID_MODEL("The top level is not an object.");
 	learner = require(root, "learner", DOC_OBJECT, "the model");
 	validate_learner(learner, info);
+	info->categorical = palloc0(sizeof(bool) * info->num_features);
+	read_feature_types(learner, info);
 	gbtree = gbtree_model(learner, &weights);
 	param = require(gbtree, "gbtree_model_param", DOC_OBJECT, "the gbtree model");
 	info->num_trees = (int) require_int_param(param, "num_trees", "gbtree_model_param",
@@ -700,6 +829,7 @@ model_validate(const char *data, Size len, ModelInfo *info, MemoryContext forest
 	info->forest = forest != NULL ? forest_finish(forest) : NULL;
 
 	info->feature_names = extract_feature_names(learner, info->num_features);
+	read_category_names(gbtree, info);
 	if (strcmp(format, "ubjson") == 0)
 	{
 		int			capacity = 0;

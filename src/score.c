@@ -161,8 +161,10 @@ feature_names_from_array(ArrayType *array, int *count)
 }
 
 /*
- * fraud_model_check(model bytea, features text[]): validate model bytes and
- * return them as XGBoost UBJSON, with the feature names to store.
+ * fraud_model_check(model bytea, features text[], categories jsonb): validate
+ * model bytes and return them as XGBoost UBJSON, with the feature names and
+ * the categories document to store.  (0.3's SQL definition has neither the
+ * categories argument nor the last column.)
  */
 Datum
 fraud_model_check(PG_FUNCTION_ARGS)
@@ -175,9 +177,10 @@ fraud_model_check(PG_FUNCTION_ARGS)
 	bytea	   *normalized;
 	ModelInfo	stored;
 	TupleDesc	tupdesc;
-	Datum		values[7];
-	bool		nulls[7] = {0};
+	Datum		values[8];
+	bool		nulls[8] = {0};
 	Datum	   *name_datums;
+	Jsonb	   *categories;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -201,6 +204,8 @@ fraud_model_check(PG_FUNCTION_ARGS)
 				 errhint("Pass the names, in the model's feature order, in the features argument (XGBoost calls them f0 to f%d).",
 						 info.num_features - 1)));
 	model_check_feature_names(names, num_names, info.num_features);
+	categories = categories_effective(&info, names,
+									  PG_NARGS() > 2 && !PG_ARGISNULL(2) ? PG_GETARG_JSONB_P(2) : NULL);
 
 	normalized = model_normalize(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), &info);
 	ubjson = normalized != NULL ?
@@ -227,5 +232,9 @@ fraud_model_check(PG_FUNCTION_ARGS)
 	values[5] = PointerGetDatum(construct_array(name_datums, num_names, TEXTOID, -1, false,
 												TYPALIGN_INT));
 	values[6] = PointerGetDatum(ubjson);
+	values[7] = PointerGetDatum(categories);
+	nulls[7] = categories == NULL;
+	if (tupdesc->natts > (int) lengthof(values))
+		elog(ERROR, "fraud_model_check must return at most %d columns", (int) lengthof(values));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

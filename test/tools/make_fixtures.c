@@ -10,6 +10,12 @@
  * predicts for a fixed set of test rows.  The extension must reproduce
  * those scores.
  *
+ * A second, independent data set (own seeds, own features) trains the
+ * categorical model: two of its features are declared categorical, so that
+ * XGBoost learns partition splits (a node sends a set of codes right and
+ * every other code left), and its test rows probe the codes XGBoost treats
+ * specially: unseen, negative, huge and non-integer ones.
+ *
  * Build and run (from test/tools):
  *
  *		cc -O2 -Wall -Wextra -o make_fixtures make_fixtures.c -lxgboost
@@ -19,8 +25,10 @@
  *
  * Determinism: the data come from a private splitmix64 generator with fixed
  * seeds and only use exactly rounded IEEE arithmetic (no libm calls), and
- * XGBoost is run with nthread=1, seed=0 and tree_method=exact, so a rerun
- * with the same XGBoost version reproduces the files byte for byte.
+ * XGBoost is run with nthread=1, seed=0 and tree_method=exact (hist for the
+ * categorical model: exact has no categorical splits; hist without row or
+ * column sampling draws no random numbers either), so a rerun with the same
+ * XGBoost version reproduces the files byte for byte.
  *
  * Test row values are built as text first (exactly what goes into the CSV)
  * and then parsed with strtod() and cast to float, i.e. the same way a
@@ -39,11 +47,25 @@
 
 #define NFEATURES		5
 #define NTRAIN			4000
-#define MAX_TEST_ROWS	64
+#define MAX_TEST_ROWS	96
 #define FIELD_LEN		32
 
 #define TRAIN_SEED		UINT64_C(20240501)
 #define TEST_SEED		UINT64_C(777)
+
+/* The categorical model: its own features, data set and seeds */
+#define CAT_NFEATURES	4
+#define CAT_NTRAIN		4000
+#define CAT_NMERCHANT	20		/* merchant_category codes 0..19 */
+#define CAT_NCHANNEL	4		/* channel codes 0..3 */
+
+#define CAT_TRAIN_SEED	UINT64_C(20240917)
+#define CAT_TEST_SEED	UINT64_C(4242)
+
+/* Room for the per-node arrays of one tree read out of a saved model */
+#define MAX_TREE_NODES	64
+
+#define lengthof(array) (sizeof(array) / sizeof((array)[0]))
 
 #define PREDICT_CONFIG \
 	"{\"type\": 0, \"training\": false, \"iteration_begin\": 0, " \
@@ -74,6 +96,28 @@ enum
 	F_IS_FOREIGN
 };
 
+static const char *cat_feature_names[CAT_NFEATURES] = {
+	"amount", "merchant_category", "channel", "hour"
+};
+
+/*
+ * The types the Python package records for a pandas frame with float64,
+ * category, category and int64 columns.  Only "c" changes how XGBoost
+ * trains; the others are kept in the model as they are.
+ */
+static const char *cat_feature_types[CAT_NFEATURES] = {
+	"float", "c", "c", "int"
+};
+
+/* Column indexes of the categorical model, in feature order */
+enum
+{
+	C_AMOUNT = 0,
+	C_MERCHANT,
+	C_CHANNEL,
+	C_HOUR
+};
+
 typedef struct Rng
 {
 	uint64_t	state;
@@ -88,6 +132,15 @@ typedef struct Transaction
 	double		is_foreign;
 } Transaction;
 
+typedef struct CatTransaction
+{
+	double		amount;
+	double		merchant_category;
+	double		channel;
+	double		hour;
+} CatTransaction;
+
+/* NFEATURES is the wider of the two models */
 typedef struct TestRow
 {
 	char		field[NFEATURES][FIELD_LEN];	/* "" means missing */
@@ -95,6 +148,7 @@ typedef struct TestRow
 
 typedef struct TestSet
 {
+	int			ncol;			/* fields used in each row */
 	int			nrows;
 	TestRow		rows[MAX_TEST_ROWS];
 } TestSet;
@@ -352,6 +406,143 @@ first_columns(const float *data, int ncol)
 	return out;
 }
 
+/*
+ * Draw one transaction for the categorical model.  Always consumes the same
+ * number of random draws.
+ */
+static void
+draw_cat_transaction(Rng *rng, CatTransaction *t)
+{
+	double		u_amount = rng_uniform(rng);
+	double		u_merchant = rng_uniform(rng);
+	double		u_channel = rng_uniform(rng);
+	double		u_hour = rng_uniform(rng);
+
+	/* same heavy tailed amounts as draw_transaction() */
+	t->amount = round_to(10.0 * (1.0 / (1.0 - 0.998 * u_amount) - 1.0) + 0.5,
+						 100.0);
+	t->merchant_category = floor_pos(u_merchant * CAT_NMERCHANT);
+	/* channels 0..3 get 45%, 30%, 15%, 10% of the transactions */
+	if (u_channel < 0.45)
+		t->channel = 0.0;
+	else if (u_channel < 0.75)
+		t->channel = 1.0;
+	else if (u_channel < 0.90)
+		t->channel = 2.0;
+	else
+		t->channel = 3.0;
+	t->hour = floor_pos(u_hour * 24.0);
+}
+
+/*
+ * Risk level of a merchant category: 2 for 3, 7, 11, 15, 1 for 0, 9, 18,
+ * else 0.  The risky codes are scattered on purpose: no threshold on the
+ * code separates them, and one category on its own explains little, so the
+ * trees need partition splits that send several categories the same way.
+ */
+static int
+merchant_risk_level(double code)
+{
+	int			c = (int) code;
+
+	if (c == 3 || c == 7 || c == 11 || c == 15)
+		return 2;
+	if (c == 0 || c == 9 || c == 18)
+		return 1;
+	return 0;
+}
+
+/*
+ * Fraud probability for the categorical model: a product of risk factors,
+ * non-monotone in both categorical codes (channel 2 is risky, 3 mildly, 0
+ * and 1 not) so that they cannot stand in for numbers.
+ */
+static double
+cat_fraud_probability(const CatTransaction *t)
+{
+	double		p = 0.016;
+	int			level = merchant_risk_level(t->merchant_category);
+
+	if (level == 2)
+		p *= 6.0;
+	else if (level == 1)
+		p *= 2.5;
+
+	if (t->channel == 2.0)
+		p *= 4.0;
+	else if (t->channel == 3.0)
+		p *= 1.75;
+
+	if (t->amount >= 400.0)
+		p *= 2.5;
+	else if (t->amount < 2.0)
+		p *= 2.0;
+
+	if (t->hour <= 5.0)
+		p *= 2.0;
+
+	return (p > 0.9) ? 0.9 : p;
+}
+
+/*
+ * Fill data (row major, CAT_NTRAIN x CAT_NFEATURES) and labels.
+ * merchant_category is missing ~10% of the time, much more often for the
+ * riskiest categories: so a missing code carries information and the
+ * learned default direction of a categorical split is not just the side
+ * with more rows.  channel is missing ~5% of the time, more often for the
+ * risky channel 2: without any missing channel in training, every channel
+ * split defaults left, and the test rows could not tell "unseen code goes
+ * left" from "unseen code goes the default way" on that feature.
+ */
+static void
+make_cat_training_data(float *data, float *labels)
+{
+	Rng			rng = {CAT_TRAIN_SEED};
+	int			nfraud = 0;
+	int			nmiss = 0;
+	int			nmiss_channel = 0;
+
+	for (int i = 0; i < CAT_NTRAIN; i++)
+	{
+		CatTransaction t;
+		float	   *row = data + (size_t) i * CAT_NFEATURES;
+		double		u_label;
+		double		u_miss;
+		double		u_miss_channel;
+
+		draw_cat_transaction(&rng, &t);
+		u_label = rng_uniform(&rng);
+		u_miss = rng_uniform(&rng);
+		u_miss_channel = rng_uniform(&rng);
+
+		labels[i] = (u_label < cat_fraud_probability(&t)) ? 1.0f : 0.0f;
+		nfraud += (labels[i] != 0.0f);
+
+		row[C_AMOUNT] = (float) t.amount;
+		row[C_MERCHANT] = (float) t.merchant_category;
+		row[C_CHANNEL] = (float) t.channel;
+		row[C_HOUR] = (float) t.hour;
+
+		if (u_miss < ((merchant_risk_level(t.merchant_category) == 2) ?
+					  0.25 : 0.06))
+		{
+			row[C_MERCHANT] = NAN;
+			nmiss++;
+		}
+		if (u_miss_channel < ((t.channel == 2.0) ? 0.15 : 0.03))
+		{
+			row[C_CHANNEL] = NAN;
+			nmiss_channel++;
+		}
+	}
+
+	fprintf(stderr,
+			"categorical training data: %d rows, %d fraud (%.2f%%), "
+			"merchant_category missing %.2f%%, channel missing %.2f%%\n",
+			CAT_NTRAIN, nfraud, 100.0 * nfraud / CAT_NTRAIN,
+			100.0 * nmiss / CAT_NTRAIN, 100.0 * nmiss_channel / CAT_NTRAIN);
+}
+
 
 /* ---------------------------------------------------------------------
  * XGBoost helpers
@@ -412,6 +603,72 @@ train(DMatrixHandle dtrain, int nnames, const char *objective, int rounds,
 	return booster;
 }
 
+/*
+ * DMatrix for the categorical model.  with_info sets feature names and
+ * types: XGBoost only learns categorical splits for features whose type on
+ * the training DMatrix is "c" (prediction goes by the splits in the trees).
+ */
+static DMatrixHandle
+make_cat_dmatrix(const float *data, int nrow, const float *labels,
+				 int with_info)
+{
+	DMatrixHandle dmat;
+
+	XGB_CHECK(XGDMatrixCreateFromMat(data, (bst_ulong) nrow, CAT_NFEATURES,
+									 NAN, &dmat));
+	if (labels != NULL)
+		XGB_CHECK(XGDMatrixSetFloatInfo(dmat, "label", labels,
+										(bst_ulong) nrow));
+	if (with_info)
+	{
+		XGB_CHECK(XGDMatrixSetStrFeatureInfo(dmat, "feature_name",
+											 cat_feature_names,
+											 CAT_NFEATURES));
+		XGB_CHECK(XGDMatrixSetStrFeatureInfo(dmat, "feature_type",
+											 cat_feature_types,
+											 CAT_NFEATURES));
+	}
+	return dmat;
+}
+
+/*
+ * Train the categorical model.  tree_method=hist because exact cannot split
+ * on categories.  max_cat_to_onehot=1 because a feature with fewer
+ * categories than that gets one-hot splits (one code against the rest):
+ * with 1 every categorical split is a partition, whatever the default (4 in
+ * 1.7, just enough for channel's 4 codes).  Names and types go on the
+ * booster too, as in train(): only those are recorded in the saved model.
+ */
+static BoosterHandle
+train_categorical(DMatrixHandle dtrain, int rounds, int depth)
+{
+	BoosterHandle booster;
+	char		depth_str[16];
+
+	snprintf(depth_str, sizeof(depth_str), "%d", depth);
+
+	XGB_CHECK(XGBoosterCreate(&dtrain, 1, &booster));
+	XGB_CHECK(XGBoosterSetParam(booster, "booster", "gbtree"));
+	XGB_CHECK(XGBoosterSetParam(booster, "objective", "binary:logistic"));
+	XGB_CHECK(XGBoosterSetParam(booster, "tree_method", "hist"));
+	XGB_CHECK(XGBoosterSetParam(booster, "max_cat_to_onehot", "1"));
+	XGB_CHECK(XGBoosterSetParam(booster, "max_depth", depth_str));
+	XGB_CHECK(XGBoosterSetParam(booster, "eta", "0.3"));
+	XGB_CHECK(XGBoosterSetParam(booster, "nthread", "1"));
+	XGB_CHECK(XGBoosterSetParam(booster, "seed", "0"));
+	XGB_CHECK(XGBoosterSetParam(booster, "validate_parameters", "1"));
+
+	XGB_CHECK(XGBoosterSetStrFeatureInfo(booster, "feature_name",
+										 cat_feature_names, CAT_NFEATURES));
+	XGB_CHECK(XGBoosterSetStrFeatureInfo(booster, "feature_type",
+										 cat_feature_types, CAT_NFEATURES));
+
+	for (int iter = 0; iter < rounds; iter++)
+		XGB_CHECK(XGBoosterUpdateOneIter(booster, iter, dtrain));
+
+	return booster;
+}
+
 static BoosterHandle
 load_model(const char *path)
 {
@@ -423,12 +680,11 @@ load_model(const char *path)
 	return booster;
 }
 
-/* Predict probabilities for nrow x NFEATURES rows; out gets nrow floats. */
+/* Predict probabilities for the nrow rows of dmat; out gets nrow floats. */
 static void
-predict(BoosterHandle booster, const float *data, int nrow, int with_names,
-		float *out)
+predict_dmatrix(BoosterHandle booster, DMatrixHandle dmat, int nrow,
+				float *out)
 {
-	DMatrixHandle dmat = make_dmatrix(data, nrow, NFEATURES, NULL, with_names);
 	const bst_ulong *shape;
 	bst_ulong	dim;
 	const float *result;
@@ -441,6 +697,16 @@ predict(BoosterHandle booster, const float *data, int nrow, int with_names,
 		exit(1);
 	}
 	memcpy(out, result, sizeof(float) * nrow);
+}
+
+/* Predict probabilities for nrow x NFEATURES rows; out gets nrow floats. */
+static void
+predict(BoosterHandle booster, const float *data, int nrow, int with_names,
+		float *out)
+{
+	DMatrixHandle dmat = make_dmatrix(data, nrow, NFEATURES, NULL, with_names);
+
+	predict_dmatrix(booster, dmat, nrow, out);
 	XGB_CHECK(XGDMatrixFree(dmat));
 }
 
@@ -479,30 +745,28 @@ save_legacy_binary(BoosterHandle booster, const char *path)
 
 
 /* ---------------------------------------------------------------------
- * Minimal reading of tree 0 out of a saved JSON model
+ * Minimal reading of trees out of a saved JSON model
  * ---------------------------------------------------------------------
  */
 
 /*
- * Parse the numeric array following the first occurrence of "key" in json.
- * XGBoost writes object keys in sorted order and trees in order, so the
- * first occurrence of a per-tree key belongs to tree 0.  Returns the number
- * of elements stored in out (more than max is an error).
+ * Parse the numeric array following the next occurrence of "key" at or
+ * after *pos, and move *pos past that array.  XGBoost writes object keys in
+ * sorted order and trees in order, so successive calls for a per-tree key
+ * see tree 0, tree 1, ...  Returns the number of elements stored in out
+ * (more than max is an error), or -1 if key does not occur again.
  */
 static int
-json_first_array(const char *json, const char *key, double *out, int max)
+json_next_array(const char **pos, const char *key, double *out, int max)
 {
 	char		pattern[64];
 	const char *p;
 	int			n = 0;
 
 	snprintf(pattern, sizeof(pattern), "\"%s\"", key);
-	p = strstr(json, pattern);
+	p = strstr(*pos, pattern);
 	if (p == NULL || (p = strchr(p, '[')) == NULL)
-	{
-		fprintf(stderr, "key \"%s\" not found in model JSON\n", key);
-		exit(1);
-	}
+		return -1;
 	p++;
 	for (;;)
 	{
@@ -527,7 +791,92 @@ json_first_array(const char *json, const char *key, double *out, int max)
 		out[n++] = v;
 		p = end;
 	}
+	*pos = p + 1;
 	return n;
+}
+
+/* The array of "key" in tree 0 (see json_next_array) */
+static int
+json_first_array(const char *json, const char *key, double *out, int max)
+{
+	const char *pos = json;
+	int			n = json_next_array(&pos, key, out, max);
+
+	if (n < 0)
+	{
+		fprintf(stderr, "key \"%s\" not found in model JSON\n", key);
+		exit(1);
+	}
+	return n;
+}
+
+/*
+ * Count the trees, nodes and categorical splits of a saved model, and give
+ * up unless some splits send several categories right: with one code per
+ * set the fixture would test nothing one-hot splits do not.  Also count
+ * categorical splits whose default direction is right, which the test rows
+ * with a missing code need to tell "missing" from "not in the set".
+ */
+static void
+check_categorical_model(const char *json, const char *name)
+{
+	static double split_type[MAX_TREE_NODES];
+	static double default_left[MAX_TREE_NODES];
+	static double sizes[MAX_TREE_NODES];
+	const char *pos_type = json;
+	const char *pos_left = json;
+	const char *pos_sizes = json;
+	int			ntrees = 0;
+	int			nnodes = 0;
+	int			ncat = 0;
+	int			nmulti = 0;
+	int			nright = 0;
+	int			maxsize = 0;
+
+	for (;;)
+	{
+		int			n = json_next_array(&pos_type, "split_type", split_type,
+										MAX_TREE_NODES);
+		int			nsizes;
+
+		if (n < 0)
+			break;
+		if (json_next_array(&pos_left, "default_left", default_left,
+							MAX_TREE_NODES) != n ||
+			(nsizes = json_next_array(&pos_sizes, "categories_sizes", sizes,
+									  MAX_TREE_NODES)) < 0)
+		{
+			fprintf(stderr, "%s: inconsistent arrays in tree %d\n",
+					name, ntrees);
+			exit(1);
+		}
+		ntrees++;
+		nnodes += n;
+		for (int i = 0; i < n; i++)
+		{
+			if (split_type[i] == 1.0)
+			{
+				ncat++;
+				nright += (default_left[i] == 0.0);
+			}
+		}
+		for (int i = 0; i < nsizes; i++)
+		{
+			nmulti += (sizes[i] >= 2.0);
+			if (sizes[i] > maxsize)
+				maxsize = (int) sizes[i];
+		}
+	}
+
+	fprintf(stderr,
+			"%s: %d trees, %d nodes, %d categorical splits "
+			"(%d with several categories, up to %d; %d default right)\n",
+			name, ntrees, nnodes, ncat, nmulti, maxsize, nright);
+	if (nmulti == 0)
+	{
+		fprintf(stderr, "%s: no partition splits, giving up\n", name);
+		exit(1);
+	}
 }
 
 
@@ -535,6 +884,24 @@ json_first_array(const char *json, const char *key, double *out, int max)
  * Test rows
  * ---------------------------------------------------------------------
  */
+
+/* Append a row made of set->ncol fields */
+static TestRow *
+add_fields(TestSet *set, const char *const *src)
+{
+	TestRow    *row;
+
+	if (set->nrows >= MAX_TEST_ROWS)
+	{
+		fprintf(stderr, "too many test rows\n");
+		exit(1);
+	}
+	row = &set->rows[set->nrows++];
+	memset(row, 0, sizeof(TestRow));
+	for (int j = 0; j < set->ncol; j++)
+		snprintf(row->field[j], FIELD_LEN, "%s", src[j]);
+	return row;
+}
 
 static TestRow *
 add_row(TestSet *set, const char *amount, const char *hour,
@@ -544,17 +911,19 @@ add_row(TestSet *set, const char *amount, const char *hour,
 	const char *src[NFEATURES] = {
 		amount, hour, merchant_risk, card_age_days, is_foreign
 	};
-	TestRow    *row;
 
-	if (set->nrows >= MAX_TEST_ROWS)
-	{
-		fprintf(stderr, "too many test rows\n");
-		exit(1);
-	}
-	row = &set->rows[set->nrows++];
-	for (int j = 0; j < NFEATURES; j++)
-		snprintf(row->field[j], FIELD_LEN, "%s", src[j]);
-	return row;
+	return add_fields(set, src);
+}
+
+static TestRow *
+add_cat_row(TestSet *set, const char *amount, const char *merchant_category,
+			const char *channel, const char *hour)
+{
+	const char *src[CAT_NFEATURES] = {
+		amount, merchant_category, channel, hour
+	};
+
+	return add_fields(set, src);
 }
 
 static void
@@ -617,26 +986,33 @@ add_edge_rows(TestSet *set)
  * value whose double is below the threshold but that rounds to the
  * threshold as a float.  XGBoost casts inputs to float and sends a value
  * left iff value < threshold, so these catch "<" vs "<=" mistakes and
- * comparisons done in double precision.
+ * comparisons done in double precision.  Each row is base with one field
+ * replaced.  Categorical splits have no threshold and are skipped.
  */
 static void
-add_threshold_rows(TestSet *set, const char *model_json, int max_at,
-				   int max_below, int max_trap)
+add_threshold_rows(TestSet *set, const char *model_json,
+				   const char *const *base, int max_at, int max_below,
+				   int max_trap)
 {
-	static const char *base[NFEATURES] = {"120.00", "13", "0.2", "400", "0"};
-	double		left[64];
-	double		index[64];
-	double		cond[64];
+	double		left[MAX_TREE_NODES];
+	double		index[MAX_TREE_NODES];
+	double		cond[MAX_TREE_NODES];
+	double		type[MAX_TREE_NODES];
 	int			nnodes;
-	int			seen_feat[64];
-	float		seen_val[64];
+	int			seen_feat[MAX_TREE_NODES];
+	float		seen_val[MAX_TREE_NODES];
 	int			nseen = 0;
 	int			nbelow = 0;
 	int			ntrap = 0;
 
-	nnodes = json_first_array(model_json, "left_children", left, 64);
-	if (json_first_array(model_json, "split_indices", index, 64) != nnodes ||
-		json_first_array(model_json, "split_conditions", cond, 64) != nnodes)
+	nnodes = json_first_array(model_json, "left_children", left,
+							  MAX_TREE_NODES);
+	if (json_first_array(model_json, "split_indices", index,
+						 MAX_TREE_NODES) != nnodes ||
+		json_first_array(model_json, "split_conditions", cond,
+						 MAX_TREE_NODES) != nnodes ||
+		json_first_array(model_json, "split_type", type,
+						 MAX_TREE_NODES) != nnodes)
 	{
 		fprintf(stderr, "inconsistent tree 0 arrays\n");
 		exit(1);
@@ -651,7 +1027,9 @@ add_threshold_rows(TestSet *set, const char *model_json, int max_at,
 
 		if (left[n] < 0)
 			continue;			/* leaf */
-		if (feat < 0 || feat >= NFEATURES)
+		if (type[n] != 0.0)
+			continue;			/* categorical */
+		if (feat < 0 || feat >= set->ncol)
 		{
 			fprintf(stderr, "bad split index %d in tree 0\n", feat);
 			exit(1);
@@ -665,12 +1043,12 @@ add_threshold_rows(TestSet *set, const char *model_json, int max_at,
 		seen_val[nseen] = thr;
 		nseen++;
 
-		row = add_row(set, base[0], base[1], base[2], base[3], base[4]);
+		row = add_fields(set, base);
 		snprintf(row->field[feat], FIELD_LEN, "%.9g", (double) thr);
 
 		if (nbelow < max_below && thr > 0.0f)
 		{
-			row = add_row(set, base[0], base[1], base[2], base[3], base[4]);
+			row = add_fields(set, base);
 			snprintf(row->field[feat], FIELD_LEN, "%.9g",
 					 (double) float_below(thr));
 			nbelow++;
@@ -686,8 +1064,7 @@ add_threshold_rows(TestSet *set, const char *model_json, int max_at,
 			if (strtod(text, NULL) < (double) thr &&
 				(float) strtod(text, NULL) == thr)
 			{
-				row = add_row(set, base[0], base[1], base[2], base[3],
-							  base[4]);
+				row = add_fields(set, base);
 				snprintf(row->field[feat], FIELD_LEN, "%s", text);
 				ntrap++;
 			}
@@ -695,15 +1072,103 @@ add_threshold_rows(TestSet *set, const char *model_json, int max_at,
 	}
 }
 
+/*
+ * Random rows for the categorical model, in range, with a few missing
+ * values (a missing code takes the split's default direction).
+ */
+static void
+add_cat_random_rows(TestSet *set, int count)
+{
+	Rng			rng = {CAT_TEST_SEED};
+
+	for (int i = 1; i <= count; i++)
+	{
+		CatTransaction t;
+		char		f[CAT_NFEATURES][FIELD_LEN];
+
+		draw_cat_transaction(&rng, &t);
+		snprintf(f[C_AMOUNT], FIELD_LEN, "%.2f", t.amount);
+		snprintf(f[C_MERCHANT], FIELD_LEN, "%.0f", t.merchant_category);
+		snprintf(f[C_CHANNEL], FIELD_LEN, "%.0f", t.channel);
+		snprintf(f[C_HOUR], FIELD_LEN, "%.0f", t.hour);
+
+		if (i == 3 || i == 8)
+			f[C_MERCHANT][0] = '\0';
+		if (i == 5 || i == 8)
+			f[C_CHANNEL][0] = '\0';
+		if (i == 10)
+			f[C_AMOUNT][0] = '\0';
+		if (i == 11)
+			f[C_HOUR][0] = '\0';
+
+		add_cat_row(set, f[0], f[1], f[2], f[3]);
+	}
+}
+
+/*
+ * Rows aimed at the categorical splits, all from the same base row with one
+ * code replaced.  First every trained code of each feature: whatever set a
+ * split on that feature holds, some rows carry codes it names (right) and
+ * some codes it leaves out (left).  Then codes that training never saw,
+ * which XGBoost sends left whatever the default direction: 20, 21 and 31
+ * still fall in the first 32-bit word of a set's bit field, 32, 33, 63 and
+ * 64 beyond it (and across word boundaries); 2^24 - 1 is the largest code
+ * XGBoost accepts, 2^24 and up are invalid, and so are negative codes,
+ * -0.5 included, although it truncates to 0; -0 is code 0.  Then
+ * non-integer codes, which XGBoost truncates toward zero: 3.9 and 7.2 are
+ * the risky 3 and 7, and 3.99999999 is below 4 as a double but 4 once cast
+ * to float.  A missing code is in add_cat_edge_rows().
+ */
+static void
+add_cat_code_rows(TestSet *set)
+{
+	static const char *const odd_merchant[] = {
+		"20", "21", "31", "32", "33", "63", "64", "1000", "65535",
+		"16777215", "16777216", "1e9",
+		"-1", "-0.5", "-0",
+		"0.5", "3.9", "7.2", "3.99999999"
+	};
+	static const char *const odd_channel[] = {
+		"4", "32", "-1", "2.5"
+	};
+	char		code[FIELD_LEN];
+
+	for (int c = 0; c < CAT_NMERCHANT; c++)
+	{
+		snprintf(code, FIELD_LEN, "%d", c);
+		add_cat_row(set, "120.00", code, "1", "13");
+	}
+	for (int c = 0; c < CAT_NCHANNEL; c++)
+	{
+		snprintf(code, FIELD_LEN, "%d", c);
+		add_cat_row(set, "120.00", "5", code, "13");
+	}
+	for (int i = 0; i < (int) lengthof(odd_merchant); i++)
+		add_cat_row(set, "120.00", odd_merchant[i], "1", "13");
+	for (int i = 0; i < (int) lengthof(odd_channel); i++)
+		add_cat_row(set, "120.00", "5", odd_channel[i], "13");
+}
+
+/* Missing values alone and together, for the categorical model */
+static void
+add_cat_edge_rows(TestSet *set)
+{
+	add_cat_row(set, "", "", "", "");
+	add_cat_row(set, "120.00", "", "1", "13");
+	add_cat_row(set, "120.00", "5", "", "13");
+	add_cat_row(set, "120.00", "", "", "13");
+}
+
 /* Parse the text fields into a row-major float matrix (NaN = missing) */
 static float *
 test_matrix(const TestSet *set)
 {
-	float	   *data = xmalloc(sizeof(float) * set->nrows * NFEATURES);
+	int			ncol = set->ncol;
+	float	   *data = xmalloc(sizeof(float) * set->nrows * ncol);
 
 	for (int i = 0; i < set->nrows; i++)
 	{
-		for (int j = 0; j < NFEATURES; j++)
+		for (int j = 0; j < ncol; j++)
 		{
 			const char *s = set->rows[i].field[j];
 			char	   *end;
@@ -711,7 +1176,7 @@ test_matrix(const TestSet *set)
 
 			if (s[0] == '\0')
 			{
-				data[i * NFEATURES + j] = NAN;
+				data[i * ncol + j] = NAN;
 				continue;
 			}
 			errno = 0;
@@ -721,7 +1186,7 @@ test_matrix(const TestSet *set)
 				fprintf(stderr, "bad test value \"%s\"\n", s);
 				exit(1);
 			}
-			data[i * NFEATURES + j] = (float) v;
+			data[i * ncol + j] = (float) v;
 		}
 	}
 	return data;
@@ -740,6 +1205,148 @@ report_same(const char *what, const float *a, const float *b, int n)
 			same_floats(a, b, n) ? "identical" : "DIFFERENT");
 }
 
+/* Write the test rows and their scores as name, with a header line */
+static void
+write_expected_csv(const char *name, const char *const *names,
+				   const TestSet *set, const float *score)
+{
+	FILE	   *csv = fopen(out_path(name), "w");
+
+	if (csv == NULL)
+	{
+		fprintf(stderr, "could not open %s: %s\n", name, strerror(errno));
+		exit(1);
+	}
+	fprintf(csv, "id");
+	for (int j = 0; j < set->ncol; j++)
+		fprintf(csv, ",%s", names[j]);
+	fprintf(csv, ",score\n");
+	for (int i = 0; i < set->nrows; i++)
+	{
+		fprintf(csv, "%d", i + 1);
+		for (int j = 0; j < set->ncol; j++)
+			fprintf(csv, ",%s", set->rows[i].field[j]);
+		fprintf(csv, ",%.9g\n", (double) score[i]);
+	}
+	if (fclose(csv) != 0)
+	{
+		fprintf(stderr, "could not write %s\n", name);
+		exit(1);
+	}
+	fprintf(stderr, "%s: wrote %d test rows\n", name, set->nrows);
+}
+
+
+/* ---------------------------------------------------------------------
+ * The categorical model
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * categorical.{json,ubj} and categorical_expected.csv.  The scores must
+ * come out the same from the in-memory model, both saved formats, and a
+ * test DMatrix without feature names and types (XGBoost predicts from the
+ * split types stored in the trees; the extension has nothing else either).
+ */
+static void
+make_categorical_fixtures(void)
+{
+	/*
+	 * A risky merchant: in tree 0 its path meets amount and hour splits,
+	 * where a safe one goes straight to a leaf.
+	 */
+	static const char *const threshold_base[CAT_NFEATURES] = {
+		"120.00", "3", "1", "13"
+	};
+	float	   *train_data;
+	float	   *labels;
+	DMatrixHandle dtrain;
+	DMatrixHandle dtest;
+	DMatrixHandle dtest_plain;
+	BoosterHandle booster;
+	BoosterHandle from_json;
+	BoosterHandle from_ubj;
+	TestSet    *tests;
+	float	   *test_data;
+	float	   *score_mem;
+	float	   *score_json;
+	float	   *score_ubj;
+	float	   *score_plain;
+	char	   *model_json;
+
+	train_data = xmalloc(sizeof(float) * CAT_NTRAIN * CAT_NFEATURES);
+	labels = xmalloc(sizeof(float) * CAT_NTRAIN);
+	make_cat_training_data(train_data, labels);
+
+	/* 20 rounds, depth 4, as small.json */
+	dtrain = make_cat_dmatrix(train_data, CAT_NTRAIN, labels, 1);
+	booster = train_categorical(dtrain, 20, 4);
+	XGB_CHECK(XGBoosterSaveModel(booster, out_path("categorical.json")));
+	XGB_CHECK(XGBoosterSaveModel(booster, out_path("categorical.ubj")));
+
+	model_json = read_file(out_path("categorical.json"), NULL);
+	check_categorical_model(model_json, "categorical.json");
+
+	/* test rows */
+	tests = xmalloc(sizeof(TestSet));
+	tests->ncol = CAT_NFEATURES;
+	tests->nrows = 0;
+	add_cat_random_rows(tests, 12);
+	add_cat_edge_rows(tests);
+	add_cat_code_rows(tests);
+	add_threshold_rows(tests, model_json, threshold_base, 6, 3, 2);
+	test_data = test_matrix(tests);
+
+	/* predictions */
+	score_mem = xmalloc(sizeof(float) * tests->nrows);
+	score_json = xmalloc(sizeof(float) * tests->nrows);
+	score_ubj = xmalloc(sizeof(float) * tests->nrows);
+	score_plain = xmalloc(sizeof(float) * tests->nrows);
+
+	from_json = load_model(out_path("categorical.json"));
+	from_ubj = load_model(out_path("categorical.ubj"));
+	dtest = make_cat_dmatrix(test_data, tests->nrows, NULL, 1);
+	dtest_plain = make_cat_dmatrix(test_data, tests->nrows, NULL, 0);
+
+	predict_dmatrix(booster, dtest, tests->nrows, score_mem);
+	predict_dmatrix(from_json, dtest, tests->nrows, score_json);
+	predict_dmatrix(from_ubj, dtest, tests->nrows, score_ubj);
+	predict_dmatrix(from_json, dtest_plain, tests->nrows, score_plain);
+
+	report_same("categorical.json vs categorical.ubj", score_json, score_ubj,
+				tests->nrows);
+	report_same("categorical.json vs in-memory model", score_json, score_mem,
+				tests->nrows);
+	report_same("typed vs untyped test DMatrix", score_json, score_plain,
+				tests->nrows);
+	if (!same_floats(score_json, score_ubj, tests->nrows) ||
+		!same_floats(score_json, score_mem, tests->nrows) ||
+		!same_floats(score_json, score_plain, tests->nrows))
+	{
+		fprintf(stderr, "categorical predictions disagree, giving up\n");
+		exit(1);
+	}
+
+	write_expected_csv("categorical_expected.csv", cat_feature_names, tests,
+					   score_json);
+
+	XGB_CHECK(XGBoosterFree(from_json));
+	XGB_CHECK(XGBoosterFree(from_ubj));
+	XGB_CHECK(XGBoosterFree(booster));
+	XGB_CHECK(XGDMatrixFree(dtest));
+	XGB_CHECK(XGDMatrixFree(dtest_plain));
+	XGB_CHECK(XGDMatrixFree(dtrain));
+	free(model_json);
+	free(tests);
+	free(test_data);
+	free(score_mem);
+	free(score_json);
+	free(score_ubj);
+	free(score_plain);
+	free(train_data);
+	free(labels);
+}
+
 
 /* ---------------------------------------------------------------------
  * main
@@ -749,6 +1356,9 @@ report_same(const char *what, const float *a, const float *b, int n)
 int
 main(int argc, char **argv)
 {
+	static const char *const threshold_base[NFEATURES] = {
+		"120.00", "13", "0.2", "400", "0"
+	};
 	float	   *train_data;
 	float	   *labels;
 	float	   *data3;
@@ -766,7 +1376,6 @@ main(int argc, char **argv)
 	float	   *score_bin;
 	float	   *score_nonames_dmat;
 	char	   *model_json;
-	FILE	   *csv;
 	int			major,
 				minor,
 				patch;
@@ -816,10 +1425,11 @@ main(int argc, char **argv)
 	/* test rows */
 	model_json = read_file(out_path("small.json"), NULL);
 	tests = xmalloc(sizeof(TestSet));
+	tests->ncol = NFEATURES;
 	tests->nrows = 0;
 	add_random_rows(tests, 20);
 	add_edge_rows(tests);
-	add_threshold_rows(tests, model_json, 6, 4, 2);
+	add_threshold_rows(tests, model_json, threshold_base, 6, 4, 2);
 	test_data = test_matrix(tests);
 
 	/* predictions: in-memory model and the three saved formats */
@@ -855,31 +1465,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 
-	/* small_expected.csv */
-	csv = fopen(out_path("small_expected.csv"), "w");
-	if (csv == NULL)
-	{
-		fprintf(stderr, "could not open small_expected.csv: %s\n",
-				strerror(errno));
-		return 1;
-	}
-	fprintf(csv, "id");
-	for (int j = 0; j < NFEATURES; j++)
-		fprintf(csv, ",%s", feature_names[j]);
-	fprintf(csv, ",score\n");
-	for (int i = 0; i < tests->nrows; i++)
-	{
-		fprintf(csv, "%d", i + 1);
-		for (int j = 0; j < NFEATURES; j++)
-			fprintf(csv, ",%s", tests->rows[i].field[j]);
-		fprintf(csv, ",%.9g\n", (double) score_json[i]);
-	}
-	if (fclose(csv) != 0)
-	{
-		fprintf(stderr, "could not write small_expected.csv\n");
-		return 1;
-	}
-	fprintf(stderr, "wrote %d test rows\n", tests->nrows);
+	write_expected_csv("small_expected.csv", feature_names, tests,
+					   score_json);
 
 	XGB_CHECK(XGBoosterFree(from_json));
 	XGB_CHECK(XGBoosterFree(from_ubj));
@@ -898,5 +1485,8 @@ main(int argc, char **argv)
 	free(data3);
 	free(train_data);
 	free(labels);
+
+	/* last, so that nothing above depends on it */
+	make_categorical_fixtures();
 	return 0;
 }
