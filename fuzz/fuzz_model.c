@@ -11,7 +11,10 @@
  * input), forest_predict is run on a few rows and compared, bit for bit,
  * with a plain XGBoost-style walk of the same document: every node a
  * branch, "value < condition" goes left, a missing value goes the default
- * way, leaves added in tree order in float, XGBoost's float sigmoid.
+ * way, a categorical split sends a code right when its list of categories
+ * has it (after truncation toward zero; negative codes and codes of 2^24
+ * and more never), leaves added in tree order in float, XGBoost's float
+ * sigmoid.
  * The forest also goes through forest_to_bytes and forest_from_bytes, as
  * catalog.c stores and reloads it, and must come back scoring the same.
  *
@@ -63,6 +66,11 @@ typedef struct RefTree
 	const double *split_index;
 	const double *split_cond;
 	const double *default_left;
+	const double *split_type;	/* NULL: no categorical split */
+	const DocValue *categories_nodes;
+	const DocValue *categories_segments;
+	const DocValue *categories_sizes;
+	const DocValue *categories;
 } RefTree;
 
 static const double *
@@ -98,6 +106,14 @@ ref_trees(const char *data, size_t size, int num_trees)
 		result[t].split_index = ref_array(tree, "split_indices");
 		result[t].split_cond = ref_array(tree, "split_conditions");
 		result[t].default_left = ref_array(tree, "default_left");
+		if (doc_get(tree, "split_type") != NULL)
+		{
+			result[t].split_type = ref_array(tree, "split_type");
+			result[t].categories_nodes = doc_get(tree, "categories_nodes");
+			result[t].categories_segments = doc_get(tree, "categories_segments");
+			result[t].categories_sizes = doc_get(tree, "categories_sizes");
+			result[t].categories = doc_get(tree, "categories");
+		}
 	}
 	return result;
 }
@@ -109,6 +125,31 @@ ref_sigmoid(float x)
 	float		neg = Min(-x, 88.7f);
 
 	return 1.0f / (expf(neg) + 1.0f + eps);
+}
+
+/* Whether node i's list of categories has the code of v (not missing). */
+static bool
+ref_category_chosen(const RefTree *tree, int i, float v)
+{
+	double		code;
+
+	if (v < 0 || v >= 16777216.0f)
+		return false;
+	code = trunc((double) v);
+	for (int k = 0; k < tree->categories_nodes->count; k++)
+	{
+		int			begin;
+		int			size;
+
+		if (tree->categories_nodes->u.numbers[k] != i)
+			continue;
+		begin = (int) tree->categories_segments->u.numbers[k];
+		size = (int) tree->categories_sizes->u.numbers[k];
+		for (int j = begin; j < begin + size; j++)
+			if (tree->categories->u.numbers[j] == code)
+				return true;
+	}
+	return false;
 }
 
 /* XGBoost 1.7's CPU predictor for one row, written the obvious way. */
@@ -130,6 +171,8 @@ ref_predict(const RefTree *trees, int num_trees, double base_score, const float 
 
 			if (isnan(v))
 				go_left = tree->default_left[i] != 0;
+			else if (tree->split_type != NULL && tree->split_type[i] == 1)
+				go_left = !ref_category_chosen(tree, i, v);
 			else
 				go_left = v < (float) tree->split_cond[i];
 			i = (int) (go_left ? tree->left[i] : tree->right[i]);
@@ -168,7 +211,8 @@ random_input(uint64 *rng, const RefTree *trees, int num_trees)
 		case 1:
 			return (r >> 8) % 2 ? INFINITY : -INFINITY;
 		case 2:
-			return (float) ((int) ((r >> 8) % 21) - 10);
+			/* small integers and halves: category codes too */
+			return (float) ((int) ((r >> 8) % 41) - 10) + ((r >> 20) % 4 == 0 ? 0.5f : 0.0f);
 		case 3:
 			{
 				uint32		bits = (uint32) (r >> 16);

@@ -39,6 +39,9 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/syscache.h"
+
+#include "fraud_score.h"
 
 #include "shim.h"
 
@@ -773,6 +776,45 @@ pg_detoast_datum(struct varlena *datum)
 	if (VARATT_IS_EXTENDED(datum))
 		shim_fail("pg_detoast_datum: a toasted or short-header datum reached the shim");
 	return datum;
+}
+
+/*
+ * The trigger's category columns (features_from_values) and category
+ * lookups: fuzz_features builds its keys without category names and scores
+ * jsonb only, so none of these is reached.
+ */
+struct varlena *
+pg_detoast_datum_packed(struct varlena *datum)
+{
+	shim_fail("pg_detoast_datum_packed: a text column reached the shim");
+	return datum;
+}
+
+bool
+type_is_enum(Oid typid)
+{
+	shim_fail("type_is_enum: a relation's columns reached the shim");
+	return false;
+}
+
+HeapTuple
+SearchSysCache1(int cacheId, Datum key1)
+{
+	shim_fail("SearchSysCache1: an enum column reached the shim");
+	return NULL;
+}
+
+void
+ReleaseSysCache(HeapTuple tuple)
+{
+	shim_fail("ReleaseSysCache: an enum column reached the shim");
+}
+
+float
+categories_code(const CategoryNames *lookup, const char *name, int len)
+{
+	shim_fail("categories_code: keys with category names reached the shim");
+	return -1.0f;
 }
 
 /* -------------------------------------------------------------- numeric */

@@ -194,6 +194,7 @@ forest_begin(int num_trees, int num_features, float base_score, bool base_score_
 
 	forest->num_trees = 0;		/* counts the trees added */
 	forest->capacity_trees = num_trees;
+	forest->context = context;
 	forest->roots = MemoryContextAlloc(context, sizeof(int32) * Max(num_trees, 1));
 	forest->capacity = 1024;
 	forest->nodes = MemoryContextAllocHuge(context, sizeof(ForestNode) * forest->capacity);
@@ -209,7 +210,7 @@ forest_begin(int num_trees, int num_features, float base_score, bool base_score_
 static void
 reserve_categories(Forest *forest, int sets, int words)
 {
-	MemoryContext context = GetMemoryChunkContext(forest->nodes);
+	MemoryContext context = forest->context;
 
 	if (forest->group_has_categories == NULL)
 	{

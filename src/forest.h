@@ -73,6 +73,7 @@ typedef struct Forest
 	int			num_nodes;
 	int			capacity;		/* nodes allocated; only while building */
 	int			capacity_trees; /* trees to come; only while building */
+	MemoryContext context;		/* the forest's; only while building */
 	int			num_features;
 	bool		unrepresentable;	/* a tree too big for ForestNode */
 	float		base_margin;	/* base_score as a margin, as XGBoost computes it */

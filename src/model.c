@@ -717,7 +717,7 @@ read_feature_categories(const DocValue *enc, int f, char ***names)
 			for (int i = start; i < end; i++)
 				utf8[i - start] = (char) (uint8) (int) values->u.numbers[i];
 			utf8[end - start] = '\0';
-			if (!pg_verify_mbstr(PG_UTF8, utf8, end - start, true))
+			if (pg_encoding_verifymbstr(PG_UTF8, utf8, end - start) != end - start)
 				INVALID_MODEL("Category %d of feature %d is not valid UTF-8.", k, f);
 			(*names)[k] = pg_any_to_server(utf8, end - start, PG_UTF8);
 		}
