@@ -108,6 +108,60 @@ SELECT fraud_model_check(convert_to(
             ']},"name":"gbtree"},"name":"dart","weight_drop":[1,1]},"learner_model_param"'), 'UTF8'))
 FROM fmt_json;
 
+-- A dart model and a random forest trained by XGBoost 1.7.4 itself
+-- (test/tools: dart with rate_drop 0.3, 20 trees weighted 0.11 to 0.75; a
+-- forest of 3 rounds of 4 parallel trees), scored as XGBoost scores them,
+-- as 1.7 saves them and as 1.0-1.5 and 3.1+ write them.
+\set dart_json `base64 -w0 :'abs_srcdir'/test/fixtures/dart.json`
+\set dart_ubj `base64 -w0 :'abs_srcdir'/test/fixtures/dart.ubj`
+\set forest_json `base64 -w0 :'abs_srcdir'/test/fixtures/forest.json`
+\set forest_ubj `base64 -w0 :'abs_srcdir'/test/fixtures/forest.ubj`
+\set dart_forest_csv `cat :'abs_srcdir'/test/fixtures/dart_forest_expected.csv`
+CREATE TABLE fmt_trained AS
+SELECT f[1]::int AS id, f[7]::float8 AS dart_score, f[8]::float8 AS forest_score
+FROM regexp_split_to_table(:'dart_forest_csv', E'\n') WITH ORDINALITY AS l(line, n),
+     LATERAL string_to_array(line, ',') AS f
+WHERE n > 1 AND line <> '';
+-- Rows (of 45) where each engine gives XGBoost's own score.
+CREATE FUNCTION pg_temp.trained_scores(model_name text, model bytea, kind text)
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    native int;
+    xgboost int;
+BEGIN
+    PERFORM fraud_model_load(model_name, model);
+    SELECT count(*) FILTER (WHERE fraud_score(r.doc, model_name)::float4
+                                  = (CASE kind WHEN 'dart' THEN t.dart_score ELSE t.forest_score END)::float4)
+    INTO native FROM fmt_rows r JOIN fmt_trained t USING (id);
+    PERFORM set_config('fraud_score.engine', 'xgboost', true);
+    SELECT count(*) FILTER (WHERE fraud_score(r.doc, model_name)::float4
+                                  = (CASE kind WHEN 'dart' THEN t.dart_score ELSE t.forest_score END)::float4)
+    INTO xgboost FROM fmt_rows r JOIN fmt_trained t USING (id);
+    PERFORM set_config('fraud_score.engine', 'native', true);
+    RETURN format('native %s, xgboost %s', native, xgboost);
+END $$;
+SELECT pg_temp.trained_scores('fmt_dart_json', decode(:'dart_json', 'base64'), 'dart') AS dart_json,
+       pg_temp.trained_scores('fmt_dart_ubj', decode(:'dart_ubj', 'base64'), 'dart') AS dart_ubj,
+       pg_temp.trained_scores('fmt_forest_json', decode(:'forest_json', 'base64'), 'forest') AS forest_json,
+       pg_temp.trained_scores('fmt_forest_ubj', decode(:'forest_ubj', 'base64'), 'forest') AS forest_ubj;
+-- As 1.0-1.5 (no num_parallel_tree) and 3.1+ (size_leaf_vector "1", base_score "[x]") write them.
+SELECT pg_temp.trained_scores('fmt_dart_1x', convert_to(replace(convert_from(decode(:'dart_json', 'base64'), 'UTF8'),
+                                                                '"num_parallel_tree":"1",', ''), 'UTF8'), 'dart') AS dart_1x,
+       pg_temp.trained_scores('fmt_forest_1x', convert_to(replace(convert_from(decode(:'forest_json', 'base64'), 'UTF8'),
+                                                                  '"num_parallel_tree":"4",', ''), 'UTF8'), 'forest') AS forest_1x,
+       pg_temp.trained_scores('fmt_dart_3x', convert_to(replace(replace(convert_from(decode(:'dart_json', 'base64'), 'UTF8'),
+                                                                        '"size_leaf_vector":"0"', '"size_leaf_vector":"1"'),
+                                                                '"base_score":"5E-1"', '"base_score":"[5E-1]"'), 'UTF8'), 'dart') AS dart_3x,
+       pg_temp.trained_scores('fmt_forest_3x', convert_to(replace(replace(convert_from(decode(:'forest_json', 'base64'), 'UTF8'),
+                                                                          '"size_leaf_vector":"0"', '"size_leaf_vector":"1"'),
+                                                                  '"base_score":"5E-1"', '"base_score":"[5E-1]"'), 'UTF8'), 'forest') AS forest_3x;
+-- (each rewrite above changes the text it names)
+SELECT strpos(j, '"num_parallel_tree":"4",') > 0 AND strpos(j, '"size_leaf_vector":"0"') > 0
+       AND strpos(j, '"base_score":"5E-1"') > 0 AS forest_rewritable,
+       strpos(d, '"num_parallel_tree":"1",') > 0 AND strpos(d, '"weight_drop":[') > 0 AS dart_rewritable
+FROM (SELECT convert_from(decode(:'forest_json', 'base64'), 'UTF8') AS j,
+             convert_from(decode(:'dart_json', 'base64'), 'UTF8') AS d) t;
+
 -- Refusals name the real reason.
 \set SHOW_CONTEXT never
 SELECT fraud_model_check(convert_to(replace(replace(j, '"num_target":"1"', '"num_target":"2"'),

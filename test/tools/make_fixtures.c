@@ -16,6 +16,11 @@
  * every other code left), and its test rows probe the codes XGBoost treats
  * specially: unseen, negative, huge and non-integer ones.
  *
+ * Two more models are trained on the same data as small.json and scored on
+ * the same test rows: a DART model, whose trees carry different weights
+ * (XGBoost drops trees while training and rescales them), and a random
+ * forest as XGBRFClassifier builds it, several trees per boosting round.
+ *
  * Build and run (from test/tools):
  *
  *		cc -O2 -Wall -Wextra -o make_fixtures make_fixtures.c -lxgboost
@@ -28,7 +33,11 @@
  * XGBoost is run with nthread=1, seed=0 and tree_method=exact (hist for the
  * categorical model: exact has no categorical splits; hist without row or
  * column sampling draws no random numbers either), so a rerun with the same
- * XGBoost version reproduces the files byte for byte.
+ * XGBoost version reproduces the files byte for byte.  The DART and forest
+ * models do draw random numbers (dropped trees; sampled rows and columns),
+ * from XGBoost's own generator, which it seeds from seed=0 when a new
+ * booster is first configured: they come out the same on every run, and
+ * whatever was trained before them (they are trained last all the same).
  *
  * Test row values are built as text first (exactly what goes into the CSV)
  * and then parsed with strtod() and cast to float, i.e. the same way a
@@ -64,6 +73,14 @@
 
 /* Room for the per-node arrays of one tree read out of a saved model */
 #define MAX_TREE_NODES	64
+
+/* Room for the per-tree arrays (weight_drop) of a saved model */
+#define MAX_TREES		64
+
+/* The DART model and the random forest, on the data of small.json */
+#define DART_ROUNDS		20
+#define FOREST_ROUNDS	3
+#define FOREST_TREES	4		/* num_parallel_tree */
 
 #define lengthof(array) (sizeof(array) / sizeof((array)[0]))
 
@@ -669,6 +686,84 @@ train_categorical(DMatrixHandle dtrain, int rounds, int depth)
 	return booster;
 }
 
+/*
+ * Train the DART model: as train() (5 named features, exact, eta 0.3) but
+ * booster=dart.  With skip_drop=0 every round drops each earlier tree with
+ * probability rate_drop, and normalize_type=tree then scales the dropped
+ * trees by k / (k + eta) and gives the new one 1 / (k + eta) for k dropped
+ * trees, so the saved weight_drop values are not all 1.  one_drop stays 0:
+ * a round may drop nothing, and its tree keeps weight 1.
+ */
+static BoosterHandle
+train_dart(DMatrixHandle dtrain, int rounds, int depth)
+{
+	BoosterHandle booster;
+	char		depth_str[16];
+
+	snprintf(depth_str, sizeof(depth_str), "%d", depth);
+
+	XGB_CHECK(XGBoosterCreate(&dtrain, 1, &booster));
+	XGB_CHECK(XGBoosterSetParam(booster, "booster", "dart"));
+	XGB_CHECK(XGBoosterSetParam(booster, "objective", "binary:logistic"));
+	XGB_CHECK(XGBoosterSetParam(booster, "tree_method", "exact"));
+	XGB_CHECK(XGBoosterSetParam(booster, "max_depth", depth_str));
+	XGB_CHECK(XGBoosterSetParam(booster, "eta", "0.3"));
+	XGB_CHECK(XGBoosterSetParam(booster, "rate_drop", "0.3"));
+	XGB_CHECK(XGBoosterSetParam(booster, "skip_drop", "0"));
+	XGB_CHECK(XGBoosterSetParam(booster, "sample_type", "uniform"));
+	XGB_CHECK(XGBoosterSetParam(booster, "normalize_type", "tree"));
+	XGB_CHECK(XGBoosterSetParam(booster, "nthread", "1"));
+	XGB_CHECK(XGBoosterSetParam(booster, "seed", "0"));
+	XGB_CHECK(XGBoosterSetParam(booster, "validate_parameters", "1"));
+
+	XGB_CHECK(XGBoosterSetStrFeatureInfo(booster, "feature_name",
+										 feature_names, NFEATURES));
+
+	for (int iter = 0; iter < rounds; iter++)
+		XGB_CHECK(XGBoosterUpdateOneIter(booster, iter, dtrain));
+
+	return booster;
+}
+
+/*
+ * Train the random forest with the parameters XGBRFClassifier passes:
+ * gbtree, ntrees trees per round (num_parallel_tree), each on 80% of the
+ * rows and choosing among 80% of the features at every node, eta 1.  Unlike
+ * XGBRFClassifier (one round), several rounds, so that the model has more
+ * than one group of parallel trees; reg_lambda keeps its default of 1.
+ */
+static BoosterHandle
+train_forest(DMatrixHandle dtrain, int rounds, int ntrees, int depth)
+{
+	BoosterHandle booster;
+	char		depth_str[16];
+	char		ntrees_str[16];
+
+	snprintf(depth_str, sizeof(depth_str), "%d", depth);
+	snprintf(ntrees_str, sizeof(ntrees_str), "%d", ntrees);
+
+	XGB_CHECK(XGBoosterCreate(&dtrain, 1, &booster));
+	XGB_CHECK(XGBoosterSetParam(booster, "booster", "gbtree"));
+	XGB_CHECK(XGBoosterSetParam(booster, "objective", "binary:logistic"));
+	XGB_CHECK(XGBoosterSetParam(booster, "tree_method", "exact"));
+	XGB_CHECK(XGBoosterSetParam(booster, "num_parallel_tree", ntrees_str));
+	XGB_CHECK(XGBoosterSetParam(booster, "subsample", "0.8"));
+	XGB_CHECK(XGBoosterSetParam(booster, "colsample_bynode", "0.8"));
+	XGB_CHECK(XGBoosterSetParam(booster, "max_depth", depth_str));
+	XGB_CHECK(XGBoosterSetParam(booster, "eta", "1"));
+	XGB_CHECK(XGBoosterSetParam(booster, "nthread", "1"));
+	XGB_CHECK(XGBoosterSetParam(booster, "seed", "0"));
+	XGB_CHECK(XGBoosterSetParam(booster, "validate_parameters", "1"));
+
+	XGB_CHECK(XGBoosterSetStrFeatureInfo(booster, "feature_name",
+										 feature_names, NFEATURES));
+
+	for (int iter = 0; iter < rounds; iter++)
+		XGB_CHECK(XGBoosterUpdateOneIter(booster, iter, dtrain));
+
+	return booster;
+}
+
 static BoosterHandle
 load_model(const char *path)
 {
@@ -877,6 +972,194 @@ check_categorical_model(const char *json, const char *name)
 		fprintf(stderr, "%s: no partition splits, giving up\n", name);
 		exit(1);
 	}
+}
+
+
+/*
+ * Per-node arrays of every tree of a saved model, in tree order: its
+ * split_indices, split_conditions and left_children (so that two trees can
+ * be compared), and the node count.  Returns the number of trees.
+ */
+typedef struct TreeArrays
+{
+	int			nnodes;
+	double		index[MAX_TREE_NODES];
+	double		cond[MAX_TREE_NODES];
+	double		left[MAX_TREE_NODES];
+} TreeArrays;
+
+static int
+read_trees(const char *json, const char *name, TreeArrays *trees, int max)
+{
+	const char *pos_index = json;
+	const char *pos_cond = json;
+	const char *pos_left = json;
+	int			ntrees = 0;
+
+	for (;;)
+	{
+		double		left[MAX_TREE_NODES];
+		int			n = json_next_array(&pos_left, "left_children", left,
+										MAX_TREE_NODES);
+		TreeArrays *t;
+
+		if (n < 0)
+			break;
+		if (ntrees >= max)
+		{
+			fprintf(stderr, "%s: too many trees\n", name);
+			exit(1);
+		}
+		t = &trees[ntrees];
+		t->nnodes = n;
+		memcpy(t->left, left, sizeof(double) * n);
+		if (json_next_array(&pos_index, "split_indices", t->index,
+							MAX_TREE_NODES) != n ||
+			json_next_array(&pos_cond, "split_conditions", t->cond,
+							MAX_TREE_NODES) != n)
+		{
+			fprintf(stderr, "%s: inconsistent arrays in tree %d\n",
+					name, ntrees);
+			exit(1);
+		}
+		ntrees++;
+	}
+	return ntrees;
+}
+
+static int
+same_tree(const TreeArrays *a, const TreeArrays *b)
+{
+	size_t		size = sizeof(double) * a->nnodes;
+
+	return a->nnodes == b->nnodes &&
+		memcmp(a->index, b->index, size) == 0 &&
+		memcmp(a->cond, b->cond, size) == 0 &&
+		memcmp(a->left, b->left, size) == 0;
+}
+
+/* Give up unless the saved JSON model contains the text expect */
+static void
+require_text(const char *json, const char *name, const char *expect)
+{
+	if (strstr(json, expect) == NULL)
+	{
+		fprintf(stderr, "%s: no %s in the saved model, giving up\n",
+				name, expect);
+		exit(1);
+	}
+}
+
+/*
+ * Count the trees and nodes of the saved DART model and read its tree
+ * weights (weight_drop, one per tree), and give up unless some weights
+ * differ from 1: with all trees at weight 1 the fixture would not tell a
+ * weighted sum from a plain one.
+ */
+static void
+check_dart_model(const char *json, const char *name, int rounds)
+{
+	static TreeArrays trees[MAX_TREES];
+	double		weight[MAX_TREES];
+	int			ntrees;
+	int			nnodes = 0;
+	int			nweights;
+	int			ndiff = 0;
+	double		wmin = 0.0;
+	double		wmax = 0.0;
+
+	require_text(json, name, "\"name\":\"dart\"");
+	ntrees = read_trees(json, name, trees, MAX_TREES);
+	for (int i = 0; i < ntrees; i++)
+		nnodes += trees[i].nnodes;
+	nweights = json_first_array(json, "weight_drop", weight, MAX_TREES);
+	if (ntrees != rounds || nweights != ntrees)
+	{
+		fprintf(stderr, "%s: %d trees and %d weights, expected %d\n",
+				name, ntrees, nweights, rounds);
+		exit(1);
+	}
+	for (int i = 0; i < nweights; i++)
+	{
+		if (i == 0 || weight[i] < wmin)
+			wmin = weight[i];
+		if (i == 0 || weight[i] > wmax)
+			wmax = weight[i];
+		ndiff += (weight[i] != 1.0);
+	}
+
+	fprintf(stderr,
+			"%s: %d trees, %d nodes, weight_drop %.9g to %.9g, "
+			"%d of %d not 1\n",
+			name, ntrees, nnodes, wmin, wmax, ndiff, nweights);
+	if (ndiff == 0)
+	{
+		fprintf(stderr, "%s: all tree weights are 1, giving up\n", name);
+		exit(1);
+	}
+}
+
+/*
+ * Check that the saved forest has ntrees trees per round (as
+ * num_parallel_tree) in rounds rounds, and count its nodes.  Give up if
+ * the trees of some round are all the same: row and column sampling should
+ * make them differ, or the fixture would not test that every tree of a
+ * round is summed.
+ */
+static void
+check_forest_model(const char *json, const char *name, int rounds,
+				   int ntrees)
+{
+	static TreeArrays trees[MAX_TREES];
+	char		expect[64];
+	int			total;
+	int			nnodes = 0;
+	int			ndistinct = 0;
+
+	snprintf(expect, sizeof(expect), "\"num_parallel_tree\":\"%d\"",
+			 ntrees);
+	require_text(json, name, expect);
+	snprintf(expect, sizeof(expect), "\"num_trees\":\"%d\"",
+			 rounds * ntrees);
+	require_text(json, name, expect);
+
+	total = read_trees(json, name, trees, MAX_TREES);
+	if (total != rounds * ntrees)
+	{
+		fprintf(stderr, "%s: %d trees, expected %d\n",
+				name, total, rounds * ntrees);
+		exit(1);
+	}
+	for (int i = 0; i < total; i++)
+		nnodes += trees[i].nnodes;
+
+	/* trees unlike every other tree of their round */
+	for (int r = 0; r < rounds; r++)
+	{
+		int			round_distinct = 0;
+
+		for (int i = r * ntrees; i < (r + 1) * ntrees; i++)
+		{
+			int			dup = 0;
+
+			for (int j = r * ntrees; j < (r + 1) * ntrees; j++)
+				if (j != i && same_tree(&trees[i], &trees[j]))
+					dup = 1;
+			round_distinct += !dup;
+		}
+		if (round_distinct == 0)
+		{
+			fprintf(stderr, "%s: the trees of round %d are all the same, "
+					"giving up\n", name, r);
+			exit(1);
+		}
+		ndistinct += round_distinct;
+	}
+
+	fprintf(stderr,
+			"%s: %d trees (%d rounds of %d), %d nodes, "
+			"%d unlike the others of their round\n",
+			name, total, rounds, ntrees, nnodes, ndistinct);
 }
 
 
@@ -1205,10 +1488,14 @@ report_same(const char *what, const float *a, const float *b, int n)
 			same_floats(a, b, n) ? "identical" : "DIFFERENT");
 }
 
-/* Write the test rows and their scores as name, with a header line */
+/*
+ * Write the test rows and nscores columns of scores as name, with a header
+ * line: score[k][i] is the score of row i in the column score_names[k].
+ */
 static void
-write_expected_csv(const char *name, const char *const *names,
-				   const TestSet *set, const float *score)
+write_scores_csv(const char *name, const char *const *names,
+				 const TestSet *set, int nscores,
+				 const char *const *score_names, const float *const *score)
 {
 	FILE	   *csv = fopen(out_path(name), "w");
 
@@ -1220,13 +1507,17 @@ write_expected_csv(const char *name, const char *const *names,
 	fprintf(csv, "id");
 	for (int j = 0; j < set->ncol; j++)
 		fprintf(csv, ",%s", names[j]);
-	fprintf(csv, ",score\n");
+	for (int k = 0; k < nscores; k++)
+		fprintf(csv, ",%s", score_names[k]);
+	fprintf(csv, "\n");
 	for (int i = 0; i < set->nrows; i++)
 	{
 		fprintf(csv, "%d", i + 1);
 		for (int j = 0; j < set->ncol; j++)
 			fprintf(csv, ",%s", set->rows[i].field[j]);
-		fprintf(csv, ",%.9g\n", (double) score[i]);
+		for (int k = 0; k < nscores; k++)
+			fprintf(csv, ",%.9g", (double) score[k][i]);
+		fprintf(csv, "\n");
 	}
 	if (fclose(csv) != 0)
 	{
@@ -1234,6 +1525,17 @@ write_expected_csv(const char *name, const char *const *names,
 		exit(1);
 	}
 	fprintf(stderr, "%s: wrote %d test rows\n", name, set->nrows);
+}
+
+/* Write the test rows and one column of scores, "score" */
+static void
+write_expected_csv(const char *name, const char *const *names,
+				   const TestSet *set, const float *score)
+{
+	static const char *const score_names[] = {"score"};
+	const float *const scores[] = {score};
+
+	write_scores_csv(name, names, set, 1, score_names, scores);
 }
 
 
@@ -1345,6 +1647,103 @@ make_categorical_fixtures(void)
 	free(score_plain);
 	free(train_data);
 	free(labels);
+}
+
+
+/* ---------------------------------------------------------------------
+ * The DART model and the random forest
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Save booster as name.json and name.ubj and predict the test rows with
+ * the in-memory booster and both reloaded files; give up unless all three
+ * agree bit for bit.  The predictions use PREDICT_CONFIG, training false:
+ * for DART that is XGBoost's inference prediction, every tree scaled by its
+ * weight (training true would drop trees at random).  out gets the scores.
+ */
+static void
+save_and_predict(BoosterHandle booster, const char *name,
+				 const float *test_data, int nrow, float *out)
+{
+	char		json_name[64];
+	char		ubj_name[64];
+	char		what[160];
+	BoosterHandle from_json;
+	BoosterHandle from_ubj;
+	float	   *score_mem = xmalloc(sizeof(float) * nrow);
+	float	   *score_ubj = xmalloc(sizeof(float) * nrow);
+
+	snprintf(json_name, sizeof(json_name), "%s.json", name);
+	snprintf(ubj_name, sizeof(ubj_name), "%s.ubj", name);
+	XGB_CHECK(XGBoosterSaveModel(booster, out_path(json_name)));
+	XGB_CHECK(XGBoosterSaveModel(booster, out_path(ubj_name)));
+
+	from_json = load_model(out_path(json_name));
+	from_ubj = load_model(out_path(ubj_name));
+
+	predict(booster, test_data, nrow, 1, score_mem);
+	predict(from_json, test_data, nrow, 1, out);
+	predict(from_ubj, test_data, nrow, 1, score_ubj);
+
+	snprintf(what, sizeof(what), "%s vs %s", json_name, ubj_name);
+	report_same(what, out, score_ubj, nrow);
+	snprintf(what, sizeof(what), "%s vs in-memory model", json_name);
+	report_same(what, out, score_mem, nrow);
+	if (!same_floats(out, score_ubj, nrow) ||
+		!same_floats(out, score_mem, nrow))
+	{
+		fprintf(stderr, "%s predictions disagree, giving up\n", name);
+		exit(1);
+	}
+
+	XGB_CHECK(XGBoosterFree(from_json));
+	XGB_CHECK(XGBoosterFree(from_ubj));
+	free(score_mem);
+	free(score_ubj);
+}
+
+/*
+ * dart.{json,ubj}, forest.{json,ubj} and dart_forest_expected.csv, scores
+ * of both models for the test rows of small_expected.csv.  dtrain is the
+ * training DMatrix of small.json.
+ */
+static void
+make_dart_forest_fixtures(DMatrixHandle dtrain, const TestSet *tests,
+						  const float *test_data)
+{
+	static const char *const score_names[] = {"dart_score", "forest_score"};
+	BoosterHandle dart;
+	BoosterHandle forest;
+	float	   *score_dart = xmalloc(sizeof(float) * tests->nrows);
+	float	   *score_forest = xmalloc(sizeof(float) * tests->nrows);
+	const float *scores[2];
+	char	   *model_json;
+
+	/* dart: 20 rounds, depth 4, as small.json */
+	dart = train_dart(dtrain, DART_ROUNDS, 4);
+	save_and_predict(dart, "dart", test_data, tests->nrows, score_dart);
+	model_json = read_file(out_path("dart.json"), NULL);
+	check_dart_model(model_json, "dart.json", DART_ROUNDS);
+	free(model_json);
+
+	/* forest: 3 rounds of 4 trees, depth 4 */
+	forest = train_forest(dtrain, FOREST_ROUNDS, FOREST_TREES, 4);
+	save_and_predict(forest, "forest", test_data, tests->nrows, score_forest);
+	model_json = read_file(out_path("forest.json"), NULL);
+	check_forest_model(model_json, "forest.json", FOREST_ROUNDS,
+					   FOREST_TREES);
+	free(model_json);
+
+	scores[0] = score_dart;
+	scores[1] = score_forest;
+	write_scores_csv("dart_forest_expected.csv", feature_names, tests, 2,
+					 score_names, scores);
+
+	XGB_CHECK(XGBoosterFree(dart));
+	XGB_CHECK(XGBoosterFree(forest));
+	free(score_dart);
+	free(score_forest);
 }
 
 
@@ -1472,21 +1871,25 @@ main(int argc, char **argv)
 	XGB_CHECK(XGBoosterFree(from_ubj));
 	XGB_CHECK(XGBoosterFree(from_bin));
 	XGB_CHECK(XGBoosterFree(booster));
-	XGB_CHECK(XGDMatrixFree(dtrain));
 	XGB_CHECK(XGDMatrixFree(dtrain3));
 	free(model_json);
-	free(tests);
-	free(test_data);
 	free(score_mem);
 	free(score_json);
 	free(score_ubj);
 	free(score_bin);
 	free(score_nonames_dmat);
 	free(data3);
-	free(train_data);
-	free(labels);
 
 	/* last, so that nothing above depends on it */
 	make_categorical_fixtures();
+
+	/* after it, for the same reason: these draw random numbers */
+	make_dart_forest_fixtures(dtrain, tests, test_data);
+
+	XGB_CHECK(XGDMatrixFree(dtrain));
+	free(tests);
+	free(test_data);
+	free(train_data);
+	free(labels);
 	return 0;
 }
