@@ -158,6 +158,70 @@ fit=$(awk '$4 != "" {n[$2]++; sx[$2] += $1; sy[$2] += $3; sxx[$2] += $1 * $1; sx
 	END {for (d in n) {b = (n[d] * sxy[d] - sx[d] * sy[d]) / (n[d] * sxx[d] - sx[d] * sx[d]);
 	                   a = (sy[d] - b * sx[d]) / n[d]; printf "%s %.4f %.3f\n", d, b, a}}' <<< "$sweep" | sort -n)
 
+# Categorical against numerical: the two fixture models of the same shape
+# (20 trees, depth 4; test/fixtures/README.md), categorical.ubj a second time
+# with category names.  100,000 stored documents each (missing values as absent
+# keys); rounds interleave the three sides, each starting with the next one, and
+# the best round of each counts, minus the same scan reading only the document.
+echo "== categorical vs numerical, 100,000 calls each, interleaved" >&2
+cat_names='{"merchant_category": ["m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9", "m10", "m11", "m12", "m13", "m14", "m15", "m16", "m17", "m18", "m19"], "channel": ["web", "pos", "atm", "moto"]}'
+q <<SQL
+SELECT fraud_model_load('fx_numerical', decode('$(base64 -w0 test/fixtures/small.ubj)', 'base64')) \\g /dev/null
+SELECT fraud_model_load('fx_categorical', decode('$(base64 -w0 test/fixtures/categorical.ubj)', 'base64')) \\g /dev/null
+SELECT fraud_model_load('fx_categorical_names', decode('$(base64 -w0 test/fixtures/categorical.ubj)', 'base64'),
+                        categories => '$cat_names'::jsonb) \\g /dev/null
+SELECT setseed(0.25);
+CREATE TABLE fx_numerical_docs AS
+SELECT jsonb_strip_nulls(jsonb_build_object(
+           'amount', round((-ln(1 - random()) * 60)::numeric, 2), 'hour', floor(random() * 24)::int,
+           'merchant_risk', CASE WHEN random() < 0.1 THEN NULL ELSE round(random()::numeric, 3) END,
+           'card_age_days', CASE WHEN random() < 0.1 THEN NULL ELSE floor(random() * 3000)::int END,
+           'is_foreign', random() < 0.1)) AS doc
+FROM generate_series(1, 100000);
+CREATE TABLE fx_categorical_rows AS
+SELECT round((-ln(1 - random()) * 60)::numeric, 2) AS amount,
+       CASE WHEN random() < 0.09 THEN NULL ELSE floor(random() * 20)::int END AS merchant_category,
+       CASE WHEN random() < 0.05 THEN NULL ELSE floor(random() * 4)::int END AS channel,
+       floor(random() * 24)::int AS hour
+FROM generate_series(1, 100000);
+CREATE TABLE fx_categorical_docs AS
+SELECT jsonb_strip_nulls(jsonb_build_object('amount', amount, 'merchant_category', merchant_category,
+                                            'channel', channel, 'hour', hour)) AS doc
+FROM fx_categorical_rows;
+CREATE TABLE fx_categorical_names_docs AS
+SELECT jsonb_strip_nulls(jsonb_build_object('amount', amount,
+           'merchant_category', ('$cat_names'::jsonb)->'merchant_category'->>merchant_category,
+           'channel', ('$cat_names'::jsonb)->'channel'->>channel, 'hour', hour)) AS doc
+FROM fx_categorical_rows;
+VACUUM ANALYZE fx_numerical_docs, fx_categorical_docs, fx_categorical_names_docs;
+SQL
+read -r cat_num_us cat_codes_us cat_names_us <<< "$(q <<'SQL'
+SET fraud_score.engine = native;
+SELECT fraud_score('{}', 'fx_numerical'), fraud_score('{}', 'fx_categorical'),
+       fraud_score('{}', 'fx_categorical_names') \g /dev/null
+CREATE TEMP TABLE t (side text, base float8, scored float8);
+DO $$
+DECLARE
+	sides text[] := ARRAY['numerical', 'categorical', 'categorical_names'];
+	side text; t0 timestamptz; t1 timestamptz; t2 timestamptz;
+BEGIN
+	FOR run IN 0..5 LOOP
+		FOR i IN 0..2 LOOP
+			side := sides[(run + i) % 3 + 1];
+			t0 := clock_timestamp();
+			EXECUTE format('SELECT count(doc) FROM fx_%s_docs', side);
+			t1 := clock_timestamp();
+			EXECUTE format('SELECT count(fraud_score(doc, %L)) FROM fx_%s_docs', 'fx_' || side, side);
+			t2 := clock_timestamp();
+			INSERT INTO t VALUES (side, extract(epoch FROM t1 - t0), extract(epoch FROM t2 - t1));
+		END LOOP;
+	END LOOP;
+END $$;
+SELECT string_agg(us::text, ' ' ORDER BY array_position(ARRAY['numerical', 'categorical', 'categorical_names'], side))
+FROM (SELECT side, round(((min(scored) - min(base)) * 1e6 / 100000)::numeric, 3) AS us FROM t GROUP BY side) s;
+SQL
+)"
+
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 {
@@ -189,13 +253,24 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 	echo "| depth | us per tree | us per call beyond the walk (intercept) |"
 	echo "|---|---|---|"
 	awk '{printf "| %s | %s | %s |\n", $1, $2, $3}' <<< "$fit"
+	echo
+	echo "Categorical against numerical, the fixture models of the same shape (20 trees, depth 4), native engine:"
+	echo "fraud_score(jsonb) per call beyond reading the document, 100,000 stored documents each (missing values"
+	echo "absent), 6 rounds interleaving the three, best round of each:"
+	echo
+	echo "| model | us per call | ratio to numerical |"
+	echo "|---|---|---|"
+	echo "| numerical: test/fixtures/small.ubj (5 numerical features) | $cat_num_us us | 1 |"
+	echo "| categorical, codes: test/fixtures/categorical.ubj (123 of 273 splits categorical) | $cat_codes_us us | $(ratio "$cat_codes_us" "$cat_num_us") |"
+	echo "| categorical, names as JSON strings (the same model loaded with categories) | $cat_names_us us | $(ratio "$cat_names_us" "$cat_num_us") (to codes $(ratio "$cat_names_us" "$cat_codes_us")) |"
 } > "$work/table.md"
 cat "$work/table.md"
-json=$(printf '{"native_us":%s,"xgboost_us":%s,"xgboost_batch_us":%s,"trigger_native_us":%s,"trigger_xgboost_us":%s,"trigger_review_us":%s,"p50_ms":%s,"p99_ms":%s,"p999_ms":%s,"first_score_ms":%s,"first_score_loaded_ms":%s,"first_score_xgboost_ms":%s,"insert_ratio_sync_on":%s,"insert_ratio_sync_off":%s,"sweep":[%s],"fit":[%s]}' \
+json=$(printf '{"native_us":%s,"xgboost_us":%s,"xgboost_batch_us":%s,"trigger_native_us":%s,"trigger_xgboost_us":%s,"trigger_review_us":%s,"p50_ms":%s,"p99_ms":%s,"p999_ms":%s,"first_score_ms":%s,"first_score_loaded_ms":%s,"first_score_xgboost_ms":%s,"insert_ratio_sync_on":%s,"insert_ratio_sync_off":%s,"sweep":[%s],"fit":[%s],"categorical":{"numerical_us":%s,"codes_us":%s,"names_us":%s,"codes_ratio":%s,"names_ratio":%s}}' \
 	"$native_us" "$xgboost_us" "$xgb_batch_us" "$trigger_native_us" "$trigger_xgboost_us" "$trigger_review_us" "$p50" "$p99" "$p999" "$first" "$first_loaded" "$first_xgboost" \
 	"$(ratio "$ins_on_plain" "$ins_on_scored")" "$(ratio "$ins_off_plain" "$ins_off_scored")" \
 	"$(awk 'NF == 4 {printf "%s{\"trees\":%s,\"depth\":%s,\"native_us\":%s,\"xgboost_us\":%s}", sep, $1, $2, $3, $4; sep=","}' <<< "$sweep")" \
-	"$(awk 'NF == 3 {printf "%s{\"depth\":%s,\"us_per_tree\":%s,\"intercept_us\":%s}", sep, $1, $2, $3; sep=","}' <<< "$fit")")
+	"$(awk 'NF == 3 {printf "%s{\"depth\":%s,\"us_per_tree\":%s,\"intercept_us\":%s}", sep, $1, $2, $3; sep=","}' <<< "$fit")" \
+	"$cat_num_us" "$cat_codes_us" "$cat_names_us" "$(ratio "$cat_codes_us" "$cat_num_us")" "$(ratio "$cat_names_us" "$cat_num_us")")
 if [ "$BENCH_RESULTS" = 1 ]; then
 	{ cat "$work/table.md"; echo; echo '```'; echo "$json"; echo '```'; } > bench/RESULTS.md
 fi

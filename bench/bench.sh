@@ -12,6 +12,9 @@
 #   INSERT rate, plain vs scored by the trigger, one pgbench run interleaving
 #     both, 2 clients, prepared, synchronous_commit on and off
 #   model size sweep: 50/200/1000 trees x depth 4/6/8, per-row cost
+#   categorical against numerical: fraud_score(jsonb) per call over 100,000
+#     documents for the 20-tree depth-4 fixtures, categorical codes and names
+#     beside numerical, in interleaved rounds, with their ratios
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export BENCH_RESULTS=0 BENCH_SECONDS=${BENCH_SECONDS:-15}
