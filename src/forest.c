@@ -116,6 +116,31 @@ walk_group_categorical(const Forest *forest, const float *inputs, const float *f
 	return margin;
 }
 
+/*
+ * The margin of a forest with categorical splits: groups that have some are
+ * walked by the step that tests for them, the others as usual.
+ */
+static float
+walk_categorical_forest(const Forest *forest, const float *inputs, const float *features)
+{
+	float		margin = forest->base_margin;
+	int			group = 0;
+	int32		at[FOREST_LANES];
+
+	for (int t = 0; t < forest->num_trees; t += FOREST_LANES, group++)
+	{
+		int			lanes = Min(FOREST_LANES, forest->num_trees - t);
+
+		memcpy(at, &forest->roots[t], sizeof(int32) * lanes);
+		if (forest->group_has_categories[group])
+			margin = walk_group_categorical(forest, inputs, features, at, lanes,
+											forest->group_depth[group], margin);
+		else
+			margin = walk_group(forest, inputs, at, lanes, forest->group_depth[group], margin);
+	}
+	return margin;
+}
+
 double
 forest_predict(const Forest *forest, const float *features)
 {
@@ -136,19 +161,20 @@ forest_predict(const Forest *forest, const float *features)
 	}
 	inputs[2 * n] = NAN;
 
-	for (; t < forest->num_trees; t += FOREST_LANES, group++)
+	if (forest->group_has_categories != NULL)
+		return (double) xgboost_sigmoid(walk_categorical_forest(forest, inputs, features));
+
+	for (; t + FOREST_LANES <= forest->num_trees; t += FOREST_LANES, group++)
 	{
-		int			lanes = Min(FOREST_LANES, forest->num_trees - t);
+		memcpy(at, &forest->roots[t], sizeof(at));
+		margin = walk_group(forest, inputs, at, FOREST_LANES, forest->group_depth[group], margin);
+	}
+	if (t < forest->num_trees)
+	{
+		int			lanes = forest->num_trees - t;
 
 		memcpy(at, &forest->roots[t], sizeof(int32) * lanes);
-		if (forest->group_has_categories != NULL && forest->group_has_categories[group])
-			margin = walk_group_categorical(forest, inputs, features, at, lanes,
-											forest->group_depth[group], margin);
-		else if (lanes == FOREST_LANES)
-			margin = walk_group(forest, inputs, at, FOREST_LANES, forest->group_depth[group],
-								margin);
-		else
-			margin = walk_group(forest, inputs, at, lanes, forest->group_depth[group], margin);
+		margin = walk_group(forest, inputs, at, lanes, forest->group_depth[group], margin);
 	}
 	return (double) xgboost_sigmoid(margin);
 }
