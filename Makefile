@@ -9,6 +9,8 @@ OBJS = \
 	src/guard.o \
 	src/modeldoc.o \
 	src/forest.o \
+	src/lgbmforest.o \
+	src/lgbm.o \
 	src/model.o \
 	src/categories.o \
 	src/features.o \

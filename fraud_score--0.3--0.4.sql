@@ -1,4 +1,4 @@
-/* fraud_score--0.3--0.4.sql: categorical features' category names */
+/* fraud_score--0.3--0.4.sql: category names, LightGBM models */
 
 \echo Use "ALTER EXTENSION fraud_score UPDATE TO '0.4'" to load this file. \quit
 
@@ -8,27 +8,35 @@
 -- such a feature is scored as its category's code (src/categories.c).
 ALTER TABLE fraud_score_models ADD COLUMN categories jsonb;
 
+-- Which library's model a version is ("xgboost" or "lightgbm"), and the
+-- format it came in: the XGBoost release that saved it, or LightGBM's text
+-- format version ("v4").  A LightGBM model is stored as the text given.
+ALTER TABLE fraud_score_models ADD COLUMN library text NOT NULL DEFAULT 'xgboost'
+	CHECK (library IN ('xgboost', 'lightgbm'));
+ALTER TABLE fraud_score_models ADD COLUMN format_version text;
+
 CREATE OR REPLACE VIEW fraud_models AS
 	SELECT name, version, active, objective, num_features, features,
 		   review_threshold, decline_threshold,
 		   octet_length(model) AS size_bytes, sha256,
 		   created_at, created_by, description, metrics, feature_function,
-		   categories
+		   categories, library, format_version
 	FROM fraud_score_models;
 
 DROP FUNCTION fraud_model_load(text, bytea, text[], float8, float8, boolean, text,
 							   regprocedure, jsonb);
 DROP FUNCTION fraud_model_check(bytea, text[]);
 
--- Validate model bytes (JSON or UBJSON) and return them as XGBoost UBJSON,
--- with what fraud_score needs to know about the model; category_names is
--- the categories document to store.
+-- Validate model bytes (XGBoost JSON or UBJSON, or a LightGBM text model)
+-- and return what to store: model_bytes (XGBoost UBJSON, or the LightGBM
+-- text as given), the categories document, the library and format version.
 CREATE FUNCTION fraud_model_check(model bytea, features text[] DEFAULT NULL,
 								  categories jsonb DEFAULT NULL,
 								  OUT format text, OUT objective text,
 								  OUT num_features integer, OUT num_trees integer,
 								  OUT num_nodes integer, OUT feature_names text[],
-								  OUT ubjson bytea, OUT category_names jsonb)
+								  OUT model_bytes bytea, OUT category_names jsonb,
+								  OUT library text, OUT format_version text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'fraud_model_check'
 LANGUAGE C VOLATILE;
@@ -88,13 +96,14 @@ BEGIN
 		INSERT INTO @extschema@.fraud_score_models
 			(name, version, model, sha256, features, num_features, objective,
 			 review_threshold, decline_threshold, active, description, metrics,
-			 feature_function, categories)
-		VALUES (fraud_model_load.name, new_version, checked.ubjson,
-				encode(sha256(checked.ubjson), 'hex'), checked.feature_names,
+			 feature_function, categories, library, format_version)
+		VALUES (fraud_model_load.name, new_version, checked.model_bytes,
+				encode(sha256(checked.model_bytes), 'hex'), checked.feature_names,
 				checked.num_features, checked.objective,
 				fraud_model_load.review_threshold, fraud_model_load.decline_threshold,
 				coalesce(fraud_model_load.activate, false), fraud_model_load.description,
-				fraud_model_load.metrics, function_signature, checked.category_names);
+				fraud_model_load.metrics, function_signature, checked.category_names,
+				checked.library, checked.format_version);
 	EXCEPTION WHEN unique_violation THEN
 		-- Under REPEATABLE READ the version was counted before the lock.
 		RAISE EXCEPTION 'could not load fraud model "%" version % because of a concurrent load',
@@ -145,8 +154,13 @@ BEGIN
 		'description', m.description,
 		'metrics', m.metrics,
 		'categories', m.categories,
-		'sha256', m.sha256,
-		'model_ubj_base64', translate(encode(m.model, 'base64'), E'\n', ''));
+		'library', m.library,
+		'format_version', m.format_version,
+		'sha256', m.sha256)
+	|| CASE WHEN m.library = 'lightgbm'
+			THEN jsonb_build_object('model_text', convert_from(m.model, 'UTF8'))
+			ELSE jsonb_build_object('model_ubj_base64', translate(encode(m.model, 'base64'), E'\n', ''))
+	   END;
 END
 $$;
 
@@ -166,7 +180,8 @@ BEGIN
 								  coalesce(document->>'format', 'missing')),
 				  HINT = 'Export models with fraud_model_export().';
 	END IF;
-	bytes := decode(document->>'model_ubj_base64', 'base64');
+	bytes := CASE WHEN document ? 'model_text' THEN convert_to(document->>'model_text', 'UTF8')
+				  ELSE decode(document->>'model_ubj_base64', 'base64') END;
 	IF document ? 'sha256' AND encode(sha256(bytes), 'hex') <> document->>'sha256' THEN
 		RAISE EXCEPTION 'model document is corrupt'
 			USING ERRCODE = 'data_corrupted',

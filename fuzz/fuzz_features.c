@@ -924,23 +924,24 @@ static void
 check_call(const Features *f, FeatureKeys *keys, const Val *doc, Jsonb *doc_jb,
 		   const Val *extra, Jsonb *extra_jb, MemoryContext iteration)
 {
+	double	   *wide = palloc(sizeof(double) * f->count);
 	float	   *out = palloc(sizeof(float) * f->count);
 	Outcome    *outcomes = palloc(sizeof(Outcome) * f->count);
 	float	   *expected = palloc(sizeof(float) * f->count);
 	bool		expect_error = reference(f, doc, extra, outcomes, expected);
-	const uint32 unset = 0x7FA5A5A5;	/* a NaN that features.c never writes */
+	const uint64 unset = UINT64CONST(0x7FF4A5A5A5A5A5A5);	/* a NaN features.c never writes */
 	volatile bool raised = false;
 
 	if (doc->kind != V_OBJECT)
 		expect_error = true;
 	for (int i = 0; i < f->count; i++)
-		memcpy(&out[i], &unset, sizeof(float));
+		memcpy(&wide[i], &unset, sizeof(double));
 	if (verbose)
 		describe(f, doc, extra);
 
 	PG_TRY();
 	{
-		features_from_jsonb(keys, doc_jb, extra_jb, out);
+		features_from_jsonb(keys, doc_jb, extra_jb, wide);
 	}
 	PG_CATCH();
 	{
@@ -999,11 +1000,16 @@ check_call(const Features *f, FeatureKeys *keys, const Val *doc, Jsonb *doc_jb,
 	}
 	for (int i = 0; i < f->count; i++)
 	{
-		if (memcmp(&out[i], &unset, sizeof(float)) == 0)
+		if (memcmp(&wide[i], &unset, sizeof(double)) == 0)
 		{
 			describe(f, doc, extra);
 			shim_fail("features_from_jsonb did not set feature %d \"%s\"", i, f->names[i]);
 		}
+		/* single precision: each input a float, held as a double */
+		out[i] = (float) wide[i];
+		if (!isnan(wide[i]) && (double) out[i] != wide[i])
+			shim_fail("features_from_jsonb gave feature \"%s\" %.17g, which is not a float",
+					  f->names[i], wide[i]);
 		if (isnan(out[i]) && isnan(expected[i]))
 			continue;
 		if (memcmp(&out[i], &expected[i], sizeof(float)) != 0)

@@ -91,7 +91,7 @@ ref_category_right(const Forest *forest, const ForestNode *node, float v, bool d
 
 /* forest.h's encoding, walked node by node until each tree's leaf. */
 static double
-ref_predict(const Forest *forest, const float *row)
+ref_predict(const Forest *forest, const double *row)
 {
 	float		margin = forest->base_margin;
 	int			n = forest->num_features;
@@ -106,7 +106,7 @@ ref_predict(const Forest *forest, const float *row)
 		{
 			const ForestNode *node = &forest->nodes[i];
 			int			input = node->input;
-			float		v = row[input % n];
+			float		v = (float) row[input % n];
 
 			if (input >= 2 * n || i + node->child_delta + 1 >= end)
 				shim_fail("accepted forest: tree %d node %d reads input %d or has children beyond its tree",
@@ -129,7 +129,7 @@ ref_predict(const Forest *forest, const float *row)
 }
 
 static void
-check_row(const Forest *forest, const float *row, const char *row_kind)
+check_row(const Forest *forest, const double *row, const char *row_kind)
 {
 	double		p = forest_predict(forest, row);
 	double		expected = ref_predict(forest, row);
@@ -145,7 +145,7 @@ static void
 check_forest(const Forest *forest, const uint8 *data, size_t size)
 {
 	int			n = forest->num_features;
-	float	   *row = palloc(sizeof(float) * n);
+	double	   *row = palloc(sizeof(double) * n);
 	uint64		rng = 0x84222325CBF29CE4;
 	static const float fills[] = {NAN, 0.0f, INFINITY, -INFINITY};
 
@@ -177,8 +177,10 @@ check_forest(const Forest *forest, const uint8 *data, size_t size)
 			else
 			{
 				uint32		bits = (uint32) (r >> 16);
+				float		f;
 
-				memcpy(&row[i], &bits, sizeof(float));
+				memcpy(&f, &bits, sizeof(float));
+				row[i] = f;
 			}
 		}
 		check_row(forest, row, "random");

@@ -154,7 +154,7 @@ ref_category_chosen(const RefTree *tree, int i, float v)
 
 /* XGBoost 1.7's CPU predictor for one row, written the obvious way. */
 static double
-ref_predict(const RefTree *trees, int num_trees, double base_score, const float *x)
+ref_predict(const RefTree *trees, int num_trees, double base_score, const double *x)
 {
 	float		margin = -logf(1.0f / (float) base_score - 1.0f);
 
@@ -166,7 +166,7 @@ ref_predict(const RefTree *trees, int num_trees, double base_score, const float 
 
 		while (tree->left[i] != -1)
 		{
-			float		v = x[(int) tree->split_index[i]];
+			float		v = (float) x[(int) tree->split_index[i]];
 			bool		go_left;
 
 			if (isnan(v))
@@ -186,7 +186,7 @@ ref_predict(const RefTree *trees, int num_trees, double base_score, const float 
 
 static void
 check_prediction(const Forest *forest, const RefTree *trees, int num_trees,
-				 double base_score, const float *row, const char *row_kind)
+				 double base_score, const double *row, const char *row_kind)
 {
 	double		p = forest_predict(forest, row);
 	double		expected = ref_predict(trees, num_trees, base_score, row);
@@ -268,7 +268,7 @@ round_trip(const Forest *forest)
 
 static void
 check_row(const Forest *forest, const Forest *stored, const RefTree *trees, int num_trees,
-		  double base_score, const float *row, const char *row_kind)
+		  double base_score, const double *row, const char *row_kind)
 {
 	check_prediction(forest, trees, num_trees, base_score, row, row_kind);
 	if (stored != NULL)
@@ -288,7 +288,7 @@ check_forest(const char *data, size_t size, const ModelInfo *info)
 	const Forest *forest = info->forest;
 	int			n = info->num_features;
 	RefTree    *trees = ref_trees(data, size, info->num_trees);
-	float	   *row = palloc(sizeof(float) * n);
+	double	   *row = palloc(sizeof(double) * n);
 	uint64		rng = 0xCBF29CE484222325;
 	Forest	   *stored;
 

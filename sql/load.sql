@@ -5,7 +5,7 @@
 
 -- What fraud_model_check() sees in each accepted format.
 SELECT format, objective, num_features, num_trees, num_nodes, feature_names,
-       octet_length(ubjson) > 0 AS has_ubjson
+       octet_length(model_bytes) > 0 AS has_ubjson
 FROM fraud_model_check(decode(:'small_json', 'base64'));
 SELECT format, num_trees, num_nodes
 FROM fraud_model_check(decode(:'small_ubj', 'base64'));

@@ -225,29 +225,29 @@ load_error_context(void *arg)
 }
 
 /*
- * The compiled forest stored with a catalog row, or NULL if there is none
- * (rows loaded before 0.3) or compile.c finds it unusable.
+ * The compiled forest stored with a catalog row into model->forest or
+ * model->lgbm; neither if there is none (rows loaded before 0.3) or
+ * compile.c finds it unusable.
  */
-static Forest *
-stored_forest(Relation rel, HeapTuple tuple, const char *sha256, int num_features,
+static void
+stored_forest(Relation rel, HeapTuple tuple, const char *sha256, FraudModel *model,
 			  MemoryContext context)
 {
 	AttrNumber	att = get_attnum(RelationGetRelid(rel), "forest");
 	bool		isnull;
 	Datum		value;
 	bytea	   *bytes;
-	Forest	   *forest;
 
 	if (att == InvalidAttrNumber)
-		return NULL;
+		return;
 	value = heap_getattr(tuple, att, RelationGetDescr(rel), &isnull);
 	if (isnull)
-		return NULL;
+		return;
 	bytes = DatumGetByteaPP(value);
-	forest = compile_stored_forest(bytes, sha256, num_features, context);
+	compile_stored_forest(bytes, sha256, model->num_features, context, &model->forest,
+						  &model->lgbm);
 	if ((Pointer) bytes != DatumGetPointer(value))
 		pfree(bytes);
-	return forest;
 }
 
 /*
@@ -274,8 +274,12 @@ load_model_bytes(CacheEntry *entry, FraudModel *model, Datum model_datum,
 				 errmsg("fraud model \"%s\" version %d has %d features, but its catalog row says %d",
 						entry->name, model->version, info.num_features, model->num_features)));
 	if (build_forest)
+	{
 		model->forest = info.forest;
-	if (load_xgb || model->forest == NULL)
+		model->lgbm = info.lgbm;
+	}
+	/* LightGBM models are the native evaluator's alone */
+	if ((load_xgb || model->forest == NULL) && strcmp(info.library, "xgboost") == 0)
 		model->xgb = xgb_load(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), model->num_features,
 							  booster_context);
 	MemoryContextSwitchTo(old);
@@ -345,6 +349,15 @@ read_row_metadata(CacheEntry *entry, Relation rel, HeapTuple tuple, FraudModel *
 	}
 }
 
+/* Whether the catalog's model bytes are a LightGBM text model (its first bytes only). */
+static bool
+is_lightgbm(Datum model_bytes)
+{
+	bytea	   *head = DatumGetByteaPSlice(model_bytes, 0, 6);
+
+	return lgbm_is_text_model(VARDATA_ANY(head), VARSIZE_ANY_EXHDR(head));
+}
+
 /*
  * The forest and, for the xgboost engine or a model the forest cannot
  * represent, the booster, in a new booster context returned (NULL if the
@@ -354,15 +367,17 @@ static MemoryContext
 load_trees(CacheEntry *entry, Relation rel, HeapTuple tuple, FraudModel *model,
 		   Datum model_bytes, const char *sha256)
 {
-	bool		need_xgb = fraud_score_engine == ENGINE_XGBOOST;
+	bool		need_xgb = fraud_score_engine == ENGINE_XGBOOST && !is_lightgbm(model_bytes);
 	MemoryContext booster_context;
 
 	if (entry->booster_context != NULL && strcmp(entry->sha256, sha256) == 0 &&
 		entry->model.num_features == model->num_features &&
-		(entry->model.xgb != NULL || (!need_xgb && entry->model.forest != NULL)))
+		(entry->model.xgb != NULL || entry->model.lgbm != NULL ||
+		 (!need_xgb && entry->model.forest != NULL)))
 	{
 		model->xgb = entry->model.xgb;
 		model->forest = entry->model.forest;
+		model->lgbm = entry->model.lgbm;
 		return NULL;
 	}
 
@@ -375,10 +390,10 @@ load_trees(CacheEntry *entry, Relation rel, HeapTuple tuple, FraudModel *model,
 	 * most of a backend's first score.
 	 */
 	if (!need_xgb)
-		model->forest = stored_forest(rel, tuple, sha256, model->num_features, booster_context);
-	if (model->forest == NULL || need_xgb)
+		stored_forest(rel, tuple, sha256, model, booster_context);
+	if ((model->forest == NULL && model->lgbm == NULL) || need_xgb)
 		load_model_bytes(entry, model, model_bytes, booster_context,
-						 model->forest == NULL, need_xgb);
+						 model->forest == NULL && model->lgbm == NULL, need_xgb);
 	return booster_context;
 }
 
@@ -425,6 +440,8 @@ load_entry(CacheEntry *entry, Relation rel, HeapTuple tuple)
 	MemoryContextCopyAndSetIdentifier(meta_context, entry->name);
 	read_row_metadata(entry, rel, tuple, &model, values, meta_context);
 	booster_context = load_trees(entry, rel, tuple, &model, values[Anum_model - 1], sha256);
+	/* LightGBM reads its inputs as doubles */
+	model.keys->double_precision = model.lgbm != NULL;
 	error_context_stack = errcb.previous;
 
 	/* Success: adopt the new contexts and free the old; nothing can fail. */
@@ -456,7 +473,8 @@ static bool
 entry_usable(const CacheEntry *entry)
 {
 	return entry->valid &&
-		(entry->model.xgb != NULL || fraud_score_engine != ENGINE_XGBOOST) &&
+		(entry->model.xgb != NULL || entry->model.lgbm != NULL ||
+		 fraud_score_engine != ENGINE_XGBOOST) &&
 		(!OidIsValid(entry->model.feature_function) ||
 		 entry->featurefn_checked == featurefn_generation());
 }

@@ -25,6 +25,7 @@
 
 #include "fraud_score.h"
 #include "forest.h"
+#include "lgbmforest.h"
 
 FRAUD_SQL_FUNCTION(fraud_score_models_compile);
 
@@ -46,27 +47,34 @@ compile_model(const char *data, Size len, const char *sha256)
 	MemoryContextSwitchTo(old);
 	if (info.forest != NULL)
 		result = forest_to_bytes(info.forest, sha256);
+	else if (info.lgbm != NULL)
+		result = lgbm_forest_to_bytes(info.lgbm, sha256);
 	MemoryContextDelete(work);
 	return result;
 }
 
 /*
- * A stored forest, checked in full, or NULL if it cannot be used (written
- * elsewhere, for other bytes, or damaged): the caller then compiles the
- * model bytes itself.
+ * A stored forest, checked in full, into *forest (XGBoost) or *lgbm
+ * (LightGBM); neither if it cannot be used (written elsewhere, for other
+ * bytes, or damaged): the caller then compiles the model bytes itself.
  */
-Forest *
+void
 compile_stored_forest(bytea *stored, const char *sha256, int num_features,
-					  MemoryContext context)
+					  MemoryContext context, Forest **forest, LgbmForest **lgbm)
 {
 	const char *why = NULL;
-	Forest	   *forest = forest_from_bytes(VARDATA_ANY(stored), VARSIZE_ANY_EXHDR(stored),
-										   sha256, num_features, context, &why);
+	const char *data = VARDATA_ANY(stored);
+	Size		len = VARSIZE_ANY_EXHDR(stored);
 
-	if (forest == NULL)
+	*forest = NULL;
+	*lgbm = NULL;
+	if (lgbm_forest_bytes_are_lgbm(data, len))
+		*lgbm = lgbm_forest_from_bytes(data, len, sha256, num_features, context, &why);
+	else
+		*forest = forest_from_bytes(data, len, sha256, num_features, context, &why);
+	if (why != NULL)
 		ereport(DEBUG1,
 				(errmsg_internal("fraud_score: not using the stored forest: %s", why)));
-	return forest;
 }
 
 /* The extension's catalog table, and nothing else, has this trigger. */

@@ -217,7 +217,7 @@ jsonb_type_name(JsonbValue *v)
  * The value of feature f in jsonb, or NaN if absent or null.  A string is a
  * category's name where the feature has names (categories.c), else an error.
  */
-static float
+static double
 jsonb_feature(const FeatureKeys *keys, int f, JsonbValue *v, FraudFailure *failure)
 {
 	const char *name = keys->names[f];
@@ -225,9 +225,10 @@ jsonb_feature(const FeatureKeys *keys, int f, JsonbValue *v, FraudFailure *failu
 	if (v == NULL || v->type == jbvNull)
 		return NAN;
 	if (v->type == jbvBool)
-		return v->val.boolean ? 1.0f : 0.0f;
+		return v->val.boolean ? 1.0 : 0.0;
 	if (v->type == jbvNumeric)
-		return numeric_to_input(v->val.numeric, name, failure);
+		return keys->double_precision ? numeric_to_double(v->val.numeric, name, failure) :
+			(double) numeric_to_input(v->val.numeric, name, failure);
 	if (v->type == jbvString && keys->categories != NULL && keys->categories[f] != NULL)
 		return categories_code(keys->categories[f], v->val.string.val, v->val.string.len);
 	failure_set(failure, ERRCODE_DATATYPE_MISMATCH,
@@ -324,7 +325,7 @@ child_value(JsonbContainer *container, JEntry entry, const char *base, uint32 of
  * is searched key by key instead.
  */
 static void
-collect_features(const FeatureKeys *keys, JsonbContainer *container, float *out,
+collect_features(const FeatureKeys *keys, JsonbContainer *container, double *out,
 				 FraudFailure *failure)
 {
 	int			n = JsonContainerSize(container);
@@ -388,7 +389,7 @@ collect_features(const FeatureKeys *keys, JsonbContainer *container, float *out,
 /* Features from "extra" (a feature function's output, may be NULL): the
  * filled flags say which ones it gave. */
 static void
-collect_extra(const FeatureKeys *keys, Jsonb *extra, float *out, FraudFailure *failure)
+collect_extra(const FeatureKeys *keys, Jsonb *extra, double *out, FraudFailure *failure)
 {
 	memset(keys->filled, 0, sizeof(bool) * keys->count);
 	if (extra != NULL && JB_ROOT_IS_OBJECT(extra) && !JB_ROOT_IS_SCALAR(extra))
@@ -396,7 +397,7 @@ collect_extra(const FeatureKeys *keys, Jsonb *extra, float *out, FraudFailure *f
 }
 
 void
-features_from_jsonb(const FeatureKeys *keys, Jsonb *doc, Jsonb *extra, float *out)
+features_from_jsonb(const FeatureKeys *keys, Jsonb *doc, Jsonb *extra, double *out)
 {
 	if (!JB_ROOT_IS_OBJECT(doc) || JB_ROOT_IS_SCALAR(doc))
 		ereport(ERROR,
@@ -494,13 +495,13 @@ feature_map_build(const FeatureKeys *keys, TupleDesc tupdesc, const char *relnam
  * The code of a category column's value.  An enum's label comes from the
  * syscache, whose errors (no memory, a damaged catalog) are not the row's.
  */
-static float
+static double
 category_column_code(const CategoryNames *lookup, Datum value, char kind)
 {
 	if (kind == FEATURE_COLUMN_ENUM)
 	{
 		HeapTuple	tuple = SearchSysCache1(ENUMOID, value);
-		float		code = -1.0f;
+		double		code = -1.0;
 
 		if (HeapTupleIsValid(tuple))
 		{
@@ -525,25 +526,36 @@ category_column_code(const CategoryNames *lookup, Datum value, char kind)
 	}
 }
 
-static float
-datum_input(Datum value, Oid type, const char *feature, FraudFailure *failure)
+/*
+ * A column's value as a model input: single precision as XGBoost takes it
+ * (an integer rounded to float, a double beyond float range an error), or
+ * the double itself.
+ */
+static double
+datum_input(Datum value, Oid type, const char *feature, bool double_precision,
+			FraudFailure *failure)
 {
 	switch (type)
 	{
 		case INT2OID:
-			return (float) DatumGetInt16(value);
+			return (double) DatumGetInt16(value);
 		case INT4OID:
-			return (float) DatumGetInt32(value);
+			return double_precision ? (double) DatumGetInt32(value) :
+				(double) (float) DatumGetInt32(value);
 		case INT8OID:
-			return (float) DatumGetInt64(value);
+			return double_precision ? (double) DatumGetInt64(value) :
+				(double) (float) DatumGetInt64(value);
 		case FLOAT4OID:
-			return DatumGetFloat4(value);
+			return (double) DatumGetFloat4(value);
 		case FLOAT8OID:
-			return to_model_input(DatumGetFloat8(value), feature, failure);
+			return double_precision ? DatumGetFloat8(value) :
+				(double) to_model_input(DatumGetFloat8(value), feature, failure);
 		case NUMERICOID:
-			return numeric_to_input(DatumGetNumeric(value), feature, failure);
+			return double_precision ?
+				numeric_to_double(DatumGetNumeric(value), feature, failure) :
+				(double) numeric_to_input(DatumGetNumeric(value), feature, failure);
 		case BOOLOID:
-			return DatumGetBool(value) ? 1.0f : 0.0f;
+			return DatumGetBool(value) ? 1.0 : 0.0;
 	}
 	elog(ERROR, "unexpected feature column type %u", type);
 	return NAN;					/* keep compiler quiet */
@@ -572,11 +584,11 @@ features_values_are_toasted(const FeatureMap *map, const Datum *values, const bo
 	return false;
 }
 
-/* A column's value as a model input (train.c's rows). */
+/* A column's value as a model input (train.c's rows, single precision). */
 float
 datum_to_input(Datum value, Oid type, const char *feature)
 {
-	return datum_input(value, type, feature, NULL);
+	return (float) datum_input(value, type, feature, false, NULL);
 }
 
 /*
@@ -586,7 +598,7 @@ datum_to_input(Datum value, Oid type, const char *feature)
  */
 bool
 features_from_values(const FeatureKeys *keys, const FeatureMap *map, const Datum *values,
-					 const bool *isnull, Jsonb *extra, float *out, FraudFailure *failure)
+					 const bool *isnull, Jsonb *extra, double *out, FraudFailure *failure)
 {
 	Assert(map->num_features == keys->count);
 	collect_extra(keys, extra, out, failure);
@@ -601,7 +613,8 @@ features_from_values(const FeatureKeys *keys, const FeatureMap *map, const Datum
 		else if (map->kinds[i] != FEATURE_COLUMN_NUMBER)
 			out[i] = category_column_code(keys->categories[i], values[att - 1], map->kinds[i]);
 		else
-			out[i] = datum_input(values[att - 1], map->types[i], keys->names[i], failure);
+			out[i] = datum_input(values[att - 1], map->types[i], keys->names[i],
+								 keys->double_precision, failure);
 	}
 	return failure == NULL || !failure->failed;
 }

@@ -70,11 +70,11 @@ walk_group(const Forest *forest, const float *inputs, int32 *at, int lanes, int 
  * first, as XGBoost's cast to its integer category type does.
  */
 static inline bool
-category_goes_right(const Forest *forest, const ForestNode *node, const float *features)
+category_goes_right(const Forest *forest, const ForestNode *node, const double *features)
 {
 	int			n = forest->num_features;
 	bool		default_left = node->input >= n;
-	float		value = features[default_left ? node->input - n : node->input];
+	float		value = (float) features[default_left ? node->input - n : node->input];
 	uint32		bits;
 	const ForestCategorySet *set;
 	uint32		code;
@@ -92,7 +92,7 @@ category_goes_right(const Forest *forest, const ForestNode *node, const float *f
 
 /* walk_group for a group of trees with categorical splits. */
 static float
-walk_group_categorical(const Forest *forest, const float *inputs, const float *features,
+walk_group_categorical(const Forest *forest, const float *inputs, const double *features,
 					   int32 *at, int lanes, int depth, float margin)
 {
 	const ForestNode *nodes = forest->nodes;
@@ -121,7 +121,7 @@ walk_group_categorical(const Forest *forest, const float *inputs, const float *f
  * walked by the step that tests for them, the others as usual.
  */
 static float
-walk_categorical_forest(const Forest *forest, const float *inputs, const float *features)
+walk_categorical_forest(const Forest *forest, const float *inputs, const double *features)
 {
 	float		margin = forest->base_margin;
 	int			group = 0;
@@ -142,7 +142,7 @@ walk_categorical_forest(const Forest *forest, const float *inputs, const float *
 }
 
 double
-forest_predict(const Forest *forest, const float *features)
+forest_predict(const Forest *forest, const double *features)
 {
 	float		margin = forest->base_margin;
 	float	   *inputs = forest->inputs;
@@ -153,7 +153,7 @@ forest_predict(const Forest *forest, const float *features)
 
 	for (int f = 0; f < n; f++)
 	{
-		float		v = features[f];
+		float		v = (float) features[f];
 		bool		missing = isnan(v);
 
 		inputs[f] = missing ? INFINITY : v;

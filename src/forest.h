@@ -111,7 +111,8 @@ typedef struct ForestTree
 	const double *categories;
 } ForestTree;
 
-extern double forest_predict(const Forest *forest, const float *features);
+/* features: XGBoost's float inputs, held as doubles */
+extern double forest_predict(const Forest *forest, const double *features);
 extern double forest_probability(float margin);
 
 /*

@@ -92,7 +92,9 @@ extern bool guard_run(void (*step) (void *arg), void *arg, FraudFailure *failure
 /* What model.c learns from validating a model's bytes. */
 typedef struct ModelInfo
 {
-	const char *format;			/* "json" or "ubjson" */
+	const char *library;		/* "xgboost" or "lightgbm" */
+	const char *format;			/* "json", "ubjson" or (LightGBM) "text" */
+	const char *format_version; /* the XGBoost that saved it, or LightGBM's "v4" */
 	int			num_features;
 	int			num_trees;
 	int			num_nodes;		/* over all trees */
@@ -121,6 +123,7 @@ typedef struct ModelInfo
 	char	 ***category_names;
 	int		   *num_category_names;
 	struct Forest *forest;		/* native evaluator, if asked for */
+	struct LgbmForest *lgbm;	/* the same for a LightGBM model */
 } ModelInfo;
 
 extern void model_validate(const char *data, Size len, ModelInfo *info,
@@ -128,6 +131,11 @@ extern void model_validate(const char *data, Size len, ModelInfo *info,
 extern void model_check_feature_names(char **names, int count, int num_features);
 extern bytea *model_normalize(const char *data, Size len, const ModelInfo *info);
 extern char **model_feature_names_to_utf8(char **names, int count);
+
+/* ------------------------------------------------------------- lgbm.c */
+extern bool lgbm_is_text_model(const char *data, Size len);
+extern void lgbm_validate(const char *data, Size len, ModelInfo *info,
+						  MemoryContext forest_context);
 
 /* ------------------------------------------------------- categories.c */
 
@@ -156,6 +164,7 @@ typedef struct FeatureKeys
 	int		   *sorted;			/* feature indexes in jsonb's key order */
 	bool	   *filled;			/* scratch: which features a pass has set */
 	CategoryNames **categories; /* per feature, or NULL: none has names */
+	bool		double_precision;	/* inputs as doubles (LightGBM), not floats */
 } FeatureKeys;
 
 /* Where each feature comes from in a relation; attnum 0 = always missing. */
@@ -176,7 +185,7 @@ typedef struct FeatureMap
  * precedence over the row's own values. */
 extern FeatureKeys *feature_keys_build(char **names, int count, MemoryContext context);
 extern void features_from_jsonb(const FeatureKeys *keys, Jsonb *doc, Jsonb *extra,
-								float *out);
+								double *out);
 extern bool is_feature_type(Oid type);
 extern float datum_to_input(Datum value, Oid type, const char *feature);
 extern FeatureMap *feature_map_build(const FeatureKeys *keys, TupleDesc tupdesc,
@@ -185,7 +194,7 @@ extern bool features_values_are_toasted(const FeatureMap *map, const Datum *valu
 										const bool *isnull);
 extern bool features_from_values(const FeatureKeys *keys, const FeatureMap *map,
 								 const Datum *values, const bool *isnull, Jsonb *extra,
-								 float *out, FraudFailure *failure);
+								 double *out, FraudFailure *failure);
 
 /* -------------------------------------------------------- featurefn.c */
 typedef struct RowJsonLayout RowJsonLayout;
@@ -201,8 +210,9 @@ extern Datum featurefn_row_jsonb(const RowJsonLayout *layout, TupleDesc tupdesc,
 
 /* ---------------------------------------------------------- compile.c */
 extern bytea *compile_model(const char *data, Size len, const char *sha256);
-extern struct Forest *compile_stored_forest(bytea *stored, const char *sha256,
-											int num_features, MemoryContext context);
+extern void compile_stored_forest(bytea *stored, const char *sha256, int num_features,
+								  MemoryContext context, struct Forest **forest,
+								  struct LgbmForest **lgbm);
 
 /* ---------------------------------------------------------- catalog.c */
 
@@ -228,6 +238,7 @@ typedef struct FraudModel
 	struct XgbModel *xgb;		/* NULL unless the xgboost engine (or a model
 								 * the forest cannot represent) needs it */
 	struct Forest *forest;		/* native evaluator of the same trees, or NULL */
+	struct LgbmForest *lgbm;	/* a LightGBM model's (always native), or NULL */
 } FraudModel;
 
 extern void catalog_init(void);
@@ -236,9 +247,9 @@ extern FraudModel *catalog_get_active_model(const char *name);
 extern FraudModel *catalog_cached_model(const char *name);
 
 /* ---------------------------------------------------------- scoring.c */
-extern float *scoring_input_buffer(int num_features);
+extern double *scoring_input_buffer(int num_features);
 extern bool scoring_uses_xgboost(const FraudModel *model);
-extern bool scoring_score(FraudModel *model, const float *inputs, double *score,
+extern bool scoring_score(FraudModel *model, const double *inputs, double *score,
 						  FraudFailure *failure);
 extern const char *scoring_decision(FraudModel *model, double score);
 extern FraudModel *scoring_model_with_features(const char *name, FraudModel *model,

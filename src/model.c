@@ -790,6 +790,18 @@ find_narrow_arrays(const DocValue *v, ModelInfo *info, int *capacity)
 			find_narrow_arrays(v->u.items[i], info, capacity);
 }
 
+/* The XGBoost release that saved the model ("version": [3, 4, 1]), or "unknown". */
+static const char *
+saved_by(const DocValue *root)
+{
+	DocValue   *version = doc_get(root, "version");
+
+	if (version == NULL || version->kind != DOC_NUMARRAY || version->count != 3)
+		return "unknown";
+	return psprintf("%.0f.%.0f.%.0f", version->u.numbers[0], version->u.numbers[1],
+					version->u.numbers[2]);
+}
+
 /*
  * Validate model bytes; with "forest_context", also build the native
  * evaluator's Forest there (info->forest).  Build it only from UBJSON, whose
@@ -807,10 +819,16 @@ model_validate(const char *data, Size len, ModelInfo *info, MemoryContext forest
 	const DocValue *weights;
 
 	model_check_size(len);
+	if (lgbm_is_text_model(data, len))
+	{
+		lgbm_validate(data, len, info, forest_context);
+		return;
+	}
 	format = detect_format(data, len);
 	root = strcmp(format, "json") == 0 ? doc_parse_json(data, len) : doc_parse_ubjson(data, len);
 
 	memset(info, 0, sizeof(*info));
+	info->library = "xgboost";
 	info->format = format;
 
 	if (root == NULL || root->kind != DOC_OBJECT)
@@ -829,6 +847,7 @@ model_validate(const char *data, Size len, ModelInfo *info, MemoryContext forest
 	info->forest = forest != NULL ? forest_finish(forest) : NULL;
 
 	info->feature_names = extract_feature_names(learner, info->num_features);
+	info->format_version = saved_by(root);
 	read_category_names(gbtree, info);
 	if (strcmp(format, "ubjson") == 0)
 	{

@@ -30,7 +30,7 @@ FRAUD_SQL_FUNCTION(fraud_score_features);
  * The input row for fraud_score's (features jsonb, model text) arguments,
  * feature function included, and the model it is for.
  */
-static float *
+static double *
 jsonb_args_inputs(FunctionCallInfo fcinfo, FraudModel **model_out)
 {
 	Jsonb	   *doc = PG_GETARG_JSONB_P(0);
@@ -38,7 +38,7 @@ jsonb_args_inputs(FunctionCallInfo fcinfo, FraudModel **model_out)
 	Jsonb	   *extra;
 	FraudModel *model = scoring_model_with_features(name, catalog_get_active_model(name),
 													JsonbPGetDatum(doc), &extra);
-	float	   *row = scoring_input_buffer(model->num_features);
+	double	   *row = scoring_input_buffer(model->num_features);
 
 	features_from_jsonb(model->keys, doc, extra, row);
 	*model_out = model;
@@ -49,7 +49,7 @@ static FraudModel *
 score_jsonb_args(FunctionCallInfo fcinfo, double *score)
 {
 	FraudModel *model;
-	float	   *row = jsonb_args_inputs(fcinfo, &model);
+	double	   *row = jsonb_args_inputs(fcinfo, &model);
 
 	(void) scoring_score(model, row, score, NULL);
 	return model;
@@ -74,7 +74,7 @@ Datum
 fraud_score_features(PG_FUNCTION_ARGS)
 {
 	FraudModel *model;
-	float	   *row;
+	double	   *row;
 	Datum	   *values;
 
 	if (PG_ARGISNULL(0))
@@ -83,7 +83,7 @@ fraud_score_features(PG_FUNCTION_ARGS)
 
 	values = palloc(sizeof(Datum) * model->num_features);
 	for (int i = 0; i < model->num_features; i++)
-		values[i] = Float4GetDatum(row[i]);
+		values[i] = Float4GetDatum((float4) row[i]);
 	PG_RETURN_ARRAYTYPE_P(construct_array(values, model->num_features, FLOAT4OID,
 										  sizeof(float4), true, TYPALIGN_INT));
 }
@@ -162,9 +162,10 @@ feature_names_from_array(ArrayType *array, int *count)
 
 /*
  * fraud_model_check(model bytea, features text[], categories jsonb): validate
- * model bytes and return them as XGBoost UBJSON, with the feature names and
- * the categories document to store.  (0.3's SQL definition has neither the
- * categories argument nor the last column.)
+ * model bytes and return the bytes to store (XGBoost UBJSON, or a LightGBM
+ * text model as given), with the feature names, the categories document,
+ * the library and the format version.  (0.3's SQL definition has neither the
+ * categories argument nor the last three columns.)
  */
 Datum
 fraud_model_check(PG_FUNCTION_ARGS)
@@ -177,8 +178,8 @@ fraud_model_check(PG_FUNCTION_ARGS)
 	bytea	   *normalized;
 	ModelInfo	stored;
 	TupleDesc	tupdesc;
-	Datum		values[8];
-	bool		nulls[8] = {0};
+	Datum		values[10];
+	bool		nulls[10] = {0};
 	Datum	   *name_datums;
 	Jsonb	   *categories;
 
@@ -207,15 +208,23 @@ fraud_model_check(PG_FUNCTION_ARGS)
 	categories = categories_effective(&info, names,
 									  PG_NARGS() > 2 && !PG_ARGISNULL(2) ? PG_GETARG_JSONB_P(2) : NULL);
 
-	normalized = model_normalize(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), &info);
-	ubjson = normalized != NULL ?
-		xgb_to_ubjson(VARDATA(normalized), VARSIZE(normalized) - VARHDRSZ,
-					  model_feature_names_to_utf8(names, num_names), num_names) :
-		xgb_to_ubjson(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes),
-					  model_feature_names_to_utf8(names, num_names), num_names);
-	/* What is stored must pass the check every backend makes before loading. */
-	model_validate(VARDATA(ubjson), VARSIZE(ubjson) - VARHDRSZ, &stored, NULL);
-	check_same_model(&info, &stored);
+	if (strcmp(info.library, "lightgbm") == 0)
+	{
+		/* stored as given: no XGBoost reads it */
+		ubjson = (bytea *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0));
+	}
+	else
+	{
+		normalized = model_normalize(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes), &info);
+		ubjson = normalized != NULL ?
+			xgb_to_ubjson(VARDATA(normalized), VARSIZE(normalized) - VARHDRSZ,
+						  model_feature_names_to_utf8(names, num_names), num_names) :
+			xgb_to_ubjson(VARDATA_ANY(bytes), VARSIZE_ANY_EXHDR(bytes),
+						  model_feature_names_to_utf8(names, num_names), num_names);
+		/* What is stored must pass the check every backend makes before loading. */
+		model_validate(VARDATA(ubjson), VARSIZE(ubjson) - VARHDRSZ, &stored, NULL);
+		check_same_model(&info, &stored);
+	}
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "fraud_model_check must return a composite type");
@@ -234,6 +243,8 @@ fraud_model_check(PG_FUNCTION_ARGS)
 	values[6] = PointerGetDatum(ubjson);
 	values[7] = PointerGetDatum(categories);
 	nulls[7] = categories == NULL;
+	values[8] = CStringGetTextDatum(info.library);
+	values[9] = CStringGetTextDatum(info.format_version);
 	if (tupdesc->natts > (int) lengthof(values))
 		elog(ERROR, "fraud_model_check must return at most %d columns", (int) lengthof(values));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

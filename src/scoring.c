@@ -19,11 +19,29 @@
 
 #include "fraud_score.h"
 #include "forest.h"
+#include "lgbmforest.h"
 #include "xgb.h"
 
 /* One input row, reused by every call in this backend. */
-float *
+double *
 scoring_input_buffer(int num_features)
+{
+	static double *buffer = NULL;
+	static int	capacity = 0;
+
+	if (num_features > capacity)
+	{
+		if (buffer)
+			pfree(buffer);
+		buffer = MemoryContextAlloc(TopMemoryContext, sizeof(double) * Max(num_features, 1));
+		capacity = num_features;
+	}
+	return buffer;
+}
+
+/* An input row as XGBoost takes it, in a buffer reused by every call. */
+static const float *
+single_precision(const double *inputs, int num_features)
 {
 	static float *buffer = NULL;
 	static int	capacity = 0;
@@ -35,6 +53,8 @@ scoring_input_buffer(int num_features)
 		buffer = MemoryContextAlloc(TopMemoryContext, sizeof(float) * Max(num_features, 1));
 		capacity = num_features;
 	}
+	for (int f = 0; f < num_features; f++)
+		buffer[f] = (float) inputs[f];
 	return buffer;
 }
 
@@ -45,7 +65,8 @@ scoring_input_buffer(int num_features)
 bool
 scoring_uses_xgboost(const FraudModel *model)
 {
-	return !((fraud_score_engine == ENGINE_NATIVE || model->xgb == NULL) && model->forest != NULL);
+	return model->lgbm == NULL &&
+		!((fraud_score_engine == ENGINE_NATIVE || model->xgb == NULL) && model->forest != NULL);
 }
 
 /*
@@ -55,18 +76,20 @@ scoring_uses_xgboost(const FraudModel *model)
  * failures into outcomes run it in a subtransaction.
  */
 bool
-scoring_score(FraudModel *model, const float *inputs, double *score, FraudFailure *failure)
+scoring_score(FraudModel *model, const double *inputs, double *score, FraudFailure *failure)
 {
 	/*
 	 * catalog.c loads a booster whenever the xgboost engine is on or the
 	 * model has no forest; only a feature function that changed the engine
 	 * mid-call would find neither, and then the forest answers.
 	 */
-	if (!scoring_uses_xgboost(model))
+	if (model->lgbm != NULL)
+		*score = lgbm_forest_predict(model->lgbm, inputs);
+	else if (!scoring_uses_xgboost(model))
 		*score = forest_predict(model->forest, inputs);
 	else if (model->xgb != NULL)
 	{
-		*score = xgb_predict_one(model->xgb, inputs);
+		*score = xgb_predict_one(model->xgb, single_precision(inputs, model->num_features));
 		/* the forest's own sigmoid, so that both engines agree to the bit */
 		if (model->xgb_gives_margin)
 			*score = forest_probability((float) *score);

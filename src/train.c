@@ -46,6 +46,7 @@ typedef struct FeatureLayout
 	int			num_features;
 	char	  **names;
 	FeatureKeys *keys;			/* names for jsonb lookups, if from_jsonb */
+	double	   *row;			/* scratch for one row, if from_jsonb */
 } FeatureLayout;
 
 /* Rows read from one query. */
@@ -252,6 +253,7 @@ layout_from_first_batch(SPITupleTable *tuptable, int label_att, const char *quer
 				layout->names[n++] = pnstrdup(v.val.string.val, v.val.string.len);
 		layout->num_features = n;
 		layout->keys = feature_keys_build(layout->names, n, CurrentMemoryContext);
+		layout->row = palloc(sizeof(double) * Max(n, 1));
 	}
 	else
 	{
@@ -407,7 +409,11 @@ row_features(QueryReader *reader, HeapTuple tuple, TupleDesc desc, float *x)
 			for (int f = 0; f < layout->num_features; f++)
 				x[f] = NAN;
 		else
-			features_from_jsonb(layout->keys, DatumGetJsonbP(value), NULL, x);
+		{
+			features_from_jsonb(layout->keys, DatumGetJsonbP(value), NULL, layout->row);
+			for (int f = 0; f < layout->num_features; f++)
+				x[f] = (float) layout->row[f];
+		}
 	}
 	else
 		for (int f = 0; f < layout->num_features; f++)

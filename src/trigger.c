@@ -260,7 +260,7 @@ typedef struct RowScoring
 	const NewRow *row;
 	FraudModel *model;			/* cached model, then the one to score with */
 	Jsonb	   *extra;			/* the feature function's output, or NULL */
-	float	   *inputs;			/* the model's input row */
+	double	   *inputs;			/* the model's input row */
 	RowScore   *result;
 } RowScoring;
 
