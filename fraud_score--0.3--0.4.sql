@@ -199,3 +199,16 @@ BEGIN
 		nullif(document->'categories', 'null'));
 END
 $$;
+
+-- The raw score before the objective's transform (XGBoost's margin, LightGBM's
+-- raw score), and the leaf each tree of a LightGBM model reaches: what a
+-- score was computed from.
+CREATE FUNCTION fraud_score_margin(features jsonb, model text DEFAULT NULL)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'fraud_score_margin'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION fraud_score_leaves(features jsonb, model text DEFAULT NULL)
+RETURNS integer[]
+AS 'MODULE_PATHNAME', 'fraud_score_leaves'
+LANGUAGE C STABLE PARALLEL SAFE;

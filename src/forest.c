@@ -141,8 +141,9 @@ walk_categorical_forest(const Forest *forest, const float *inputs, const double 
 	return margin;
 }
 
-double
-forest_predict(const Forest *forest, const double *features)
+/* The margin: base_score's plus every tree's leaf, in tree order, in float. */
+static inline float
+forest_margin_of(const Forest *forest, const double *features)
 {
 	float		margin = forest->base_margin;
 	float	   *inputs = forest->inputs;
@@ -162,7 +163,7 @@ forest_predict(const Forest *forest, const double *features)
 	inputs[2 * n] = NAN;
 
 	if (forest->group_has_categories != NULL)
-		return (double) xgboost_sigmoid(walk_categorical_forest(forest, inputs, features));
+		return walk_categorical_forest(forest, inputs, features);
 
 	for (; t + FOREST_LANES <= forest->num_trees; t += FOREST_LANES, group++)
 	{
@@ -176,7 +177,19 @@ forest_predict(const Forest *forest, const double *features)
 		memcpy(at, &forest->roots[t], sizeof(int32) * lanes);
 		margin = walk_group(forest, inputs, at, lanes, forest->group_depth[group], margin);
 	}
-	return (double) xgboost_sigmoid(margin);
+	return margin;
+}
+
+double
+forest_predict(const Forest *forest, const double *features)
+{
+	return (double) xgboost_sigmoid(forest_margin_of(forest, features));
+}
+
+double
+forest_margin(const Forest *forest, const double *features)
+{
+	return (double) forest_margin_of(forest, features);
 }
 
 /* A margin (binary:logitraw's output) as the probability forest_predict gives. */

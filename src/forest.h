@@ -113,6 +113,7 @@ typedef struct ForestTree
 
 /* features: XGBoost's float inputs, held as doubles */
 extern double forest_predict(const Forest *forest, const double *features);
+extern double forest_margin(const Forest *forest, const double *features);
 extern double forest_probability(float margin);
 
 /*

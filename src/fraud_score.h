@@ -252,6 +252,8 @@ extern bool scoring_uses_xgboost(const FraudModel *model);
 extern bool scoring_score(FraudModel *model, const double *inputs, double *score,
 						  FraudFailure *failure);
 extern const char *scoring_decision(FraudModel *model, double score);
+extern double scoring_margin(FraudModel *model, const double *inputs);
+extern int	scoring_leaves(FraudModel *model, const double *inputs, int32 **leaves);
 extern FraudModel *scoring_model_with_features(const char *name, FraudModel *model,
 											   Datum row_jsonb, Jsonb **extra);
 

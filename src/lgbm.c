@@ -157,7 +157,8 @@ parse_int(const char *s, const char *key, const char *where, int64 min, int64 ma
  * LightGBM's own parser does.
  */
 static double *
-parse_numbers(const char *s, int64 count, const char *key, const char *where)
+parse_numbers_in(const char *s, int64 count, const char *key, const char *where,
+				 bool allow_infinite)
 {
 	double	   *out = palloc(sizeof(double) * Max(count, 1));
 	int64		n = 0;
@@ -175,8 +176,10 @@ parse_numbers(const char *s, int64 count, const char *key, const char *where)
 			invalid_lgbm("\"%s\" of %s has more than %lld entries.", key, where, (long long) count);
 		errno = 0;
 		out[n] = strtod(p, &end);
-		if (end == p || (*end != ' ' && *end != '\0') || !isfinite(out[n]))
-			invalid_lgbm("Entry %lld of \"%s\" of %s is not a finite number.", (long long) n, key, where);
+		if (end == p || (*end != ' ' && *end != '\0') || isnan(out[n]) ||
+			(!allow_infinite && isinf(out[n])))
+			invalid_lgbm("Entry %lld of \"%s\" of %s is not a %snumber.", (long long) n, key, where,
+						 allow_infinite ? "" : "finite ");
 		n++;
 		p = end;
 	}
@@ -184,6 +187,13 @@ parse_numbers(const char *s, int64 count, const char *key, const char *where)
 		invalid_lgbm("\"%s\" of %s has %lld entries, not %lld.", key, where, (long long) n,
 					 (long long) count);
 	return out;
+}
+
+/* Finite numbers. */
+static double *
+parse_numbers(const char *s, int64 count, const char *key, const char *where)
+{
+	return parse_numbers_in(s, count, key, where, false);
 }
 
 /* The same, every entry an integer in min..max. */
@@ -259,7 +269,9 @@ read_tree(const KeyValues *kv, int index, int num_features, LgbmTreeText *t)
 	{
 		t->split_feature = parse_ints(kv_require(kv, "split_feature", where), n, "split_feature",
 									  where, 0, num_features - 1);
-		t->threshold = parse_numbers(kv_require(kv, "threshold", where), n, "threshold", where);
+		/* LightGBM writes "inf" for a split that sends every number left */
+		t->threshold = parse_numbers_in(kv_require(kv, "threshold", where), n, "threshold", where,
+										true);
 		t->decision_type = parse_ints(kv_require(kv, "decision_type", where), n, "decision_type",
 									  where, 0, 15);
 		t->left_child = parse_ints(kv_require(kv, "left_child", where), n, "left_child", where,

@@ -182,8 +182,8 @@ check_tree(const LgbmForest *forest, const LgbmTree *tree, bool *reached)
 				(int64) node->cat_first + node->cat_words > forest->num_cat_words)
 				return "a categorical node's bitset lies outside the bitsets";
 		}
-		else if (!isfinite(node->threshold))
-			return "a node's threshold is not finite";
+		else if (isnan(node->threshold))
+			return "a node's threshold is not a number";
 		for (int side = 0; side < 2; side++)
 		{
 			int32		c = children[side];

@@ -25,6 +25,8 @@ FRAUD_SQL_FUNCTION(fraud_score_jsonb);
 FRAUD_SQL_FUNCTION(fraud_decide_jsonb);
 FRAUD_SQL_FUNCTION(fraud_model_check);
 FRAUD_SQL_FUNCTION(fraud_score_features);
+FRAUD_SQL_FUNCTION(fraud_score_margin);
+FRAUD_SQL_FUNCTION(fraud_score_leaves);
 
 /*
  * The input row for fraud_score's (features jsonb, model text) arguments,
@@ -86,6 +88,45 @@ fraud_score_features(PG_FUNCTION_ARGS)
 		values[i] = Float4GetDatum((float4) row[i]);
 	PG_RETURN_ARRAYTYPE_P(construct_array(values, model->num_features, FLOAT4OID,
 										  sizeof(float4), true, TYPALIGN_INT));
+}
+
+/*
+ * fraud_score_margin(features jsonb, model text): the raw score before the
+ * objective's transform (XGBoost's margin, LightGBM's raw score).
+ */
+Datum
+fraud_score_margin(PG_FUNCTION_ARGS)
+{
+	FraudModel *model;
+	double	   *row;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	row = jsonb_args_inputs(fcinfo, &model);
+	PG_RETURN_FLOAT8(scoring_margin(model, row));
+}
+
+/*
+ * fraud_score_leaves(features jsonb, model text): the leaf each tree of a
+ * LightGBM model reaches (LightGBM's pred_leaf).
+ */
+Datum
+fraud_score_leaves(PG_FUNCTION_ARGS)
+{
+	FraudModel *model;
+	double	   *row;
+	int32	   *leaves;
+	Datum	   *values;
+	int			n;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	row = jsonb_args_inputs(fcinfo, &model);
+	n = scoring_leaves(model, row, &leaves);
+	values = palloc(sizeof(Datum) * Max(n, 1));
+	for (int t = 0; t < n; t++)
+		values[t] = Int32GetDatum(leaves[t]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(values, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
 }
 
 Datum

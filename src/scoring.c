@@ -59,6 +59,39 @@ single_precision(const double *inputs, int num_features)
 }
 
 /*
+ * The raw score before the objective's transform (XGBoost's margin, in
+ * float; LightGBM's raw score, averaged for average_output), always from
+ * the native evaluator.
+ */
+double
+scoring_margin(FraudModel *model, const double *inputs)
+{
+	if (model->lgbm != NULL)
+		return lgbm_forest_raw(model->lgbm, inputs);
+	if (model->forest == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("fraud model \"%s\" version %d has no native evaluator to give its margin",
+						model->name, model->version),
+				 errdetail("A tree has more nodes than the native evaluator represents; the xgboost engine scores the model.")));
+	return forest_margin(model->forest, inputs);
+}
+
+/* The leaf each tree of a LightGBM model reaches, into *leaves; the tree count. */
+int
+scoring_leaves(FraudModel *model, const double *inputs, int32 **leaves)
+{
+	if (model->lgbm == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("fraud model \"%s\" is not a LightGBM model", model->name),
+				 errdetail("Leaf indices are LightGBM's; fraud_score keeps no XGBoost leaf numbering.")));
+	*leaves = palloc(sizeof(int32) * Max(model->lgbm->num_trees, 1));
+	lgbm_forest_leaves(model->lgbm, inputs, *leaves);
+	return model->lgbm->num_trees;
+}
+
+/*
  * Whether scoring_score would ask XGBoost (which raises its own errors): the
  * xgboost engine, or a model the native evaluator cannot represent.
  */
