@@ -27,6 +27,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -442,6 +444,7 @@ load_entry(CacheEntry *entry, Relation rel, HeapTuple tuple)
 	booster_context = load_trees(entry, rel, tuple, &model, values[Anum_model - 1], sha256);
 	/* LightGBM reads its inputs as doubles */
 	model.keys->double_precision = model.lgbm != NULL;
+	model.keys->unknown_category = model.lgbm != NULL ? NAN : -1.0;
 	error_context_stack = errcb.previous;
 
 	/* Success: adopt the new contexts and free the old; nothing can fail. */

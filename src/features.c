@@ -213,6 +213,13 @@ jsonb_type_name(JsonbValue *v)
 	}
 }
 
+/* A category's code, or the model's input for a name it does not know (code -1). */
+static inline double
+known_or(float code, const FeatureKeys *keys)
+{
+	return code >= 0 ? code : keys->unknown_category;
+}
+
 /*
  * The value of feature f in jsonb, or NaN if absent or null.  A string is a
  * category's name where the feature has names (categories.c), else an error.
@@ -230,7 +237,8 @@ jsonb_feature(const FeatureKeys *keys, int f, JsonbValue *v, FraudFailure *failu
 		return keys->double_precision ? numeric_to_double(v->val.numeric, name, failure) :
 			(double) numeric_to_input(v->val.numeric, name, failure);
 	if (v->type == jbvString && keys->categories != NULL && keys->categories[f] != NULL)
-		return categories_code(keys->categories[f], v->val.string.val, v->val.string.len);
+		return known_or(categories_code(keys->categories[f], v->val.string.val,
+										v->val.string.len), keys);
 	failure_set(failure, ERRCODE_DATATYPE_MISMATCH,
 				psprintf("feature \"%s\" must be a number, a boolean or null", name),
 				psprintf("The value of \"%s\" is a JSON %s.", name, jsonb_type_name(v)));
@@ -272,6 +280,7 @@ feature_keys_build(char **names, int count, MemoryContext context)
 
 	keys->count = count;
 	keys->names = names;
+	keys->unknown_category = -1.0;
 	keys->lengths = MemoryContextAlloc(context, sizeof(int) * Max(count, 1));
 	keys->sorted = MemoryContextAlloc(context, sizeof(int) * Max(count, 1));
 	keys->filled = MemoryContextAlloc(context, sizeof(bool) * Max(count, 1));
@@ -611,7 +620,8 @@ features_from_values(const FeatureKeys *keys, const FeatureMap *map, const Datum
 		if (att == 0 || isnull[att - 1])
 			out[i] = NAN;
 		else if (map->kinds[i] != FEATURE_COLUMN_NUMBER)
-			out[i] = category_column_code(keys->categories[i], values[att - 1], map->kinds[i]);
+			out[i] = known_or(category_column_code(keys->categories[i], values[att - 1],
+												   map->kinds[i]), keys);
 		else
 			out[i] = datum_input(values[att - 1], map->types[i], keys->names[i],
 								 keys->double_precision, failure);

@@ -165,6 +165,8 @@ typedef struct FeatureKeys
 	bool	   *filled;			/* scratch: which features a pass has set */
 	CategoryNames **categories; /* per feature, or NULL: none has names */
 	bool		double_precision;	/* inputs as doubles (LightGBM), not floats */
+	double		unknown_category;	/* an unknown name's input: -1 for XGBoost
+									 * (unseen), NaN for LightGBM (as pandas) */
 } FeatureKeys;
 
 /* Where each feature comes from in a relation; attnum 0 = always missing. */
