@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run one fuzz target for a bounded time and print what it did.
 #
-#   fuzz/run.sh model|features|forest SECONDS
+#   fuzz/run.sh model|features|forest|lgbm SECONDS
 #
 # The corpus grows in out/corpus/TARGET across runs (seeds: out/seeds/TARGET,
 # made by "make seeds"); crash, leak, timeout and out-of-memory inputs land in
@@ -11,7 +11,7 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 
-target=${1:?usage: run.sh model|features|forest SECONDS}
+target=${1:?usage: run.sh model|features|forest|lgbm SECONDS}
 seconds=${2:-60}
 bin=build/fuzz_$target
 corpus=out/corpus/$target
@@ -23,6 +23,7 @@ case $target in
 	model) options=(-max_len=1048576 -dict=model.dict) ;;
 	features) options=(-max_len=4096) ;;
 	forest) options=(-max_len=262144) ;;
+	lgbm) options=(-max_len=65536) ;;
 	*) echo "run.sh: unknown target $target" >&2; exit 2 ;;
 esac
 [ -x "$bin" ] || { echo "run.sh: $bin is not built (make -C fuzz)" >&2; exit 2; }
