@@ -150,6 +150,40 @@ FROM pg_temp.libsvm_docs('treelite/sparse_categorical/sparse_categorical.test',
                          pg_temp.load('lg_sparse', 'treelite/sparse_categorical/sparse_categorical_model.txt')) d
 JOIN pg_temp.expected('treelite/sparse_categorical/sparse_categorical.test.margin.orig-ee820b1') e USING (n);
 
+-- Traversal oracles from objectives fraud_score refuses: LightGBM's raw
+-- score of a regression model, and of each class of a 13-class one, is a sum
+-- of trees, so each, rewritten as a binary model of just those trees, must
+-- give it as fraud_score_margin.
+CREATE FUNCTION pg_temp.load_text(name text, t text) RETURNS text[] LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM fraud_model_load(name, convert_to(t, 'UTF8'));
+    RETURN (SELECT features FROM fraud_models WHERE fraud_models.name = load_text.name AND active);
+END $$;
+-- treelite's toy (v2, 30 trees, categorical splits on both features)
+SELECT count(*) AS rows, count(*) FILTER (WHERE fraud_score_margin(d.doc, 'lg_toy') = e.value::float8) AS exact_raw
+FROM pg_temp.libsvm_docs('treelite/toy_categorical/toy_categorical.test',
+                         pg_temp.load_text('lg_toy', replace(pg_temp.text_of('treelite/toy_categorical/toy_categorical_model.txt'),
+                                                             'objective=regression', 'objective=binary sigmoid:1'))) d
+JOIN pg_temp.expected('treelite/toy_categorical/toy_categorical.test.pred') e USING (n);
+-- leaves' kddcup99 (v2, 13 classes x 10 iterations, 275 categorical nodes,
+-- bitsets up to 16 words): class k's trees are k, k + 13, ...
+CREATE FUNCTION pg_temp.one_class(t text, k int) RETURNS text LANGUAGE sql AS $$
+    WITH parts AS (SELECT p, n FROM regexp_split_to_table(t, E'\nTree=') WITH ORDINALITY AS s(p, n))
+    SELECT replace(replace(replace((SELECT p FROM parts WHERE n = 1), 'num_class=13', 'num_class=1'),
+                           'num_tree_per_iteration=13', 'num_tree_per_iteration=1'),
+                   'objective=multiclass num_class:13', 'objective=binary sigmoid:1')
+           || string_agg(E'\nTree=' || ((n - 2) / 13) || substr(p, strpos(p, E'\n')), '' ORDER BY n)
+    FROM parts WHERE n > 1 AND (n - 2) % 13 = k $$;
+CREATE TEMP TABLE kdd_docs AS
+SELECT * FROM pg_temp.plain_docs('leaves/kddcup99_test.tsv', E'\t',
+                                 (SELECT array_agg('Column_' || i ORDER BY i) FROM generate_series(0, 40) i));
+SELECT count(*) AS margins,
+       count(*) FILTER (WHERE fraud_score_margin(d.doc, 'lg_kdd_' || k)
+                              = (string_to_array(e.value, E'\t'))[k + 1]::float8) AS exact_raw
+FROM generate_series(0, 12) k,
+     LATERAL (SELECT pg_temp.load_text('lg_kdd_' || k, pg_temp.one_class(pg_temp.text_of('leaves/lg_kddcup99.model'), k))) l,
+     kdd_docs d JOIN pg_temp.expected('leaves/lg_kddcup99_true_predictions.txt') e USING (n);
+
 -- Refused: multi-class and regression.
 \set VERBOSITY default
 \set SHOW_CONTEXT never
