@@ -222,6 +222,66 @@ FROM (SELECT side, round(((min(scored) - min(base)) * 1e6 / 100000)::numeric, 3)
 SQL
 )"
 
+# LightGBM against XGBoost: the main model (m200d6) and its LightGBM twin, the
+# same trees rewritten by bench/xgb_to_lgbm.py from fraud_model_export's UBJSON
+# as a LightGBM v4 text model (numerical splits, NaN missing type with XGBoost's
+# default direction).  100,000 stored documents (the first rows, missing values
+# as absent keys); rounds alternate the two sides, each starting with the next
+# one, and the best round of each counts, minus the same scan reading only the
+# document.  The twin sends a value equal to a threshold left (XGBoost: right),
+# so a few scores differ: the fraction within 0.01 is printed, and below 0.9 the
+# converter is wrong and the bench stops.
+echo "== LightGBM vs XGBoost, m200d6 and its LightGBM twin, 100,000 calls each, interleaved" >&2
+q -c "SELECT fraud_model_export('m200d6')->>'model_ubj_base64'" | base64 -d > "$work/m200d6_export.ubj"
+python3 bench/xgb_to_lgbm.py "$work/m200d6_export.ubj" -o "$work/m200d6_lgbm.txt"
+lgbm_leaves=$(awk -F= '$1 == "num_leaves" {s += $2} END {print s}' "$work/m200d6_lgbm.txt")
+q <<SQL
+SELECT fraud_model_load('m200d6_lgbm', convert_to(\$lgbm\$$(cat "$work/m200d6_lgbm.txt")\$lgbm\$, 'UTF8')) \\g /dev/null
+CREATE TABLE m200d6_docs AS SELECT jsonb_strip_nulls($doc) AS doc FROM (SELECT * FROM rows LIMIT 100000) r;
+VACUUM ANALYZE m200d6_docs;
+SQL
+lgbm_loaded=$(q -c "SELECT library || ' ' || format_version FROM fraud_models WHERE name = 'm200d6_lgbm' AND active")
+if [ "$lgbm_loaded" != "lightgbm v4" ]; then
+	echo "bench: m200d6_lgbm was stored as '$lgbm_loaded', not as a LightGBM v4 model" >&2
+	exit 1
+fi
+read -r lgbm_agree lgbm_max_diff <<< "$(q <<'SQL'
+SET fraud_score.engine = native;
+SELECT round(avg((d <= 0.01)::int), 5) || ' ' || round(max(d)::numeric, 6)
+FROM (SELECT abs(fraud_score(doc, 'm200d6') - fraud_score(doc, 'm200d6_lgbm')) AS d FROM m200d6_docs) s;
+SQL
+)"
+echo "   scores within 0.01 of each other: $lgbm_agree of 100,000 documents (largest difference $lgbm_max_diff)" >&2
+if awk -v a="$lgbm_agree" 'BEGIN { exit !(a < 0.9) }'; then
+	echo "bench: the LightGBM twin agrees with m200d6 on only $lgbm_agree of the documents: bench/xgb_to_lgbm.py is wrong" >&2
+	exit 1
+fi
+read -r lgbm_xgb_us lgbm_us <<< "$(q <<'SQL'
+SET fraud_score.engine = native;
+SELECT fraud_score('{}', 'm200d6'), fraud_score('{}', 'm200d6_lgbm') \g /dev/null
+CREATE TEMP TABLE t (side text, base float8, scored float8);
+DO $$
+DECLARE
+	sides text[] := ARRAY['m200d6', 'm200d6_lgbm'];
+	side text; t0 timestamptz; t1 timestamptz; t2 timestamptz;
+BEGIN
+	FOR run IN 0..5 LOOP
+		FOR i IN 0..1 LOOP
+			side := sides[(run + i) % 2 + 1];
+			t0 := clock_timestamp();
+			EXECUTE 'SELECT count(doc) FROM m200d6_docs';
+			t1 := clock_timestamp();
+			EXECUTE format('SELECT count(fraud_score(doc, %L)) FROM m200d6_docs', side);
+			t2 := clock_timestamp();
+			INSERT INTO t VALUES (side, extract(epoch FROM t1 - t0), extract(epoch FROM t2 - t1));
+		END LOOP;
+	END LOOP;
+END $$;
+SELECT string_agg(us::text, ' ' ORDER BY array_position(ARRAY['m200d6', 'm200d6_lgbm'], side))
+FROM (SELECT side, round(((min(scored) - min(base)) * 1e6 / 100000)::numeric, 3) AS us FROM t GROUP BY side) s;
+SQL
+)"
+
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 {
@@ -263,14 +323,27 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 	echo "| numerical: test/fixtures/small.ubj (5 numerical features) | $cat_num_us us | 1 |"
 	echo "| categorical, codes: test/fixtures/categorical.ubj (123 of 273 splits categorical) | $cat_codes_us us | $(ratio "$cat_codes_us" "$cat_num_us") |"
 	echo "| categorical, names as JSON strings (the same model loaded with categories) | $cat_names_us us | $(ratio "$cat_names_us" "$cat_num_us") (to codes $(ratio "$cat_names_us" "$cat_codes_us")) |"
+	echo
+	echo "LightGBM against XGBoost, the main model (200 trees, depth 6, trained above) and its LightGBM twin, native engine:"
+	echo "fraud_score(jsonb) per call beyond reading the document, the first 100,000 rows as stored documents (missing"
+	echo "values absent), 6 rounds alternating the two, best round of each:"
+	echo
+	echo "| model | us per call | ratio to XGBoost |"
+	echo "|---|---|---|"
+	echo "| XGBoost: m200d6 (UBJSON, $lgbm_leaves leaves) | $lgbm_xgb_us us | 1 |"
+	echo "| LightGBM: the same trees as a v4 text model (bench/xgb_to_lgbm.py) | $lgbm_us us | $(ratio "$lgbm_us" "$lgbm_xgb_us") |"
+	echo
+	echo "The two scores are within 0.01 of each other on $lgbm_agree of the documents (largest difference $lgbm_max_diff;"
+	echo "LightGBM sends a value equal to a threshold left, XGBoost right)."
 } > "$work/table.md"
 cat "$work/table.md"
-json=$(printf '{"native_us":%s,"xgboost_us":%s,"xgboost_batch_us":%s,"trigger_native_us":%s,"trigger_xgboost_us":%s,"trigger_review_us":%s,"p50_ms":%s,"p99_ms":%s,"p999_ms":%s,"first_score_ms":%s,"first_score_loaded_ms":%s,"first_score_xgboost_ms":%s,"insert_ratio_sync_on":%s,"insert_ratio_sync_off":%s,"sweep":[%s],"fit":[%s],"categorical":{"numerical_us":%s,"codes_us":%s,"names_us":%s,"codes_ratio":%s,"names_ratio":%s}}' \
+json=$(printf '{"native_us":%s,"xgboost_us":%s,"xgboost_batch_us":%s,"trigger_native_us":%s,"trigger_xgboost_us":%s,"trigger_review_us":%s,"p50_ms":%s,"p99_ms":%s,"p999_ms":%s,"first_score_ms":%s,"first_score_loaded_ms":%s,"first_score_xgboost_ms":%s,"insert_ratio_sync_on":%s,"insert_ratio_sync_off":%s,"sweep":[%s],"fit":[%s],"categorical":{"numerical_us":%s,"codes_us":%s,"names_us":%s,"codes_ratio":%s,"names_ratio":%s},"lightgbm":{"xgboost_us":%s,"lightgbm_us":%s,"ratio":%s,"agreement":%s,"max_diff":%s}}' \
 	"$native_us" "$xgboost_us" "$xgb_batch_us" "$trigger_native_us" "$trigger_xgboost_us" "$trigger_review_us" "$p50" "$p99" "$p999" "$first" "$first_loaded" "$first_xgboost" \
 	"$(ratio "$ins_on_plain" "$ins_on_scored")" "$(ratio "$ins_off_plain" "$ins_off_scored")" \
 	"$(awk 'NF == 4 {printf "%s{\"trees\":%s,\"depth\":%s,\"native_us\":%s,\"xgboost_us\":%s}", sep, $1, $2, $3, $4; sep=","}' <<< "$sweep")" \
 	"$(awk 'NF == 3 {printf "%s{\"depth\":%s,\"us_per_tree\":%s,\"intercept_us\":%s}", sep, $1, $2, $3; sep=","}' <<< "$fit")" \
-	"$cat_num_us" "$cat_codes_us" "$cat_names_us" "$(ratio "$cat_codes_us" "$cat_num_us")" "$(ratio "$cat_names_us" "$cat_num_us")")
+	"$cat_num_us" "$cat_codes_us" "$cat_names_us" "$(ratio "$cat_codes_us" "$cat_num_us")" "$(ratio "$cat_names_us" "$cat_num_us")" \
+	"$lgbm_xgb_us" "$lgbm_us" "$(ratio "$lgbm_us" "$lgbm_xgb_us")" "$lgbm_agree" "$lgbm_max_diff")
 if [ "$BENCH_RESULTS" = 1 ]; then
 	{ cat "$work/table.md"; echo; echo '```'; echo "$json"; echo '```'; } > bench/RESULTS.md
 fi

@@ -15,6 +15,10 @@
 #   categorical against numerical: fraud_score(jsonb) per call over 100,000
 #     documents for the 20-tree depth-4 fixtures, categorical codes and names
 #     beside numerical, in interleaved rounds, with their ratios
+#   LightGBM against XGBoost: fraud_score(jsonb) per call over 100,000 documents
+#     for the 200-tree depth-6 model and its LightGBM twin (the same trees as a
+#     LightGBM text model, bench/xgb_to_lgbm.py), interleaved rounds, the ratio
+#     and the fraction of scores within 0.01 of each other
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export BENCH_RESULTS=0 BENCH_SECONDS=${BENCH_SECONDS:-15}
