@@ -116,6 +116,36 @@ SET client_min_messages = debug1;
 SELECT fraud_score('{}', 'lgb_rules') > 0 AS scored;
 RESET client_min_messages;
 
+-- LightGBM reads its inputs as doubles: a number becomes exactly value::float8
+-- (a fast path for short numbers, strtod otherwise).  A one-leaf linear tree
+-- 0 + 1 * x returns its input as the margin; 100,000 numbers of every shape,
+-- and the edges of the fast path (2^53, 10^22), through jsonb and a numeric column.
+SELECT fraud_model_load('lgb_identity', convert_to(
+    E'tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx=0\n'
+    || E'objective=binary sigmoid:1\nfeature_names=x\nfeature_infos=[-1:1]\ntree_sizes=0\n\n'
+    || E'Tree=0\nnum_leaves=1\nnum_cat=0\nsplit_feature=\nthreshold=\ndecision_type=\nleft_child=\nright_child=\n'
+    || E'leaf_value=0\nis_linear=1\nleaf_const=0\nnum_features=1\nleaf_features=0\nleaf_coeff=1\nshrinkage=1\n\n\n'
+    || E'end of trees\n', 'UTF8'));
+SELECT setseed(0.25);
+CREATE TABLE lgb_numbers AS
+SELECT round((random() - 0.5)::numeric * 10::numeric ^ (1 + (random() * 16)::int), (random() * 20)::int - 3) AS v
+FROM generate_series(1, 50000)
+UNION ALL
+SELECT (floor(random() * 1e15)::numeric * 10::numeric ^ ((random() * 40)::int - 20)) FROM generate_series(1, 50000)
+UNION ALL
+SELECT v::numeric FROM (VALUES ('9007199254740992'), ('9007199254740993'), ('-9007199254740993'), ('1e22'), ('1e23'),
+                               ('0.1'), ('123456789012345678'), ('1.7976931348623157e308'), ('4.9e-324'),
+                               ('2e-35'), ('0'), ('-0.000001')) t(v);
+SELECT count(*) AS numbers,
+       count(*) FILTER (WHERE fraud_score_margin(jsonb_build_object('x', v), 'lgb_identity')
+                              = CASE WHEN abs(v::float8) <= 1e-35 THEN 0 ELSE v::float8 END) AS exact
+FROM lgb_numbers;
+CREATE TABLE lgb_numeric_rows (x numeric, score float8);
+CREATE TRIGGER s BEFORE INSERT ON lgb_numeric_rows FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('lgb_identity', 'score');
+INSERT INTO lgb_numeric_rows (x) SELECT v FROM lgb_numbers;
+SELECT count(*) FILTER (WHERE score = fraud_score(jsonb_build_object('x', x), 'lgb_identity')) AS trigger_same
+FROM lgb_numeric_rows;
+
 -- XGBoost models have a margin but no LightGBM leaves.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set small_ubj `base64 -w0 :'abs_srcdir'/test/fixtures/small.ubj`

@@ -95,20 +95,24 @@ static const double powers_of_ten[NUMERIC_FAST_MAX_EXP10 + 1] = {
 	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20
 };
 
+/* A numeric's digits, read as numeric_to_float_fast and numeric_to_double_fast need them. */
+typedef struct NumericDigits
+{
+	bool		negative;
+	int			ndigits;		/* base-10000 digits */
+	int			exp10;			/* the last digit's power of ten */
+	uint64		high;			/* the digits before the last four */
+	uint64		low;			/* the last four (< 10^16) */
+} NumericDigits;
+
+/* False for NaN and infinities, and for more than NUMERIC_FAST_MAX_DIGITS digits. */
 static bool
-numeric_to_float_fast(Numeric num, float *result)
+numeric_digits(Numeric num, NumericDigits *nd)
 {
 	const char *data = VARDATA_ANY(num);
 	Size		size = VARSIZE_ANY_EXHDR(num);
 	uint16		header;
 	int			weight;
-	int			ndigits;
-	bool		negative;
-	uint64		high = 0;
-	uint64		low = 0;
-	int			exp10;
-	double		d;
-	bool		exact;
 
 	if (size < sizeof(uint16))
 		return false;
@@ -116,7 +120,7 @@ numeric_to_float_fast(Numeric num, float *result)
 	switch (header & 0xC000)
 	{
 		case 0x8000:			/* short format */
-			negative = (header & 0x2000) != 0;
+			nd->negative = (header & 0x2000) != 0;
 			weight = (header & 0x0040) ? (int) (~0x003F | (header & 0x003F)) : (header & 0x003F);
 			data += sizeof(uint16);
 			size -= sizeof(uint16);
@@ -128,7 +132,7 @@ numeric_to_float_fast(Numeric num, float *result)
 
 				if (size < 2 * sizeof(uint16))
 					return false;
-				negative = (header & 0xC000) == 0x4000;
+				nd->negative = (header & 0xC000) == 0x4000;
 				memcpy(&long_weight, data + sizeof(uint16), sizeof(int16));
 				weight = long_weight;
 				data += 2 * sizeof(uint16);
@@ -138,36 +142,49 @@ numeric_to_float_fast(Numeric num, float *result)
 		default:				/* NaN and infinities */
 			return false;
 	}
-	ndigits = size / sizeof(int16);
-	if (ndigits == 0)
-	{
-		*result = 0.0f;
-		return true;
-	}
-	exp10 = 4 * (weight - ndigits + 1);
-	if (ndigits > NUMERIC_FAST_MAX_DIGITS ||
-		exp10 > NUMERIC_FAST_MAX_EXP10 || exp10 < -NUMERIC_FAST_MAX_EXP10)
+	nd->ndigits = size / sizeof(int16);
+	nd->exp10 = 4 * (weight - nd->ndigits + 1);
+	nd->high = 0;
+	nd->low = 0;
+	if (nd->ndigits > NUMERIC_FAST_MAX_DIGITS)
 		return false;
-
-	/* the last 4 digits in "low" (< 10^16), any before them in "high" */
-	for (int i = 0; i < ndigits; i++)
+	for (int i = 0; i < nd->ndigits; i++)
 	{
 		int16		digit;
 
 		memcpy(&digit, data + i * sizeof(int16), sizeof(int16));
-		if (i < ndigits - 4)
-			high = high * 10000 + (uint16) digit;
+		if (i < nd->ndigits - 4)
+			nd->high = nd->high * 10000 + (uint16) digit;
 		else
-			low = low * 10000 + (uint16) digit;
+			nd->low = nd->low * 10000 + (uint16) digit;
 	}
-	exact = high == 0 && low <= (UINT64CONST(1) << 53);
-	d = (double) low;
-	if (high != 0)
-		d += (double) high * 1e16;
-	if (exp10 > 0)
-		d *= powers_of_ten[exp10];
-	else if (exp10 < 0)
-		d /= powers_of_ten[-exp10];
+	return true;
+}
+
+static bool
+numeric_to_float_fast(Numeric num, float *result)
+{
+	NumericDigits nd;
+	double		d;
+	bool		exact;
+
+	if (!numeric_digits(num, &nd))
+		return false;
+	if (nd.ndigits == 0)
+	{
+		*result = 0.0f;
+		return true;
+	}
+	if (nd.exp10 > NUMERIC_FAST_MAX_EXP10 || nd.exp10 < -NUMERIC_FAST_MAX_EXP10)
+		return false;
+	exact = nd.high == 0 && nd.low <= (UINT64CONST(1) << 53);
+	d = (double) nd.low;
+	if (nd.high != 0)
+		d += (double) nd.high * 1e16;
+	if (nd.exp10 > 0)
+		d *= powers_of_ten[nd.exp10];
+	else if (nd.exp10 < 0)
+		d /= powers_of_ten[-nd.exp10];
 	if (d > 1e38)				/* the exact path reports what is out of range */
 		return false;
 	if (!exact)
@@ -181,8 +198,41 @@ numeric_to_float_fast(Numeric num, float *result)
 			below_float <= (UINT64CONST(1) << 28) + 16)
 			return false;
 	}
-	*result = negative ? -(float) d : (float) d;
+	*result = nd.negative ? -(float) d : (float) d;
 	return true;
+}
+
+/*
+ * The double numeric_float8 gives, for the numerics Clinger's fast path
+ * covers: at most 2^53 in at most 16 decimal digits, times or divided by an
+ * exact power of ten (one correctly rounded operation, as strtod's result).
+ */
+static bool
+numeric_to_double_fast(Numeric num, double *result)
+{
+	NumericDigits nd;
+	double		d;
+
+	if (!numeric_digits(num, &nd) || nd.high != 0 || nd.low > (UINT64CONST(1) << 53) ||
+		nd.exp10 > NUMERIC_FAST_MAX_EXP10 || nd.exp10 < -NUMERIC_FAST_MAX_EXP10)
+		return false;
+	d = (double) nd.low;
+	if (nd.exp10 > 0)
+		d *= powers_of_ten[nd.exp10];
+	else if (nd.exp10 < 0)
+		d /= powers_of_ten[-nd.exp10];
+	*result = nd.negative ? -d : d;
+	return true;
+}
+
+static double
+numeric_to_double_input(Numeric num, const char *feature, FraudFailure *failure)
+{
+	double		d;
+
+	if (numeric_to_double_fast(num, &d))
+		return d;
+	return numeric_to_double(num, feature, failure);
 }
 
 static float
@@ -234,7 +284,7 @@ jsonb_feature(const FeatureKeys *keys, int f, JsonbValue *v, FraudFailure *failu
 	if (v->type == jbvBool)
 		return v->val.boolean ? 1.0 : 0.0;
 	if (v->type == jbvNumeric)
-		return keys->double_precision ? numeric_to_double(v->val.numeric, name, failure) :
+		return keys->double_precision ? numeric_to_double_input(v->val.numeric, name, failure) :
 			(double) numeric_to_input(v->val.numeric, name, failure);
 	if (v->type == jbvString && keys->categories != NULL && keys->categories[f] != NULL)
 		return known_or(categories_code(keys->categories[f], v->val.string.val,
@@ -561,7 +611,7 @@ datum_input(Datum value, Oid type, const char *feature, bool double_precision,
 				(double) to_model_input(DatumGetFloat8(value), feature, failure);
 		case NUMERICOID:
 			return double_precision ?
-				numeric_to_double(DatumGetNumeric(value), feature, failure) :
+				numeric_to_double_input(DatumGetNumeric(value), feature, failure) :
 				(double) numeric_to_input(DatumGetNumeric(value), feature, failure);
 		case BOOLOID:
 			return DatumGetBool(value) ? 1.0 : 0.0;

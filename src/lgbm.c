@@ -560,6 +560,7 @@ build_forest(const LgbmForest *shape, LgbmTreeText *trees, int num_trees, Memory
 	why = lgbm_forest_check(forest);
 	if (why != NULL)
 		elog(ERROR, "fraud_score: the LightGBM forest built from a validated model fails its check: %s", why);
+	lgbm_forest_prepare(forest);
 	return forest;
 }
 

@@ -35,18 +35,79 @@ is_zero(double x)
 	return x >= -zero_threshold && x <= zero_threshold;
 }
 
-/* Tree::NumericalDecision. */
-static inline int32
-numerical_child(const LgbmNode *node, double value)
+/*
+ * A numerical split (Tree::NumericalDecision) goes left iff "value <=
+ * threshold" once its missing type has had its say, so each missing type
+ * and default direction is a transformation of the value, made once per
+ * row into its own slot (fill_slots):
+ *   RAW        NaN type, default right: NaN <= t is false, so NaN goes right
+ *   NAN_LEFT   NaN type, default left: NaN is -inf, which is <= any threshold
+ *   NONE       None type: NaN is 0.0
+ *   ZERO_LEFT  Zero type, default left: 0 (and NaN, which is 0.0) is -inf
+ *   ZERO_RIGHT Zero type, default right: 0 and NaN are NaN
+ * Thresholds are never NaN (checked), and a value within the zero
+ * threshold is already 0.0, so these are LightGBM's decisions exactly.
+ */
+enum
 {
-	int			missing = (node->decision_type >> LGBM_MISSING_SHIFT) & 3;
+	SLOT_RAW,
+	SLOT_NAN_LEFT,
+	SLOT_NONE,
+	SLOT_ZERO_LEFT,
+	SLOT_ZERO_RIGHT
+};
 
-	if (isnan(value) && missing != LGBM_MISSING_NAN)
-		value = 0.0;
-	if ((missing == LGBM_MISSING_ZERO && is_zero(value)) ||
-		(missing == LGBM_MISSING_NAN && isnan(value)))
-		return (node->decision_type & LGBM_DEFAULT_LEFT) ? node->left : node->right;
-	return value <= node->threshold ? node->left : node->right;
+static int
+slot_kind(int decision_type)
+{
+	int			missing = (decision_type >> LGBM_MISSING_SHIFT) & 3;
+	bool		left = (decision_type & LGBM_DEFAULT_LEFT) != 0;
+
+	if (missing == LGBM_MISSING_NAN)
+		return left ? SLOT_NAN_LEFT : SLOT_RAW;
+	if (missing == LGBM_MISSING_ZERO)
+		return left ? SLOT_ZERO_LEFT : SLOT_ZERO_RIGHT;
+	return SLOT_NONE;
+}
+
+/* Each split's input slot. */
+void
+lgbm_forest_prepare(LgbmForest *forest)
+{
+	int			n = forest->num_features;
+
+	for (int i = 0; i < forest->num_nodes; i++)
+	{
+		const LgbmNode *node = &forest->nodes[i];
+
+		forest->node_slot[i] = (node->decision_type & LGBM_CATEGORICAL) ?
+			SLOT_RAW * n + node->feature : slot_kind(node->decision_type) * n + node->feature;
+	}
+}
+
+/*
+ * LightGBM's dense rows keep a value only if it is NaN or beyond the zero
+ * threshold (RowPairFunctionFromDenseMatric): a tiny value, -0.0 included,
+ * reaches the trees as 0.0.  Then each feature's slots.
+ */
+static void
+fill_slots(const LgbmForest *forest, const double *features)
+{
+	int			n = forest->num_features;
+	double	   *slots = forest->slots;
+
+	for (int f = 0; f < n; f++)
+	{
+		double		v = is_zero(features[f]) ? 0.0 : features[f];
+		bool		missing = isnan(v);
+		bool		zero = missing || v == 0.0;
+
+		slots[SLOT_RAW * n + f] = v;
+		slots[SLOT_NAN_LEFT * n + f] = missing ? -INFINITY : v;
+		slots[SLOT_NONE * n + f] = missing ? 0.0 : v;
+		slots[SLOT_ZERO_LEFT * n + f] = zero ? -INFINITY : v;
+		slots[SLOT_ZERO_RIGHT * n + f] = zero ? NAN : v;
+	}
 }
 
 /*
@@ -70,9 +131,11 @@ categorical_child(const LgbmForest *forest, const LgbmNode *node, double value)
 
 /* The leaf a row reaches in tree t (Tree::GetLeaf), as an index into the tree's leaves. */
 static inline int32
-tree_leaf(const LgbmForest *forest, const LgbmTree *tree, const double *features)
+tree_leaf(const LgbmForest *forest, const LgbmTree *tree)
 {
 	const LgbmNode *nodes = forest->nodes + tree->first_node;
+	const int32 *node_slot = forest->node_slot + tree->first_node;
+	const double *slots = forest->slots;
 	int32		at = 0;
 
 	if (tree->num_leaves <= 1)
@@ -80,24 +143,26 @@ tree_leaf(const LgbmForest *forest, const LgbmTree *tree, const double *features
 	while (at >= 0)
 	{
 		const LgbmNode *node = &nodes[at];
-		double		value = features[node->feature];
 
-		at = (node->decision_type & LGBM_CATEGORICAL) ?
-			categorical_child(forest, node, value) : numerical_child(node, value);
+		if (unlikely(node->decision_type & LGBM_CATEGORICAL))
+			at = categorical_child(forest, node, slots[node_slot[at]]);
+		else
+			at = slots[node_slot[at]] <= node->threshold ? node->left : node->right;
 	}
 	return ~at;
 }
 
 /* A linear leaf (Tree::Predict): its constant plus its terms, or its plain value if a term's input is missing. */
 static double
-linear_output(const LgbmForest *forest, int32 leaf, const double *features)
+linear_output(const LgbmForest *forest, int32 leaf)
 {
 	double		output = forest->leaf_const[leaf];
 	int32		first = forest->coeff_first[leaf];
+	const double *row = forest->slots + SLOT_RAW * forest->num_features;
 
 	for (int32 i = 0; i < forest->coeff_count[leaf]; i++)
 	{
-		double		value = features[forest->coeff_feature[first + i]];
+		double		value = row[forest->coeff_feature[first + i]];
 
 		if (isnan(value))
 			return forest->leaf_value[leaf];
@@ -106,31 +171,18 @@ linear_output(const LgbmForest *forest, int32 leaf, const double *features)
 	return output;
 }
 
-/*
- * LightGBM's dense rows keep a value only if it is NaN or beyond the zero
- * threshold (RowPairFunctionFromDenseMatric): a tiny value, -0.0 included,
- * reaches the trees as 0.0.
- */
-static const double *
-dense_row(const LgbmForest *forest, const double *features, double *row)
-{
-	for (int f = 0; f < forest->num_features; f++)
-		row[f] = is_zero(features[f]) ? 0.0 : features[f];
-	return row;
-}
-
 double
 lgbm_forest_raw(const LgbmForest *forest, const double *features)
 {
-	const double *row = dense_row(forest, features, forest->row);
 	double		sum = 0.0;
 
+	fill_slots(forest, features);
 	for (int t = 0; t < forest->num_trees; t++)
 	{
 		const LgbmTree *tree = &forest->trees[t];
-		int32		leaf = tree->first_leaf + tree_leaf(forest, tree, row);
+		int32		leaf = tree->first_leaf + tree_leaf(forest, tree);
 
-		sum += tree->is_linear ? linear_output(forest, leaf, row) : forest->leaf_value[leaf];
+		sum += tree->is_linear ? linear_output(forest, leaf) : forest->leaf_value[leaf];
 	}
 	if (forest->average_output && forest->num_trees > 0)
 		sum /= forest->num_trees;
@@ -151,10 +203,9 @@ lgbm_forest_predict(const LgbmForest *forest, const double *features)
 void
 lgbm_forest_leaves(const LgbmForest *forest, const double *features, int32 *leaves)
 {
-	const double *row = dense_row(forest, features, forest->row);
-
+	fill_slots(forest, features);
 	for (int t = 0; t < forest->num_trees; t++)
-		leaves[t] = tree_leaf(forest, &forest->trees[t], row);
+		leaves[t] = tree_leaf(forest, &forest->trees[t]);
 }
 
 /* ------------------------------------------------------------ checking */
@@ -375,7 +426,8 @@ lgbm_forest_alloc_arrays(LgbmForest *forest, MemoryContext context)
 	forest->cat_words = MemoryContextAllocHuge(context, sizeof(uint32) * Max(forest->num_cat_words, 1));
 	forest->coeff_feature = MemoryContextAllocHuge(context, sizeof(int32) * Max(forest->num_coeffs, 1));
 	forest->coeff = MemoryContextAllocHuge(context, sizeof(double) * Max(forest->num_coeffs, 1));
-	forest->row = MemoryContextAlloc(context, sizeof(double) * Max(forest->num_features, 1));
+	forest->node_slot = MemoryContextAllocHuge(context, sizeof(int32) * Max(forest->num_nodes, 1));
+	forest->slots = MemoryContextAlloc(context, sizeof(double) * LGBM_SLOTS * Max(forest->num_features, 1));
 }
 
 LgbmForest *
@@ -427,5 +479,8 @@ lgbm_forest_from_bytes(const char *data, Size len, const char *sha256, int num_f
 	lgbm_forest_alloc_arrays(forest, context);
 	copy_arrays(forest, (char *) data + sizeof(header), false);
 	*why = lgbm_forest_check(forest);
-	return *why == NULL ? forest : NULL;
+	if (*why != NULL)
+		return NULL;
+	lgbm_forest_prepare(forest);
+	return forest;
 }

@@ -69,8 +69,17 @@ typedef struct LgbmForest
 	int32	   *coeff_count;
 	int32	   *coeff_feature;
 	double	   *coeff;
-	double	   *row;			/* scratch: the row as LightGBM reads it */
+	/*
+	 * Derived when the forest is built or read (lgbm_forest_prepare): each
+	 * split's input slot, and the scratch row of slots, LGBM_SLOTS values of
+	 * each feature, so that a numerical split's step is one comparison
+	 * whatever its missing type (lgbmforest.c).
+	 */
+	int32	   *node_slot;
+	double	   *slots;
 } LgbmForest;
+
+#define LGBM_SLOTS 5
 
 /* The raw sum (LightGBM's raw score, averaged for average_output) and the probability. */
 extern double lgbm_forest_raw(const LgbmForest *forest, const double *features);
@@ -90,7 +99,8 @@ extern LgbmForest *lgbm_forest_from_bytes(const char *data, Size len, const char
 										  const char **why);
 /* The same checks, for a forest lgbm.c has just built. */
 extern const char *lgbm_forest_check(const LgbmForest *forest);
-/* The arrays for the counts set in "forest", for lgbm.c to fill. */
+/* The arrays for the counts set in "forest", for lgbm.c to fill, and what it then derives. */
 extern void lgbm_forest_alloc_arrays(LgbmForest *forest, MemoryContext context);
+extern void lgbm_forest_prepare(LgbmForest *forest);
 
 #endif							/* FRAUD_SCORE_LGBMFOREST_H */
