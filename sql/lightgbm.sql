@@ -117,8 +117,8 @@ SELECT fraud_score('{}', 'lgb_rules') > 0 AS scored;
 RESET client_min_messages;
 
 -- LightGBM reads its inputs as doubles: a number becomes exactly value::float8
--- (a fast path for short numbers, strtod otherwise).  A one-leaf linear tree
--- 0 + 1 * x returns its input as the margin; 100,000 numbers of every shape,
+-- (fast paths for up to 16 and up to 19 digits, strtod otherwise).  A one-leaf
+-- linear tree 0 + 1 * x returns its input as the margin; 155,000 numbers of every shape,
 -- and the edges of the fast path (2^53, 10^22), through jsonb and a numeric column.
 SELECT fraud_model_load('lgb_identity', convert_to(
     E'tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\nmax_feature_idx=0\n'
@@ -132,6 +132,11 @@ SELECT round((random() - 0.5)::numeric * 10::numeric ^ (1 + (random() * 16)::int
 FROM generate_series(1, 50000)
 UNION ALL
 SELECT (floor(random() * 1e15)::numeric * 10::numeric ^ ((random() * 40)::int - 20)) FROM generate_series(1, 50000)
+UNION ALL
+-- doubles in their shortest decimal form: up to 17 digits (the long double path)
+SELECT ((random() - 0.5) * 10 ^ ((random() * 40)::int - 20))::numeric FROM generate_series(1, 50000)
+UNION ALL
+SELECT floor(random() * 1.8e19)::numeric FROM generate_series(1, 5000)
 UNION ALL
 SELECT v::numeric FROM (VALUES ('9007199254740992'), ('9007199254740993'), ('-9007199254740993'), ('1e22'), ('1e23'),
                                ('0.1'), ('123456789012345678'), ('1.7976931348623157e308'), ('4.9e-324'),

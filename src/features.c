@@ -225,12 +225,59 @@ numeric_to_double_fast(Numeric num, double *result)
 	return true;
 }
 
+/*
+ * The same for up to 19 digits (a float8's shortest form has 17), where the
+ * platform's long double has a 64-bit significand (x86-64's): the digits are
+ * exact in it, one multiplication or division by an exact power of ten
+ * rounds once to 64 bits, and rounding that to double gives strtod's double
+ * unless the 64-bit result lies next to a halfway point between doubles (its
+ * low 11 bits near 0x400), which takes the exact path, as do subnormal
+ * and huge results.
+ */
+static bool
+numeric_to_double_extended(Numeric num, double *result)
+{
+#if LDBL_MANT_DIG >= 64
+	NumericDigits nd;
+	long double x;
+	long double fraction;
+	int			exponent;
+	uint64		bits;
+	uint64		low11;
+
+	if (!numeric_digits(num, &nd) || nd.ndigits > 5 || nd.high >= 1844 ||
+		nd.exp10 > NUMERIC_FAST_MAX_EXP10 || nd.exp10 < -NUMERIC_FAST_MAX_EXP10)
+		return false;
+	x = (long double) nd.high * 1e16L + (long double) nd.low;
+	if (nd.exp10 > 0)
+		x *= (long double) powers_of_ten[nd.exp10];
+	else if (nd.exp10 < 0)
+		x /= (long double) powers_of_ten[-nd.exp10];
+	if (x == 0)
+	{
+		*result = 0.0;
+		return true;
+	}
+	if (!(x > 1e-300L && x < 1e300L))
+		return false;
+	fraction = frexpl(x, &exponent);
+	bits = (uint64) ldexpl(fraction, 64);
+	low11 = bits & 0x7FF;
+	if (low11 >= 0x3FF && low11 <= 0x401)
+		return false;
+	*result = nd.negative ? -(double) x : (double) x;
+	return true;
+#else
+	return false;
+#endif
+}
+
 static double
 numeric_to_double_input(Numeric num, const char *feature, FraudFailure *failure)
 {
 	double		d;
 
-	if (numeric_to_double_fast(num, &d))
+	if (numeric_to_double_fast(num, &d) || numeric_to_double_extended(num, &d))
 		return d;
 	return numeric_to_double(num, feature, failure);
 }
