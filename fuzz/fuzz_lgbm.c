@@ -161,7 +161,7 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 		if (!expected_refusal(e->sqlerrcode))
 			shim_fail("model_validate raised SQLSTATE %s at %s:%d: %s (%s)",
 					  unpack_sql_state(e->sqlerrcode), e->filename, e->lineno, e->message,
-					  e->detail ? e->detail : "");
+					  e->detail);
 	}
 	PG_END_TRY();
 	if (accepted)
