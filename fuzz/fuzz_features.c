@@ -52,22 +52,12 @@ typedef struct Source
 	uint64		rng;			/* used once the input is exhausted */
 } Source;
 
-static uint64
-next_random(uint64 *state)
-{
-	uint64		z = (*state += UINT64CONST(0x9E3779B97F4A7C15));
-
-	z = (z ^ (z >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64CONST(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
 static uint32
 take8(Source *s)
 {
 	if (s->pos < s->len)
 		return s->data[s->pos++];
-	return (uint32) (next_random(&s->rng) & 0xFF);
+	return (uint32) (shim_random(&s->rng) & 0xFF);
 }
 
 static uint32

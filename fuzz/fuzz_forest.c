@@ -39,16 +39,6 @@ int			LLVMFuzzerTestOneInput(const uint8 *data, size_t size);
 
 static bool verbose = false;
 
-static uint64
-next_random(uint64 *state)
-{
-	uint64		z = (*state += UINT64CONST(0x9E3779B97F4A7C15));
-
-	z = (z ^ (z >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64CONST(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
 static float
 ref_sigmoid(float x)
 {
@@ -163,7 +153,7 @@ check_forest(const Forest *forest, const uint8 *data, size_t size)
 	{
 		for (int i = 0; i < n; i++)
 		{
-			uint64		r = next_random(&rng);
+			uint64		r = shim_random(&rng);
 
 			if (r % 4 == 0 && forest->num_nodes > 0)
 			{

@@ -30,32 +30,11 @@ int			LLVMFuzzerTestOneInput(const uint8 *data, size_t size);
 
 #define SHA256_HEX "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
-static bool
-expected_refusal(int sqlerrcode)
-{
-	return sqlerrcode == ERRCODE_INVALID_BINARY_REPRESENTATION ||
-		sqlerrcode == ERRCODE_INVALID_PARAMETER_VALUE ||
-		sqlerrcode == ERRCODE_PROGRAM_LIMIT_EXCEEDED ||
-		sqlerrcode == ERRCODE_FEATURE_NOT_SUPPORTED ||
-		sqlerrcode == ERRCODE_CHARACTER_NOT_IN_REPERTOIRE ||
-		sqlerrcode == ERRCODE_STATEMENT_TOO_COMPLEX;
-}
-
-static uint64
-next_random(uint64 *state)
-{
-	uint64		z = (*state += UINT64CONST(0x9E3779B97F4A7C15));
-
-	z = (z ^ (z >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64CONST(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
 /* A value near the forest's decisions: a threshold, a category, a special. */
 static double
 random_input(uint64 *rng, const LgbmForest *forest)
 {
-	uint64		r = next_random(rng);
+	uint64		r = shim_random(rng);
 
 	switch (r % 6)
 	{
@@ -158,7 +137,7 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 
 		MemoryContextSwitchTo(iteration);
 		FlushErrorState();
-		if (!expected_refusal(e->sqlerrcode))
+		if (!shim_model_refusal(e->sqlerrcode))
 			shim_fail("model_validate raised SQLSTATE %s at %s:%d: %s (%s)",
 					  unpack_sql_state(e->sqlerrcode), e->filename, e->lineno, e->message,
 					  e->detail);

@@ -35,29 +35,6 @@
 int			LLVMFuzzerInitialize(int *argc, char ***argv);
 int			LLVMFuzzerTestOneInput(const uint8 *data, size_t size);
 
-/* SQLSTATEs with which model_validate may refuse bytes. */
-static bool
-expected_refusal(int sqlerrcode)
-{
-	return sqlerrcode == ERRCODE_INVALID_BINARY_REPRESENTATION ||
-		sqlerrcode == ERRCODE_INVALID_PARAMETER_VALUE ||
-		sqlerrcode == ERRCODE_PROGRAM_LIMIT_EXCEEDED ||
-		sqlerrcode == ERRCODE_FEATURE_NOT_SUPPORTED ||
-		sqlerrcode == ERRCODE_CHARACTER_NOT_IN_REPERTOIRE ||
-		sqlerrcode == ERRCODE_STATEMENT_TOO_COMPLEX;
-}
-
-/* splitmix64: rows depend on the input only, so a crash reproduces. */
-static uint64
-next_random(uint64 *state)
-{
-	uint64		z = (*state += UINT64CONST(0x9E3779B97F4A7C15));
-
-	z = (z ^ (z >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64CONST(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
-
 typedef struct RefTree
 {
 	int			num_nodes;
@@ -202,7 +179,7 @@ check_prediction(const Forest *forest, const RefTree *trees, int num_trees,
 static float
 random_input(uint64 *rng, const RefTree *trees, int num_trees)
 {
-	uint64		r = next_random(rng);
+	uint64		r = shim_random(rng);
 
 	switch (r % 8)
 	{
@@ -421,7 +398,7 @@ LLVMFuzzerTestOneInput(const uint8 *data, size_t size)
 		if (verbose)
 			fprintf(stderr, "refused: SQLSTATE %s: %s (%s)\n",
 					unpack_sql_state(e->sqlerrcode), e->message, e->detail);
-		if (!expected_refusal(e->sqlerrcode))
+		if (!shim_model_refusal(e->sqlerrcode))
 			shim_fail("model_validate raised SQLSTATE %s at %s:%d: %s (%s)",
 					  unpack_sql_state(e->sqlerrcode), e->filename, e->lineno,
 					  e->message, e->detail);

@@ -657,6 +657,29 @@ shim_iteration_end(void)
 				  context_check(TopMemoryContext)->nchunks - top_chunks_at_begin);
 }
 
+/* ------------------------------------------------------ harness helpers */
+
+bool
+shim_model_refusal(int sqlerrcode)
+{
+	return sqlerrcode == ERRCODE_INVALID_BINARY_REPRESENTATION ||
+		sqlerrcode == ERRCODE_INVALID_PARAMETER_VALUE ||
+		sqlerrcode == ERRCODE_PROGRAM_LIMIT_EXCEEDED ||
+		sqlerrcode == ERRCODE_FEATURE_NOT_SUPPORTED ||
+		sqlerrcode == ERRCODE_CHARACTER_NOT_IN_REPERTOIRE ||
+		sqlerrcode == ERRCODE_STATEMENT_TOO_COMPLEX;
+}
+
+uint64
+shim_random(uint64 *state)
+{
+	uint64		z = (*state += UINT64CONST(0x9E3779B97F4A7C15));
+
+	z = (z ^ (z >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64CONST(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
 /* ------------------------------------------------------------- encoding */
 
 /* mbutils.c with a UTF8 database: no conversion, but validation. */

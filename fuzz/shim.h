@@ -48,6 +48,12 @@ extern const ShimError *shim_last_error(void);
  */
 extern bool shim_known_bug(const char *name);
 
+/* Whether model_validate may refuse bytes with this SQLSTATE. */
+extern bool shim_model_refusal(int sqlerrcode);
+
+/* splitmix64: rows made from it depend on the input only, so a crash reproduces. */
+extern uint64 shim_random(uint64 *state);
+
 /* Print a failed check and abort(), so that libFuzzer saves the input. */
 extern void shim_fail(const char *fmt,...) pg_attribute_printf(1, 2) pg_attribute_noreturn();
 

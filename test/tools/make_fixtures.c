@@ -649,41 +649,52 @@ make_cat_dmatrix(const float *data, int nrow, const float *labels,
 }
 
 /*
- * Train the categorical model.  tree_method=hist because exact cannot split
- * on categories.  max_cat_to_onehot=1 because a feature with fewer
- * categories than that gets one-hot splits (one code against the rest):
- * with 1 every categorical split is a partition, whatever the default (4 in
- * 1.7, just enough for channel's 4 codes).  Names and types go on the
- * booster too, as in train(): only those are recorded in the saved model.
+ * A booster trained for "rounds" rounds on "dtrain" with "params" (name,
+ * value pairs ending in NULL, set in that order), then nthread=1, seed=0 and
+ * validate_parameters=1, and the feature names (and types, if given) set on
+ * the booster: only those are recorded in the saved model (see train()).
  */
 static BoosterHandle
-train_categorical(DMatrixHandle dtrain, int rounds, int depth)
+train_booster(DMatrixHandle dtrain, const char *const *params, const char **names,
+			  const char **types, int nnames, int rounds)
 {
 	BoosterHandle booster;
-	char		depth_str[16];
-
-	snprintf(depth_str, sizeof(depth_str), "%d", depth);
 
 	XGB_CHECK(XGBoosterCreate(&dtrain, 1, &booster));
-	XGB_CHECK(XGBoosterSetParam(booster, "booster", "gbtree"));
-	XGB_CHECK(XGBoosterSetParam(booster, "objective", "binary:logistic"));
-	XGB_CHECK(XGBoosterSetParam(booster, "tree_method", "hist"));
-	XGB_CHECK(XGBoosterSetParam(booster, "max_cat_to_onehot", "1"));
-	XGB_CHECK(XGBoosterSetParam(booster, "max_depth", depth_str));
-	XGB_CHECK(XGBoosterSetParam(booster, "eta", "0.3"));
+	for (const char *const *p = params; p[0] != NULL; p += 2)
+		XGB_CHECK(XGBoosterSetParam(booster, p[0], p[1]));
 	XGB_CHECK(XGBoosterSetParam(booster, "nthread", "1"));
 	XGB_CHECK(XGBoosterSetParam(booster, "seed", "0"));
 	XGB_CHECK(XGBoosterSetParam(booster, "validate_parameters", "1"));
 
-	XGB_CHECK(XGBoosterSetStrFeatureInfo(booster, "feature_name",
-										 cat_feature_names, CAT_NFEATURES));
-	XGB_CHECK(XGBoosterSetStrFeatureInfo(booster, "feature_type",
-										 cat_feature_types, CAT_NFEATURES));
+	XGB_CHECK(XGBoosterSetStrFeatureInfo(booster, "feature_name", names, (bst_ulong) nnames));
+	if (types != NULL)
+		XGB_CHECK(XGBoosterSetStrFeatureInfo(booster, "feature_type", types, (bst_ulong) nnames));
 
 	for (int iter = 0; iter < rounds; iter++)
 		XGB_CHECK(XGBoosterUpdateOneIter(booster, iter, dtrain));
-
 	return booster;
+}
+
+/*
+ * Train the categorical model.  tree_method=hist because exact cannot split
+ * on categories.  max_cat_to_onehot=1 because a feature with fewer
+ * categories than that gets one-hot splits (one code against the rest):
+ * with 1 every categorical split is a partition, whatever the default (4 in
+ * 1.7, just enough for channel's 4 codes).
+ */
+static BoosterHandle
+train_categorical(DMatrixHandle dtrain, int rounds, int depth)
+{
+	char		depth_str[16];
+	const char *const params[] = {
+		"booster", "gbtree", "objective", "binary:logistic", "tree_method", "hist",
+		"max_cat_to_onehot", "1", "max_depth", depth_str, "eta", "0.3", NULL
+	};
+
+	snprintf(depth_str, sizeof(depth_str), "%d", depth);
+	return train_booster(dtrain, params, cat_feature_names, cat_feature_types, CAT_NFEATURES,
+						 rounds);
 }
 
 /*
@@ -697,32 +708,15 @@ train_categorical(DMatrixHandle dtrain, int rounds, int depth)
 static BoosterHandle
 train_dart(DMatrixHandle dtrain, int rounds, int depth)
 {
-	BoosterHandle booster;
 	char		depth_str[16];
+	const char *const params[] = {
+		"booster", "dart", "objective", "binary:logistic", "tree_method", "exact",
+		"max_depth", depth_str, "eta", "0.3", "rate_drop", "0.3", "skip_drop", "0",
+		"sample_type", "uniform", "normalize_type", "tree", NULL
+	};
 
 	snprintf(depth_str, sizeof(depth_str), "%d", depth);
-
-	XGB_CHECK(XGBoosterCreate(&dtrain, 1, &booster));
-	XGB_CHECK(XGBoosterSetParam(booster, "booster", "dart"));
-	XGB_CHECK(XGBoosterSetParam(booster, "objective", "binary:logistic"));
-	XGB_CHECK(XGBoosterSetParam(booster, "tree_method", "exact"));
-	XGB_CHECK(XGBoosterSetParam(booster, "max_depth", depth_str));
-	XGB_CHECK(XGBoosterSetParam(booster, "eta", "0.3"));
-	XGB_CHECK(XGBoosterSetParam(booster, "rate_drop", "0.3"));
-	XGB_CHECK(XGBoosterSetParam(booster, "skip_drop", "0"));
-	XGB_CHECK(XGBoosterSetParam(booster, "sample_type", "uniform"));
-	XGB_CHECK(XGBoosterSetParam(booster, "normalize_type", "tree"));
-	XGB_CHECK(XGBoosterSetParam(booster, "nthread", "1"));
-	XGB_CHECK(XGBoosterSetParam(booster, "seed", "0"));
-	XGB_CHECK(XGBoosterSetParam(booster, "validate_parameters", "1"));
-
-	XGB_CHECK(XGBoosterSetStrFeatureInfo(booster, "feature_name",
-										 feature_names, NFEATURES));
-
-	for (int iter = 0; iter < rounds; iter++)
-		XGB_CHECK(XGBoosterUpdateOneIter(booster, iter, dtrain));
-
-	return booster;
+	return train_booster(dtrain, params, feature_names, NULL, NFEATURES, rounds);
 }
 
 /*
@@ -735,33 +729,17 @@ train_dart(DMatrixHandle dtrain, int rounds, int depth)
 static BoosterHandle
 train_forest(DMatrixHandle dtrain, int rounds, int ntrees, int depth)
 {
-	BoosterHandle booster;
 	char		depth_str[16];
 	char		ntrees_str[16];
+	const char *const params[] = {
+		"booster", "gbtree", "objective", "binary:logistic", "tree_method", "exact",
+		"num_parallel_tree", ntrees_str, "subsample", "0.8", "colsample_bynode", "0.8",
+		"max_depth", depth_str, "eta", "1", NULL
+	};
 
 	snprintf(depth_str, sizeof(depth_str), "%d", depth);
 	snprintf(ntrees_str, sizeof(ntrees_str), "%d", ntrees);
-
-	XGB_CHECK(XGBoosterCreate(&dtrain, 1, &booster));
-	XGB_CHECK(XGBoosterSetParam(booster, "booster", "gbtree"));
-	XGB_CHECK(XGBoosterSetParam(booster, "objective", "binary:logistic"));
-	XGB_CHECK(XGBoosterSetParam(booster, "tree_method", "exact"));
-	XGB_CHECK(XGBoosterSetParam(booster, "num_parallel_tree", ntrees_str));
-	XGB_CHECK(XGBoosterSetParam(booster, "subsample", "0.8"));
-	XGB_CHECK(XGBoosterSetParam(booster, "colsample_bynode", "0.8"));
-	XGB_CHECK(XGBoosterSetParam(booster, "max_depth", depth_str));
-	XGB_CHECK(XGBoosterSetParam(booster, "eta", "1"));
-	XGB_CHECK(XGBoosterSetParam(booster, "nthread", "1"));
-	XGB_CHECK(XGBoosterSetParam(booster, "seed", "0"));
-	XGB_CHECK(XGBoosterSetParam(booster, "validate_parameters", "1"));
-
-	XGB_CHECK(XGBoosterSetStrFeatureInfo(booster, "feature_name",
-										 feature_names, NFEATURES));
-
-	for (int iter = 0; iter < rounds; iter++)
-		XGB_CHECK(XGBoosterUpdateOneIter(booster, iter, dtrain));
-
-	return booster;
+	return train_booster(dtrain, params, feature_names, NULL, NFEATURES, rounds);
 }
 
 static BoosterHandle
