@@ -190,4 +190,11 @@ SELECT pg_temp.try(replace(t, 'leaf_features=2  ', 'leaf_features=5  ')) FROM lg
 SELECT pg_temp.try(replace(t, 'num_leaves=3', 'num_leaves=x')) FROM lgb_rules_text;
 SELECT pg_temp.try(replace(t, E'right_child=1 -3\n', E'')) FROM lgb_rules_text;
 SELECT pg_temp.try(replace(t, 'pandas_categorical:null', 'pandas_categorical:[["a"], ["b"]]')) FROM lgb_rules_text;
+SELECT pg_temp.try(replace(t, 'pandas_categorical:null', 'pandas_categorical:{"a": 1}')) FROM lgb_rules_text;
+SELECT pg_temp.try(replace(t, 'pandas_categorical:null', 'pandas_categorical:[[{"a": 1}]]')) FROM lgb_rules_text;
+SELECT pg_temp.try(replace(t, E'shrinkage=1\n\n\nTree=1', E'shrinkage=1\nnot a key\n\n\nTree=1')) FROM lgb_rules_text;
+-- Bytes that are not text: a zero byte, a feature name that is not UTF-8.
+SELECT fraud_model_load('lgb_bad', overlay(convert_to(t, 'UTF8') PLACING '\x00'::bytea FROM 200 FOR 1)) FROM lgb_rules_text;
+SELECT fraud_model_load('lgb_bad', overlay(convert_to(t, 'UTF8') PLACING '\xff'::bytea
+                                          FROM position('feature_names=x' IN t) + 14 FOR 1)) FROM lgb_rules_text;
 SELECT count(*) AS bad_versions FROM fraud_score_models WHERE name = 'lgb_bad';

@@ -424,7 +424,7 @@ category_name(const DocValue *v, int feature, int k)
 		return psprintf("%.17g", v->u.number);
 	if (v->kind == DOC_BOOL)
 		return pstrdup(v->u.boolean ? "true" : "false");
-	invalid_lgbm("Category %d of categorical feature %d in pandas_categorical is %s.", k, feature,
+	invalid_lgbm("Category %d of categorical feature %d in pandas_categorical is a JSON %s.", k, feature,
 				 doc_kind_name(v->kind));
 	return NULL;				/* keep compiler quiet */
 }
