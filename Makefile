@@ -9,6 +9,7 @@ OBJS = \
 	src/guard.o \
 	src/modeldoc.o \
 	src/forest.o \
+	src/explain.o \
 	src/lgbmforest.o \
 	src/lgbm.o \
 	src/model.o \
@@ -18,13 +19,14 @@ OBJS = \
 	src/compile.o \
 	src/catalog.o \
 	src/scoring.o \
+	src/reasons.o \
 	src/score.o \
 	src/trigger.o \
 	src/stats.o \
 	src/metrics.o \
 	src/train.o
 
-DATA = fraud_score--0.1.sql fraud_score--0.1--0.2.sql fraud_score--0.2--0.3.sql fraud_score--0.3--0.4.sql
+DATA = fraud_score--0.1.sql fraud_score--0.1--0.2.sql fraud_score--0.2--0.3.sql fraud_score--0.3--0.4.sql fraud_score--0.4--0.5.sql
 
 REGRESS = install load score decide trigger on_error features feature_calls inputs bad_inputs encoding model_formats categorical models_wild lightgbm lightgbm_wild train engine privileges dump_restore upgrade
 ISOLATION = invalidation

@@ -43,6 +43,7 @@
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -288,6 +289,71 @@ load_model_bytes(CacheEntry *entry, FraudModel *model, Datum model_datum,
 	MemoryContextDelete(check);
 }
 
+/* A string member of a jsonb object, or NULL. */
+static char *
+jsonb_string_member(JsonbContainer *object, const char *key)
+{
+	JsonbValue	k;
+	JsonbValue *v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	v = findJsonbValueFromContainer(object, JB_FOBJECT, &k);
+	return v != NULL && v->type == jbvString ? pnstrdup(v->val.string.val, v->val.string.len) : NULL;
+}
+
+/*
+ * Added in 0.5: the version's reason texts, {"feature": "text"} or
+ * {"feature": {"text": "...", "direction": "raises" | "lowers"}}, into
+ * per-feature arrays.  fraud_model_load checked the document; the table's
+ * owner could have written anything, so what does not fit is ignored.
+ */
+static void
+read_reasons(Relation rel, HeapTuple tuple, FraudModel *model, MemoryContext meta_context)
+{
+	AttrNumber	att = get_attnum(RelationGetRelid(rel), "reasons");
+	bool		isnull;
+	Datum		doc;
+	Jsonb	   *reasons;
+	MemoryContext old;
+
+	if (att == InvalidAttrNumber)
+		return;
+	doc = heap_getattr(tuple, att, RelationGetDescr(rel), &isnull);
+	if (isnull)
+		return;
+	reasons = DatumGetJsonbP(doc);
+	if (!JB_ROOT_IS_OBJECT(reasons))
+		return;
+	old = MemoryContextSwitchTo(meta_context);
+	model->reason_text = palloc0(sizeof(char *) * Max(model->num_features, 1));
+	model->reason_direction = palloc0(sizeof(int8) * Max(model->num_features, 1));
+	for (int f = 0; f < model->num_features; f++)
+	{
+		JsonbValue	key;
+		JsonbValue *v;
+
+		key.type = jbvString;
+		key.val.string.val = model->feature_names[f];
+		key.val.string.len = strlen(model->feature_names[f]);
+		v = findJsonbValueFromContainer(&reasons->root, JB_FOBJECT, &key);
+		if (v == NULL)
+			continue;
+		if (v->type == jbvString)
+			model->reason_text[f] = pnstrdup(v->val.string.val, v->val.string.len);
+		else if (v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data))
+		{
+			char	   *direction = jsonb_string_member(v->val.binary.data, "direction");
+
+			model->reason_text[f] = jsonb_string_member(v->val.binary.data, "text");
+			model->reason_direction[f] = direction == NULL ? 0 :
+				strcmp(direction, "raises") == 0 ? 1 : strcmp(direction, "lowers") == 0 ? -1 : 0;
+		}
+	}
+	MemoryContextSwitchTo(old);
+}
+
 /*
  * The row's metadata into *model: version, thresholds, feature names (and
  * their jsonb keys, in meta_context) and the feature function, checked.
@@ -335,6 +401,8 @@ read_row_metadata(CacheEntry *entry, Relation rel, HeapTuple tuple, FraudModel *
 													   num_names, meta_context);
 	}
 
+	read_reasons(rel, tuple, model, meta_context);
+
 	/* Added in 0.2: a 0.1 catalog (before ALTER EXTENSION UPDATE) lacks it. */
 	feature_function_att = get_attnum(RelationGetRelid(rel), "feature_function");
 	if (feature_function_att != InvalidAttrNumber)
@@ -380,11 +448,14 @@ load_trees(CacheEntry *entry, Relation rel, HeapTuple tuple, FraudModel *model,
 		model->xgb = entry->model.xgb;
 		model->forest = entry->model.forest;
 		model->lgbm = entry->model.lgbm;
+		model->trees_context = entry->model.trees_context;
+		model->explainer = entry->model.explainer;
 		return NULL;
 	}
 
 	booster_context = AllocSetContextCreate(CurrentMemoryContext, "fraud_score booster",
 											ALLOCSET_SMALL_SIZES);
+	model->trees_context = booster_context;
 
 	/*
 	 * The native engine needs only the compiled forest stored beside the

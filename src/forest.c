@@ -192,6 +192,39 @@ forest_margin(const Forest *forest, const double *features)
 	return (double) forest_margin_of(forest, features);
 }
 
+int
+forest_tree_size(const Forest *forest, int tree)
+{
+	int32		end = tree + 1 < forest->num_trees ? forest->roots[tree + 1] : forest->num_nodes;
+
+	return end - forest->roots[tree];
+}
+
+void
+forest_tree_directions(const Forest *forest, int tree, const double *features, uint8 *right)
+{
+	const ForestNode *nodes = forest->nodes + forest->roots[tree];
+	int			size = forest_tree_size(forest, tree);
+	int			n = forest->num_features;
+
+	for (int i = 0; i < size; i++)
+	{
+		const ForestNode *node = &nodes[i];
+		bool		default_left = node->input >= n;
+		float		value;
+
+		if (node->child_delta == 0)
+			right[i] = 0;
+		else if (isnan(node->condition))
+			right[i] = category_goes_right(forest, node, features);
+		else
+		{
+			value = (float) features[default_left ? node->input - n : node->input];
+			right[i] = isnan(value) ? !default_left : value >= node->condition;
+		}
+	}
+}
+
 /* A margin (binary:logitraw's output) as the probability forest_predict gives. */
 double
 forest_probability(float margin)
@@ -237,6 +270,7 @@ forest_begin(int num_trees, int num_features, float base_score, bool base_score_
 	forest->roots = MemoryContextAlloc(context, sizeof(int32) * Max(num_trees, 1));
 	forest->capacity = 1024;
 	forest->nodes = MemoryContextAllocHuge(context, sizeof(ForestNode) * forest->capacity);
+	forest->cover = MemoryContextAllocHuge(context, sizeof(float) * forest->capacity);
 	/*
 	 * XGBoost's ProbToMargin for binary:logistic and reg:logistic, in float;
 	 * binary:logitraw starts from base_score itself.
@@ -360,12 +394,15 @@ forest_add_tree(Forest *forest, const ForestTree *tree, const float *leaf_weight
 	{
 		forest->capacity = Max(forest->capacity * 2, forest->num_nodes + count);
 		forest->nodes = repalloc_huge(forest->nodes, sizeof(ForestNode) * forest->capacity);
+		forest->cover = repalloc_huge(forest->cover, sizeof(float) * forest->capacity);
 	}
 	for (int k = 0; k < count; k++)
 	{
 		int			old = order[k];
 		ForestNode *node = &forest->nodes[base + k];
+		float		cover = tree->sum_hess ? (float) tree->sum_hess[old] : 0.0f;
 
+		forest->cover[base + k] = isfinite(cover) && cover >= 0.0f ? cover : 0.0f;
 		if (tree->left[old] == -1)
 		{
 			/*
@@ -411,7 +448,7 @@ forest_finish(Forest *forest)
 
 #define FOREST_MAGIC "FSF1"
 #define FOREST_BYTE_ORDER 0x01020304
-#define FOREST_FORMAT_VERSION 3	/* 3: category sets */
+#define FOREST_FORMAT_VERSION 4	/* 3: category sets; 4: covers */
 
 typedef struct ForestHeader
 {
@@ -434,7 +471,7 @@ forest_body_size(uint64 num_trees, uint64 num_groups, uint64 num_nodes, uint64 n
 				 uint64 num_words)
 {
 	return sizeof(int32) * (num_trees + num_groups) + sizeof(ForestNode) * num_nodes +
-		sizeof(ForestCategorySet) * num_sets + sizeof(uint32) * num_words;
+		sizeof(float) * num_nodes + sizeof(ForestCategorySet) * num_sets + sizeof(uint32) * num_words;
 }
 
 bytea *
@@ -469,6 +506,8 @@ forest_to_bytes(const Forest *forest, const char *sha256)
 	p += sizeof(int32) * groups;
 	memcpy(p, forest->nodes, sizeof(ForestNode) * forest->num_nodes);
 	p += sizeof(ForestNode) * forest->num_nodes;
+	memcpy(p, forest->cover, sizeof(float) * forest->num_nodes);
+	p += sizeof(float) * forest->num_nodes;
 	if (forest->num_category_sets > 0)
 	{
 		memcpy(p, forest->category_sets, sizeof(ForestCategorySet) * forest->num_category_sets);
@@ -550,6 +589,11 @@ forest_check(const Forest *forest)
 			const ForestNode *node = &forest->nodes[i];
 			bool		categorical;
 
+			if (!(forest->cover[i] >= 0.0f) || !isfinite(forest->cover[i]))
+			{
+				why = "a node's cover is not a finite number >= 0";
+				break;
+			}
 			if (node->child_delta == 0)
 			{
 				if (node->input != 2 * forest->num_features || !isfinite(node->condition))
@@ -637,11 +681,12 @@ forest_from_bytes(const char *data, Size len, const char *sha256, int num_featur
 	forest->roots = (int32 *) (copy + sizeof(ForestHeader));
 	stored_depth = forest->roots + header.num_trees;
 	forest->nodes = (ForestNode *) (stored_depth + header.num_groups);
+	forest->cover = (float *) (forest->nodes + header.num_nodes);
 	forest->num_category_sets = header.num_category_sets;
 	forest->num_category_words = header.num_category_words;
 	if (header.num_category_sets > 0)
 	{
-		forest->category_sets = (ForestCategorySet *) (forest->nodes + header.num_nodes);
+		forest->category_sets = (ForestCategorySet *) (forest->cover + header.num_nodes);
 		forest->category_words = (uint32 *) (forest->category_sets + header.num_category_sets);
 		forest->group_has_categories =
 			MemoryContextAllocZero(context, sizeof(bool) * header.num_groups);

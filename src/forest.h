@@ -80,6 +80,13 @@ typedef struct Forest
 	int32	   *roots;
 	int32	   *group_depth;	/* deepest leaf of each FOREST_LANES trees */
 	ForestNode *nodes;
+	/*
+	 * Each node's cover (XGBoost's sum_hessian), beside the nodes so that
+	 * the walk's cache lines hold nodes only: what fraud_explain weighs
+	 * the branches a row does not take by.  A cover that was not a finite
+	 * number >= 0 is kept as 0.
+	 */
+	float	   *cover;
 	/* categorical splits: none in a numerical model */
 	int			num_category_sets;
 	int			num_category_words;
@@ -106,6 +113,7 @@ typedef struct ForestTree
 	const double *split_cond;
 	const double *default_left;
 	const double *split_type;
+	const double *sum_hess;
 	const int32 *category_begin;
 	const int32 *category_count;
 	const double *categories;
@@ -115,6 +123,15 @@ typedef struct ForestTree
 extern double forest_predict(const Forest *forest, const double *features);
 extern double forest_margin(const Forest *forest, const double *features);
 extern double forest_probability(float margin);
+
+/*
+ * For explanations (explain.c): the nodes of tree t (forest.h's layout,
+ * numbered from the tree's root), and the way a row goes at each split,
+ * as forest_predict would send it (1: right; leaves are left 0).
+ */
+extern int	forest_tree_size(const Forest *forest, int tree);
+extern void forest_tree_directions(const Forest *forest, int tree, const double *features,
+								   uint8 *right);
 
 /*
  * The one way a Forest is built from trees (model.c, once it has validated

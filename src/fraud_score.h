@@ -52,6 +52,15 @@ typedef enum OnErrorPolicy
 } OnErrorPolicy;
 extern int	fraud_score_on_error;
 
+/* Which rows the trigger writes reasons for (fraud_score.reasons_for). */
+typedef enum ReasonsFor
+{
+	REASONS_FOR_FLAGGED,		/* review and decline */
+	REASONS_FOR_ALL
+} ReasonsFor;
+extern int	fraud_score_reasons_for;
+extern int	fraud_score_reasons_count;
+
 /*
  * A failure that a plain-C step reports instead of raising it, so that the
  * trigger can turn it into an outcome without a subtransaction.  Passing a
@@ -241,6 +250,11 @@ typedef struct FraudModel
 								 * the forest cannot represent) needs it */
 	struct Forest *forest;		/* native evaluator of the same trees, or NULL */
 	struct LgbmForest *lgbm;	/* a LightGBM model's (always native), or NULL */
+	MemoryContext trees_context;	/* owns xgb, forest, lgbm and explainer */
+	struct Explainer *explainer;	/* built at the first explanation, or NULL */
+	/* reason texts by feature (NULL: none); a direction: 1 raises, -1 lowers, 0 either */
+	char	  **reason_text;
+	int8	   *reason_direction;
 } FraudModel;
 
 extern void catalog_init(void);
@@ -256,8 +270,25 @@ extern bool scoring_score(FraudModel *model, const double *inputs, double *score
 extern const char *scoring_decision(FraudModel *model, double score);
 extern double scoring_margin(FraudModel *model, const double *inputs);
 extern int	scoring_leaves(FraudModel *model, const double *inputs, int32 **leaves);
+extern double scoring_explain(FraudModel *model, const double *inputs, int method, double *phi);
+extern Size scoring_explainer_bytes(FraudModel *model);
 extern FraudModel *scoring_model_with_features(const char *name, FraudModel *model,
 											   Datum row_jsonb, Jsonb **extra);
+
+/* ---------------------------------------------------------- reasons.c */
+typedef struct Reason
+{
+	int			feature;
+	double		value;			/* the input (NaN: missing) */
+	double		contribution;	/* to the margin */
+	const char *text;
+} Reason;
+
+extern int	reasons_rank(FraudModel *model, const double *inputs, int method, int top_k,
+						 bool raising_only, Reason **reasons, double *bias);
+extern const char *reasons_text(FraudModel *model, int f, double contribution);
+extern Datum reasons_text_array(const Reason *reasons, int count);
+extern Datum reasons_jsonb(FraudModel *model, const Reason *reasons, int count);
 
 /* ------------------------------------------------------------ stats.c */
 extern void stats_init(void);

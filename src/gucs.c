@@ -15,6 +15,14 @@ char	   *fraud_score_default_model = NULL;
 int			fraud_score_max_model_size_kb = 64 * 1024;
 int			fraud_score_engine = ENGINE_NATIVE;
 int			fraud_score_on_error = ON_ERROR_ERROR;
+int			fraud_score_reasons_for = REASONS_FOR_FLAGGED;
+int			fraud_score_reasons_count = 3;
+
+static const struct config_enum_entry reasons_for_options[] = {
+	{"flagged", REASONS_FOR_FLAGGED, false},
+	{"all", REASONS_FOR_ALL, false},
+	{NULL, 0, false}
+};
 
 static const struct config_enum_entry engine_options[] = {
 	{"native", ENGINE_NATIVE, false},
@@ -76,6 +84,27 @@ gucs_define(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("fraud_score.reasons_for",
+							 "Which rows fraud_score_trigger() writes reasons for: flagged (review or decline) or all.",
+							 "Explaining costs more than scoring; with flagged, approved rows get a NULL reasons column and cost nothing more.",
+							 &fraud_score_reasons_for,
+							 REASONS_FOR_FLAGGED,
+							 reasons_for_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("fraud_score.reasons_count",
+							"How many reasons fraud_score_trigger() writes: the features that raised the score most.",
+							NULL,
+							&fraud_score_reasons_count,
+							3,
+							1,
+							100,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("fraud_score");
 }

@@ -221,6 +221,8 @@ typedef struct LgbmTreeText
 	double	   *left_child;
 	double	   *right_child;
 	double	   *leaf_value;
+	double	   *internal_count;	/* NULL when not written */
+	double	   *leaf_count;
 	double	   *cat_boundaries;
 	double	   *cat_threshold;
 	double	   *leaf_const;
@@ -291,6 +293,14 @@ read_tree(const KeyValues *kv, int index, int num_features, LgbmTreeText *t)
 									  where, 0, 4294967295.0);
 	}
 	read_tree_linear(kv, t, num_features, where);
+	/* Counts only explanations use: a model without them still scores. */
+	if (kv_get(kv, "leaf_count") != NULL && (n == 0 || kv_get(kv, "internal_count") != NULL))
+	{
+		t->leaf_count = parse_numbers(kv_get(kv, "leaf_count"), t->num_leaves, "leaf_count", where);
+		if (n > 0)
+			t->internal_count = parse_numbers(kv_get(kv, "internal_count"), n, "internal_count",
+											  where);
+	}
 }
 
 /* A split's own values: decision type, categorical bitset, children. */
@@ -501,6 +511,7 @@ add_tree(LgbmForest *forest, int t, const LgbmTreeText *text, int *nodes, int *l
 		node->right = (int32) text->right_child[i];
 		node->feature = (int32) text->split_feature[i];
 		node->decision_type = (int32) text->decision_type[i];
+		forest->node_count[*nodes + i] = text->internal_count ? text->internal_count[i] : 0.0;
 		if (node->decision_type & LGBM_CATEGORICAL)
 		{
 			int			c = (int) text->threshold[i];
@@ -516,6 +527,7 @@ add_tree(LgbmForest *forest, int t, const LgbmTreeText *text, int *nodes, int *l
 		int			leaf = *leaves + l;
 
 		forest->leaf_value[leaf] = text->leaf_value[l];
+		forest->leaf_count[leaf] = text->leaf_count ? text->leaf_count[l] : 0.0;
 		forest->leaf_const[leaf] = text->is_linear ? text->leaf_const[l] : 0.0;
 		forest->coeff_first[leaf] = *terms + term;
 		forest->coeff_count[leaf] = text->is_linear ? (int32) text->num_terms[l] : 0;
@@ -544,6 +556,7 @@ build_forest(const LgbmForest *shape, LgbmTreeText *trees, int num_trees, Memory
 
 	*forest = *shape;
 	forest->num_trees = num_trees;
+	forest->has_counts = true;
 	for (int t = 0; t < num_trees; t++)
 	{
 		forest->num_nodes += trees[t].num_leaves - 1;
@@ -551,6 +564,8 @@ build_forest(const LgbmForest *shape, LgbmTreeText *trees, int num_trees, Memory
 		forest->num_cat_words += trees[t].num_cat > 0 ?
 			(int) trees[t].cat_boundaries[trees[t].num_cat] : 0;
 		forest->num_coeffs += (int) trees[t].total_terms;
+		if (trees[t].leaf_count == NULL)
+			forest->has_counts = false;
 		if (forest->num_cat_words > MAX_CAT_WORDS)
 			UNSUPPORTED_LGBM("The model's categorical bitsets have more than %d words.", MAX_CAT_WORDS);
 	}

@@ -201,6 +201,31 @@ lgbm_forest_predict(const LgbmForest *forest, const double *features)
 }
 
 void
+lgbm_forest_begin_row(const LgbmForest *forest, const double *features)
+{
+	fill_slots(forest, features);
+}
+
+void
+lgbm_forest_tree_directions(const LgbmForest *forest, int tree, uint8 *right)
+{
+	const LgbmTree *t = &forest->trees[tree];
+	const LgbmNode *nodes = forest->nodes + t->first_node;
+	const int32 *node_slot = forest->node_slot + t->first_node;
+	const double *slots = forest->slots;
+
+	for (int i = 0; i < t->num_leaves - 1; i++)
+	{
+		const LgbmNode *node = &nodes[i];
+
+		if (node->decision_type & LGBM_CATEGORICAL)
+			right[i] = categorical_child(forest, node, slots[node_slot[i]]) == node->right;
+		else
+			right[i] = !(slots[node_slot[i]] <= node->threshold);
+	}
+}
+
+void
 lgbm_forest_leaves(const LgbmForest *forest, const double *features, int32 *leaves)
 {
 	fill_slots(forest, features);
@@ -259,10 +284,15 @@ check_tree(const LgbmForest *forest, const LgbmTree *tree, bool *reached)
 static const char *
 check_leaves(const LgbmForest *forest, const LgbmTree *tree)
 {
+	for (int i = tree->first_node; i < tree->first_node + tree->num_leaves - 1; i++)
+		if (!isfinite(forest->node_count[i]) || forest->node_count[i] < 0)
+			return "a node's count is not a finite number >= 0";
 	for (int l = tree->first_leaf; l < tree->first_leaf + tree->num_leaves; l++)
 	{
 		if (!isfinite(forest->leaf_value[l]))
 			return "a leaf value is not finite";
+		if (!isfinite(forest->leaf_count[l]) || forest->leaf_count[l] < 0)
+			return "a leaf's count is not a finite number >= 0";
 		if (!tree->is_linear)
 			continue;
 		if (!isfinite(forest->leaf_const[l]) || forest->coeff_first[l] < 0 ||
@@ -318,7 +348,7 @@ lgbm_forest_check(const LgbmForest *forest)
 
 #define LGBM_MAGIC "FSL1"
 #define LGBM_BYTE_ORDER 0x01020304
-#define LGBM_FORMAT_VERSION 1
+#define LGBM_FORMAT_VERSION 2	/* 2: node and leaf counts */
 
 typedef struct LgbmHeader
 {
@@ -333,7 +363,7 @@ typedef struct LgbmHeader
 	int32		num_coeffs;
 	int32		objective;
 	int32		average_output;
-	int32		padding;
+	int32		has_counts;
 	double		sigmoid;
 	char		sha256[64];
 } LgbmHeader;
@@ -341,8 +371,9 @@ typedef struct LgbmHeader
 static uint64
 body_size(const LgbmHeader *h)
 {
-	return (uint64) sizeof(LgbmTree) * h->num_trees + (uint64) sizeof(LgbmNode) * h->num_nodes +
-		(uint64) h->num_leaves * (sizeof(double) * 2 + sizeof(int32) * 2) +
+	return (uint64) sizeof(LgbmTree) * h->num_trees +
+		(uint64) h->num_nodes * (sizeof(LgbmNode) + sizeof(double)) +
+		(uint64) h->num_leaves * (sizeof(double) * 3 + sizeof(int32) * 2) +
 		(uint64) sizeof(uint32) * h->num_cat_words +
 		(uint64) h->num_coeffs * (sizeof(int32) + sizeof(double));
 }
@@ -381,6 +412,8 @@ copy_arrays(LgbmForest *forest, char *p, bool to)
 	copy_array(&p, forest->cat_words, sizeof(uint32) * forest->num_cat_words, to);
 	copy_array(&p, forest->coeff_feature, sizeof(int32) * forest->num_coeffs, to);
 	copy_array(&p, forest->coeff, sizeof(double) * forest->num_coeffs, to);
+	copy_array(&p, forest->node_count, sizeof(double) * forest->num_nodes, to);
+	copy_array(&p, forest->leaf_count, sizeof(double) * leaves, to);
 }
 
 bytea *
@@ -401,6 +434,7 @@ lgbm_forest_to_bytes(const LgbmForest *forest, const char *sha256)
 	header.num_coeffs = forest->num_coeffs;
 	header.objective = forest->objective;
 	header.average_output = forest->average_output;
+	header.has_counts = forest->has_counts;
 	header.sigmoid = forest->sigmoid;
 	strncpy(header.sha256, sha256, sizeof(header.sha256));
 	len = sizeof(header) + body_size(&header);
@@ -426,6 +460,8 @@ lgbm_forest_alloc_arrays(LgbmForest *forest, MemoryContext context)
 	forest->cat_words = MemoryContextAllocHuge(context, sizeof(uint32) * Max(forest->num_cat_words, 1));
 	forest->coeff_feature = MemoryContextAllocHuge(context, sizeof(int32) * Max(forest->num_coeffs, 1));
 	forest->coeff = MemoryContextAllocHuge(context, sizeof(double) * Max(forest->num_coeffs, 1));
+	forest->node_count = MemoryContextAllocHuge(context, sizeof(double) * Max(forest->num_nodes, 1));
+	forest->leaf_count = MemoryContextAllocHuge(context, sizeof(double) * leaves);
 	forest->node_slot = MemoryContextAllocHuge(context, sizeof(int32) * Max(forest->num_nodes, 1));
 	forest->slots = MemoryContextAlloc(context, sizeof(double) * LGBM_SLOTS * Max(forest->num_features, 1));
 }
@@ -475,6 +511,7 @@ lgbm_forest_from_bytes(const char *data, Size len, const char *sha256, int num_f
 	forest->num_coeffs = header.num_coeffs;
 	forest->objective = header.objective;
 	forest->average_output = header.average_output;
+	forest->has_counts = header.has_counts != 0;
 	forest->sigmoid = header.sigmoid;
 	lgbm_forest_alloc_arrays(forest, context);
 	copy_arrays(forest, (char *) data + sizeof(header), false);

@@ -58,6 +58,7 @@ typedef struct LgbmForest
 	int			num_coeffs;		/* linear leaves' terms, over all leaves */
 	int32		objective;		/* LgbmObjective */
 	int32		average_output; /* random forest: the mean of the trees */
+	int32		has_counts;		/* every tree gave internal_count and leaf_count */
 	double		sigmoid;
 	LgbmTree   *trees;
 	LgbmNode   *nodes;
@@ -69,6 +70,9 @@ typedef struct LgbmForest
 	int32	   *coeff_count;
 	int32	   *coeff_feature;
 	double	   *coeff;
+	/* training rows through each node and leaf (fraud_explain's weights) */
+	double	   *node_count;
+	double	   *leaf_count;
 	/*
 	 * Derived when the forest is built or read (lgbm_forest_prepare): each
 	 * split's input slot, and the scratch row of slots, LGBM_SLOTS values of
@@ -84,6 +88,14 @@ typedef struct LgbmForest
 /* The raw sum (LightGBM's raw score, averaged for average_output) and the probability. */
 extern double lgbm_forest_raw(const LgbmForest *forest, const double *features);
 extern double lgbm_forest_predict(const LgbmForest *forest, const double *features);
+/*
+ * For explanations (explain.c): lgbm_forest_begin_row once per row, then
+ * the way the row goes at each node of tree t as the walk would send it
+ * (1: right), indexed from the tree's first node.
+ */
+extern void lgbm_forest_begin_row(const LgbmForest *forest, const double *features);
+extern void lgbm_forest_tree_directions(const LgbmForest *forest, int tree, uint8 *right);
+
 /* The leaf index each tree reaches (LightGBM's pred_leaf), into leaves[num_trees]. */
 extern void lgbm_forest_leaves(const LgbmForest *forest, const double *features, int32 *leaves);
 

@@ -355,7 +355,7 @@ read_tree_arrays(const DocValue *tree, int tree_index, ForestTree *arrays, Model
 	arrays->default_left = require_node_array(tree, "default_left", n, tree_index);
 	(void) require_node_array(tree, "base_weights", n, tree_index);
 	(void) require_node_array(tree, "loss_changes", n, tree_index);
-	(void) require_node_array(tree, "sum_hessian", n, tree_index);
+	arrays->sum_hess = require_node_array(tree, "sum_hessian", n, tree_index);
 	read_categorical(tree, tree_index, arrays, &info->num_category_words);
 }
 

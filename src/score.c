@@ -13,12 +13,15 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 
 #include "fraud_score.h"
+#include "explain.h"
 #include "xgb.h"
 
 FRAUD_SQL_FUNCTION(fraud_score_jsonb);
@@ -27,6 +30,31 @@ FRAUD_SQL_FUNCTION(fraud_model_check);
 FRAUD_SQL_FUNCTION(fraud_score_features);
 FRAUD_SQL_FUNCTION(fraud_score_margin);
 FRAUD_SQL_FUNCTION(fraud_score_leaves);
+FRAUD_SQL_FUNCTION(fraud_explain);
+FRAUD_SQL_FUNCTION(fraud_explain_bias);
+
+/* fraud_explain's method argument as an ExplainMethod. */
+static int
+explain_method(text *name)
+{
+	char	   *method = text_to_cstring(name);
+
+	if (strcmp(method, "tree_shap") == 0)
+		return EXPLAIN_TREE_SHAP;
+	if (strcmp(method, "saabas") == 0)
+		return EXPLAIN_SAABAS;
+	if (strcmp(method, "exhaustive") == 0)
+		return EXPLAIN_EXHAUSTIVE;
+	if (strcmp(method, "xgboost") == 0)
+		return EXPLAIN_XGBOOST;
+	if (strcmp(method, "xgboost_approx") == 0)
+		return EXPLAIN_XGBOOST_APPROX;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown explanation method \"%s\"", method),
+			 errhint("The methods are tree_shap (exact, the default), saabas (approximate), exhaustive (exact, every feature subset), xgboost and xgboost_approx (XGBoost's own, with the xgboost engine).")));
+	return EXPLAIN_TREE_SHAP;	/* keep compiler quiet */
+}
 
 /*
  * The input row for fraud_score's (features jsonb, model text) arguments,
@@ -127,6 +155,69 @@ fraud_score_leaves(PG_FUNCTION_ARGS)
 	for (int t = 0; t < n; t++)
 		values[t] = Int32GetDatum(leaves[t]);
 	PG_RETURN_ARRAYTYPE_P(construct_array(values, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+}
+
+/*
+ * fraud_explain(features jsonb, model text, top_k integer, method text):
+ * (feature, value, contribution, reason) for the features whose
+ * contribution to the margin is not zero, largest |contribution| first,
+ * at most top_k rows (all if NULL).
+ */
+Datum
+fraud_explain(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	FraudModel *model;
+	double	   *row;
+	Reason	   *reasons;
+	double		bias;
+	int			top_k = PG_ARGISNULL(2) ? -1 : PG_GETARG_INT32(2);
+	int			method = PG_ARGISNULL(3) ? EXPLAIN_TREE_SHAP : explain_method(PG_GETARG_TEXT_PP(3));
+	int			count;
+
+	if (!PG_ARGISNULL(2) && top_k < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("top_k must not be negative"),
+				 errhint("Pass NULL for every contribution.")));
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		return (Datum) 0;
+	row = jsonb_args_inputs(fcinfo, &model);
+	count = reasons_rank(model, row, method, top_k, false, &reasons, &bias);
+	for (int i = 0; i < count; i++)
+	{
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		values[0] = CStringGetTextDatum(model->feature_names[reasons[i].feature]);
+		values[1] = Float8GetDatum(reasons[i].value);
+		nulls[1] = isnan(reasons[i].value);
+		values[2] = Float8GetDatum(reasons[i].contribution);
+		values[3] = CStringGetTextDatum(reasons[i].text);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * fraud_explain_bias(model text, method text): what fraud_explain's
+ * contributions are relative to, the model's expected margin (the same for
+ * every row), so that it plus every contribution is the margin.
+ */
+Datum
+fraud_explain_bias(PG_FUNCTION_ARGS)
+{
+	const char *name = catalog_resolve_name(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0));
+	int			method = PG_ARGISNULL(1) ? EXPLAIN_TREE_SHAP : explain_method(PG_GETARG_TEXT_PP(1));
+	FraudModel *model = catalog_get_active_model(name);
+	double	   *row = scoring_input_buffer(model->num_features);
+	double	   *phi = palloc(sizeof(double) * Max(model->num_features, 1));
+
+	/* the bias does not depend on the row: ask with every feature missing */
+	for (int f = 0; f < model->num_features; f++)
+		row[f] = NAN;
+	PG_RETURN_FLOAT8(scoring_explain(model, row, method, phi));
 }
 
 Datum

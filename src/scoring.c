@@ -18,6 +18,7 @@
 #include "utils/memutils.h"
 
 #include "fraud_score.h"
+#include "explain.h"
 #include "forest.h"
 #include "lgbmforest.h"
 #include "xgb.h"
@@ -75,6 +76,75 @@ scoring_margin(FraudModel *model, const double *inputs)
 						model->name, model->version),
 				 errdetail("A tree has more nodes than the native evaluator represents; the xgboost engine scores the model.")));
 	return forest_margin(model->forest, inputs);
+}
+
+/* The model's explainer, built in its own context under the model's trees at first use. */
+static Explainer *
+model_explainer(FraudModel *model)
+{
+	MemoryContext context;
+
+	if (model->explainer != NULL)
+		return model->explainer;
+	if (model->forest == NULL && model->lgbm == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("fraud model \"%s\" version %d has no native evaluator to explain it",
+						model->name, model->version),
+				 errdetail("A tree has more nodes than the native evaluator represents.")));
+	context = AllocSetContextCreate(CurrentMemoryContext, "fraud_score explainer",
+									ALLOCSET_DEFAULT_SIZES);
+	model->explainer = model->lgbm != NULL ? explainer_build_lgbm(model->lgbm, context) :
+		explainer_build_xgboost(model->forest, context);
+	/* Built: adopt. */
+	MemoryContextSetParent(context, model->trees_context);
+	return model->explainer;
+}
+
+/* XGBoost's own contributions: only with the xgboost engine, which loads its booster. */
+static double
+xgboost_contributions(FraudModel *model, const double *inputs, bool approximate, double *phi)
+{
+	double	   *out;
+	double		bias;
+
+	if (model->lgbm != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("fraud model \"%s\" is a LightGBM model, which XGBoost cannot explain",
+						model->name),
+				 errhint("Use method => 'tree_shap'.")));
+	if (model->xgb == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("explaining with XGBoost needs the xgboost engine"),
+				 errhint("SET fraud_score.engine = xgboost first.")));
+	out = palloc(sizeof(double) * (model->num_features + 1));
+	xgb_contributions(model->xgb, single_precision(inputs, model->num_features), approximate, out);
+	memcpy(phi, out, sizeof(double) * model->num_features);
+	bias = out[model->num_features];
+	pfree(out);
+	return bias;
+}
+
+/*
+ * Each feature's contribution to the margin of "inputs" into
+ * phi[num_features]; returns the bias, so that the bias plus the
+ * contributions is the margin.  "method" is an ExplainMethod.
+ */
+double
+scoring_explain(FraudModel *model, const double *inputs, int method, double *phi)
+{
+	if (method == EXPLAIN_XGBOOST || method == EXPLAIN_XGBOOST_APPROX)
+		return xgboost_contributions(model, inputs, method == EXPLAIN_XGBOOST_APPROX, phi);
+	return explainer_explain(model_explainer(model), inputs, (ExplainMethod) method, phi);
+}
+
+/* What the explainer of "model" takes, in bytes, building it if need be. */
+Size
+scoring_explainer_bytes(FraudModel *model)
+{
+	return model_explainer(model)->bytes;
 }
 
 /* The leaf each tree of a LightGBM model reaches, into *leaves; the tree count. */

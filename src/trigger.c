@@ -3,8 +3,10 @@
  * trigger.c
  *		fraud_score_trigger(): score NEW in a BEFORE INSERT OR UPDATE trigger.
  *
- * Arguments: model name, score column, then optionally decision column and
- * model-version column.  Features come straight from NEW's columns whose
+ * Arguments: model name, score column, then optionally decision column,
+ * model-version column and reasons column (text[] or jsonb: the features
+ * that raised the score most, for rows not approved unless
+ * fraud_score.reasons_for is all; reasons.c).  Features come straight from NEW's columns whose
  * names match the model's feature names.  Which column is which is worked
  * out at a trigger's first row and cached per trigger, until the relation
  * changes (relcache callback) or the model version does (generation).
@@ -41,6 +43,7 @@
 #include "utils/rel.h"
 
 #include "fraud_score.h"
+#include "explain.h"
 
 FRAUD_SQL_FUNCTION(fraud_score_trigger);
 
@@ -61,6 +64,8 @@ typedef struct TriggerCacheEntry
 	AttrNumber	decision_attnum;	/* 0 if not requested */
 	AttrNumber	version_attnum; /* 0 if not requested */
 	Oid			version_type;
+	AttrNumber	reasons_attnum; /* 0 if not requested */
+	Oid			reasons_type;
 } TriggerCacheEntry;
 
 static HTAB *trigger_cache = NULL;
@@ -155,6 +160,7 @@ resolve_outputs(TriggerCacheEntry *entry, Trigger *trigger, Relation rel)
 	static const Oid score_types[] = {FLOAT8OID, FLOAT4OID};
 	static const Oid decision_types[] = {TEXTOID, VARCHAROID};
 	static const Oid version_types[] = {INT4OID, INT8OID};
+	static const Oid reasons_types[] = {TEXTARRAYOID, JSONBOID};
 	TriggerCacheEntry built = *entry;
 
 	built.score_attnum = output_column(rel, trigger, trigger->tgargs[1], "score",
@@ -167,6 +173,10 @@ resolve_outputs(TriggerCacheEntry *entry, Trigger *trigger, Relation rel)
 		output_column(rel, trigger, trigger->tgargs[3], "model version",
 					  version_types, lengthof(version_types), "integer or bigint",
 					  &built.version_type) : 0;
+	built.reasons_attnum = trigger->tgnargs > 4 ?
+		output_column(rel, trigger, trigger->tgargs[4], "reasons",
+					  reasons_types, lengthof(reasons_types), "text[] or jsonb",
+					  &built.reasons_type) : 0;
 	built.relid = RelationGetRelid(rel);
 	built.outputs_valid = true;
 	built.map_valid = entry->map_valid && entry->relid == built.relid;
@@ -242,6 +252,7 @@ typedef struct RowScore
 	double		score;
 	const char *decision;
 	int32		version;
+	Datum		reasons;		/* (Datum) 0: none */
 } RowScore;
 
 /* NEW: its columns deformed once for reading and rewriting. */
@@ -317,6 +328,25 @@ row_inputs(RowScoring *rs, FraudFailure *failure)
 }
 
 /*
+ * The reasons column's value: the features that raised the margin most.
+ * Explaining is plain C that raises only for a model it cannot explain (a
+ * LightGBM model with linear leaves or no counts, a forest too big for the
+ * native evaluator), which is a misconfiguration, not the row's failure.
+ */
+static void
+row_reasons(RowScoring *rs)
+{
+	Reason	   *reasons;
+	double		bias;
+	int			count = reasons_rank(rs->model, rs->inputs, EXPLAIN_TREE_SHAP, fraud_score_reasons_count, true,
+									 &reasons, &bias);
+
+	rs->result->reasons = rs->entry->reasons_type == JSONBOID ?
+		reasons_jsonb(rs->model, reasons, count) : reasons_text_array(reasons, count);
+	pfree(reasons);
+}
+
+/*
  * The score and its decision.  Plain C with the native engine (a NaN score
  * is reported in *failure); the xgboost engine raises its own errors.
  */
@@ -327,6 +357,10 @@ row_score(RowScoring *rs, FraudFailure *failure)
 		return false;
 	rs->result->decision = scoring_decision(rs->model, rs->result->score);
 	rs->result->version = rs->model->version;
+	rs->result->reasons = (Datum) 0;
+	if (rs->entry->reasons_attnum &&
+		(fraud_score_reasons_for == REASONS_FOR_ALL || strcmp(rs->result->decision, "approve") != 0))
+		row_reasons(rs);
 	return true;
 }
 
@@ -425,13 +459,13 @@ check_trigger_call(FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("fraud_score_trigger() must be a BEFORE INSERT OR UPDATE ... FOR EACH ROW trigger")));
 	trigger = trigdata->tg_trigger;
-	if (trigger->tgnargs < 2 || trigger->tgnargs > 4)
+	if (trigger->tgnargs < 2 || trigger->tgnargs > 5)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("fraud_score_trigger() takes 2 to 4 arguments, but trigger \"%s\" on \"%s\" gives %d",
+				 errmsg("fraud_score_trigger() takes 2 to 5 arguments, but trigger \"%s\" on \"%s\" gives %d",
 						trigger->tgname, RelationGetRelationName(trigdata->tg_relation),
 						trigger->tgnargs),
-				 errhint("Use EXECUTE FUNCTION fraud_score_trigger(model, score_column [, decision_column [, version_column]]).")));
+				 errhint("Use EXECUTE FUNCTION fraud_score_trigger(model, score_column [, decision_column [, version_column [, reasons_column]]]).")));
 }
 
 /*
@@ -459,6 +493,12 @@ row_with_outputs(const TriggerCacheEntry *entry, TupleDesc tupdesc, HeapTuple ne
 		row->nulls[entry->version_attnum - 1] = !scored;
 		row->values[entry->version_attnum - 1] = !scored ? (Datum) 0 : entry->version_type == INT8OID ?
 			Int64GetDatum(result->version) : Int32GetDatum(result->version);
+	}
+	if (entry->reasons_attnum)
+	{
+		row->nulls[entry->reasons_attnum - 1] = !scored || result->reasons == (Datum) 0;
+		row->values[entry->reasons_attnum - 1] = row->nulls[entry->reasons_attnum - 1] ?
+			(Datum) 0 : result->reasons;
 	}
 	result_tuple = heap_form_tuple(tupdesc, row->values, row->nulls);
 	/* as heap_modify_tuple does */

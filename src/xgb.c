@@ -60,6 +60,8 @@ PGDLLEXPORT const XgbApi *fraud_score_xgb_api(void);
 
 static double xgb_predict_one(XgbModel *model, const float *features);
 static void xgb_train_set_param(XgbTraining *training, const char *key, const char *value);
+static void xgb_contributions(XgbModel *model, const float *features, bool approximate,
+							  double *out);
 
 void
 _PG_init(void)
@@ -261,6 +263,39 @@ xgb_load(const char *data, Size len, int num_features, MemoryContext owner)
 	/* Pay XGBoost's lazy configuration now, not on the first scored row. */
 	(void) xgb_predict_one(model, model->row);
 	return model;
+}
+
+/*
+ * XGBoost's own pred_contribs (approx_contribs if "approximate") for one
+ * row, into out[num_features + 1], the bias last.  In-place prediction
+ * gives only values and margins, so the row goes through a DMatrix.
+ */
+static void
+xgb_contributions(XgbModel *model, const float *features, bool approximate, double *out)
+{
+	DMatrixHandle matrix;
+	const bst_ulong *shape;
+	bst_ulong	dim;
+	const float *result;
+	char		config[160];
+
+	xgb_call_setup();
+	if (XGDMatrixCreateFromMat(features, 1, model->num_features, NAN, &matrix) != 0)
+		xgb_raise("create a matrix", xgb_last_error());
+	snprintf(config, sizeof(config),
+			 "{\"type\": %d, \"training\": false, \"iteration_begin\": 0, "
+			 "\"iteration_end\": 0, \"strict_shape\": false}", approximate ? 3 : 2);
+	if (XGBoosterPredictFromDMatrix(model->booster, matrix, config, &shape, &dim, &result) != 0)
+	{
+		char	   *message = xgb_last_error();
+
+		XGDMatrixFree(matrix);
+		xgb_raise("compute contributions", message);
+	}
+	for (int i = 0; i <= model->num_features; i++)
+		out[i] = (double) result[i];
+	XGDMatrixFree(matrix);
+	xgb_report_log();
 }
 
 static double
@@ -475,6 +510,7 @@ xgb_train_save(XgbTraining *training, char **feature_names, int num_features)
 static const XgbApi xgb_api_table = {
 	.load = xgb_load,
 	.predict_one = xgb_predict_one,
+	.contributions = xgb_contributions,
 	.to_ubjson = xgb_to_ubjson,
 	.train_begin = xgb_train_begin,
 	.train_set_param = xgb_train_set_param,

@@ -39,6 +39,10 @@ typedef struct XgbApi
 	/* Probability for one row of num_features floats (NaN = missing). */
 	double		(*predict_one) (XgbModel *model, const float *features);
 
+	/* XGBoost's pred_contribs (or approx_contribs) for one row, bias last. */
+	void		(*contributions) (XgbModel *model, const float *features, bool approximate,
+								  double *out);
+
 	/*
 	 * Load a validated model, stamp the given feature names into it and
 	 * return it re-saved in XGBoost's UBJSON format (palloc'd bytea).
@@ -75,6 +79,12 @@ static inline double
 xgb_predict_one(XgbModel *model, const float *features)
 {
 	return xgb_api()->predict_one(model, features);
+}
+
+static inline void
+xgb_contributions(XgbModel *model, const float *features, bool approximate, double *out)
+{
+	xgb_api()->contributions(model, features, approximate, out);
 }
 
 static inline bytea *
