@@ -254,6 +254,10 @@ def convert(doc, features=None):
         values = [f32(cond[n]) * scale + (base_margin if k == 0 else 0.0) for n in leaves]
         ni, nl = len(internal), len(leaves)
         zi, zl = ' '.join(['0'] * ni), ' '.join(['0'] * nl)
+        # XGBoost's covers as LightGBM's counts: fraud_explain weighs branches by them.
+        hess = t['sum_hessian']
+        ci = ' '.join(repr(f32(hess[n])) for n in internal)
+        cl = ' '.join(repr(f32(hess[n])) for n in leaves)
         out += ['Tree=%d' % k, 'num_leaves=%d' % nl, 'num_cat=0',
                 'split_feature=' + ' '.join(str(index[n]) for n in internal),
                 'split_gain=' + zi,
@@ -262,8 +266,8 @@ def convert(doc, features=None):
                 'left_child=' + ' '.join(str(child(left[n])) for n in internal),
                 'right_child=' + ' '.join(str(child(right[n])) for n in internal),
                 'leaf_value=' + ' '.join(repr(v) for v in values),
-                'leaf_weight=' + zl, 'leaf_count=' + zl,
-                'internal_value=' + zi, 'internal_weight=' + zi, 'internal_count=' + zi,
+                'leaf_weight=' + zl, 'leaf_count=' + cl,
+                'internal_value=' + zi, 'internal_weight=' + zi, 'internal_count=' + ci,
                 'is_linear=0', 'shrinkage=1', '']
     out += ['end of trees', '', 'pandas_categorical:null', '']
     return '\n'.join(out)

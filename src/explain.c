@@ -156,27 +156,125 @@ finish_tree(Explainer *e, ShapTree *tree, int32 *feature_count, int32 *path)
 	e->bias += nodes[0].mean;
 }
 
-/* The scratch every explanation reuses, and the feature state's resting values. */
+/*
+ * What each edge contributes that does not depend on the row: the merged
+ * z of its split's feature before and after it, and 1 / F(t) after it for
+ * a row that follows the feature (at the tree's points), found from the
+ * feature's previous split on the path ("previous").
+ */
+static void
+edge_statics(Explainer *e, ShapTree *tree, double *feature_z, int32 *feature_last, int32 *path,
+			 double *saved_z, int32 *saved_last, double *inverse)
+{
+	ShapNode   *nodes = e->nodes + tree->first;
+	int32	   *splits = e->splits + tree->first;
+	int			n = tree->num_nodes;
+	int			k = tree->points;
+	const double *t = e->quad_t + QUADRATURE_OFFSET(k);
+	const double *w = e->quad_w + QUADRATURE_OFFSET(k);
+	double	   *coefs = e->coefs + tree->first_coef;
+	int			top = 0;
+
+	for (int i = 0; i < k; i++)
+		inverse[i] = 1.0;
+	tree->num_splits = 0;
+	for (int c = n - 1; c >= 0; c--)
+		if (nodes[c].feature >= 0)
+			splits[tree->num_splits++] = c;
+	path[top++] = 0;
+	for (int c = 1; c < n; c++)
+	{
+		ShapNode   *split;
+		int			f;
+
+		while (nodes[path[top - 1]].end <= c)
+		{
+			top--;
+			f = nodes[path[top - 1]].feature;
+			feature_z[f] = saved_z[path[top]];
+			feature_last[f] = saved_last[path[top]];
+		}
+		split = &nodes[path[top - 1]];
+		f = split->feature;
+		saved_z[c] = feature_z[f];
+		saved_last[c] = feature_last[f];
+		nodes[c].parent = path[top - 1];
+		nodes[c].side = c != path[top - 1] + 1;
+		nodes[c].z_old = feature_z[f];
+		nodes[c].z_new = feature_z[f] * split->ratio[nodes[c].side];
+		nodes[c].previous = feature_last[f];
+		nodes[c].edge_ratio = split->ratio[nodes[c].side];
+		for (int i = 0; i < k; i++)
+		{
+			double		zo = nodes[c].z_old;
+			double		zn = nodes[c].z_new;
+			double		inv_old = inverse[(nodes[c].previous + 1) * k + i];
+			double		inv_new = 1.0 / (zn + t[i] * (1.0 - zn));
+			double		r1 = (zn + t[i] * (1.0 - zn)) * inv_old;
+			double		r0 = zn * (1.0 - t[i]) * inv_old;
+			double		w1 = w[i] * (1.0 - zn) * inv_new;
+			double		w0 = -w[i] / (1.0 - t[i]);
+			double		shared = w[i] * (1.0 - zo) * inv_old;
+			double	   *coef = coefs + (Size) c * 4 * k;
+
+			inverse[(c + 1) * k + i] = inv_new;
+			coef[i] = r0 - nodes[c].edge_ratio;
+			coef[k + i] = r1 - r0;
+			coef[2 * k + i] = w0 - shared;
+			coef[3 * k + i] = w1 - w0;
+		}
+		feature_z[f] = nodes[c].z_new;
+		feature_last[f] = c;
+		path[top++] = c;
+	}
+	while (top > 1)
+	{
+		top--;
+		feature_z[nodes[path[top - 1]].feature] = saved_z[path[top]];
+		feature_last[nodes[path[top - 1]].feature] = saved_last[path[top]];
+	}
+}
+
+/* The quadrature, each edge's statics, and the scratch every explanation reuses. */
 static void
 finish_explainer(Explainer *e, int max_source_nodes, MemoryContext context)
 {
 	int			k = e->max_points;
 	int			n = Max(e->max_nodes, 1);
+	Size		coefs = 0;
+	double	   *inverse = palloc(sizeof(double) * ((Size) n + 1) * k);
+	double	   *feature_z = palloc(sizeof(double) * Max(e->num_features, 1));
+	int32	   *feature_last = palloc(sizeof(int32) * Max(e->num_features, 1));
+	int32	   *path = palloc(sizeof(int32) * n);
+	double	   *saved_z = palloc(sizeof(double) * n);
+	int32	   *saved_last = palloc(sizeof(int32) * n);
 
 	build_quadrature(e, context);
-	e->right = MemoryContextAllocZero(context, Max(max_source_nodes, 1));
-	/* per node: A, R, W, inverse, B (k each); saved z */
-	e->work = MemoryContextAllocHuge(context, sizeof(double) * (Size) n * (5 * k + 1));
-	e->path = MemoryContextAllocHuge(context, sizeof(int32) * (Size) n * 3);
-	e->feature_z = MemoryContextAlloc(context, sizeof(double) * Max(e->num_features, 1));
-	e->feature_o = MemoryContextAlloc(context, Max(e->num_features, 1));
-	e->feature_inv = MemoryContextAlloc(context, sizeof(int32) * Max(e->num_features, 1));
+	for (int t = 0; t < e->num_trees; t++)
+	{
+		e->trees[t].first_coef = coefs;
+		coefs += (Size) e->trees[t].num_nodes * 4 * e->trees[t].points;
+	}
+	e->coefs = MemoryContextAllocHuge(context, sizeof(double) * Max(coefs, 1));
+	e->splits = MemoryContextAllocHuge(context, sizeof(int32) * Max(e->num_nodes_total, 1));
 	for (int f = 0; f < e->num_features; f++)
 	{
-		e->feature_z[f] = 1.0;
-		e->feature_o[f] = 1;
-		e->feature_inv[f] = -1;
+		feature_z[f] = 1.0;
+		feature_last[f] = -1;
 	}
+	for (int t = 0; t < e->num_trees; t++)
+		edge_statics(e, &e->trees[t], feature_z, feature_last, path, saved_z, saved_last, inverse);
+	pfree(inverse);
+	pfree(feature_z);
+	pfree(feature_last);
+	pfree(path);
+	pfree(saved_z);
+	pfree(saved_last);
+
+	e->right = MemoryContextAllocZero(context, Max(max_source_nodes, 1));
+	/* per node: A, R, W times A, B (k each) */
+	e->work = MemoryContextAllocHuge(context, sizeof(double) * (Size) n * 4 * k);
+	e->o_at = MemoryContextAllocHuge(context, (Size) n + 1);
 	e->bytes = MemoryContextMemAllocated(context, true);
 }
 
@@ -189,6 +287,7 @@ explainer_alloc(int num_trees, int num_features, int num_nodes, MemoryContext co
 	e->num_features = num_features;
 	e->trees = MemoryContextAllocZero(context, sizeof(ShapTree) * Max(num_trees, 1));
 	e->nodes = MemoryContextAllocHuge(context, sizeof(ShapNode) * Max(num_nodes, 1));
+	e->num_nodes_total = num_nodes;
 	return e;
 }
 
@@ -384,199 +483,108 @@ goes_right(const Explainer *e, const ShapNode *node)
 }
 
 /*
- * Per-node vectors of the tree being explained (k values each): A, the
- * path's polynomial at the points down to the node; R, what the edge into
- * the node multiplies it by; W, the edge's change to its feature's
- * weighted share; INV, 1 / the feature's merged factor after the edge
- * (while the row still follows that feature); B, the subtree's leaves'
- * values times their polynomials below the node.
+ * TreeSHAP over one tree, with "k" quadrature points (a constant in the
+ * specializations below, so that the loops over points unroll).
+ *
+ * Down, in depth-first order, each edge p -> c on p's feature f, whose
+ * merged factor F(t) = z + t (o - z) goes from (z_old, o_old) to
+ * (z_new, o_new): the z are the tree's (edge_statics), only o depends on
+ * the row.  R = F_new / F_old, what the path polynomial A is multiplied by,
+ * and W = w (g_new - g_old), g = (o - z) / F, the change in the feature's
+ * weighted share, are:
+ *	 o_old 1, o_new 1:	R = F_new / F_old		W = w ((1-z_new)/F_new - (1-z_old)/F_old)
+ *	 o_old 1, o_new 0:	R = z_new (1-t) / F_old  W = w (-1/(1-t) - (1-z_old)/F_old)
+ *	 o_old 0:			R = the edge's ratio	W = 0
+ * Everything but o is the tree's, so each edge keeps, per point, R and W
+ * as R = ratio + o_old D0 + o_new D1 and W = o_old E0 + o_new E1
+ * (edge_statics); o_old is the o after the same feature's previous split
+ * on the path (o_at, whose entry 0 is the 1 of a feature not split on yet).
+ * A branch no cover went down gives R = 0, and so nothing below counts.
+ * The three cases are selected by arithmetic, not branches: which way a
+ * row goes is as good as random to the branch predictor.  Up, in reverse
+ * order over the splits, B (the subtree's leaf values times their
+ * polynomials below) and each edge's contribution sum_k W A B to f.
  */
-typedef struct TreeWork
+static pg_attribute_always_inline void
+tree_shap_points(Explainer *e, const ShapTree *tree, double *phi, const int k)
 {
-	int			k;
-	const double *t;
-	const double *w;
-	double	   *a;
-	double	   *r;
-	double	   *wt;
-	double	   *inv;
-	double	   *b;
-	double	   *saved_z;
-	int32	   *saved_inv;
-	uint8	   *saved_o;
-	uint8	   *live;
-	uint8	   *contributes;
-} TreeWork;
+	const ShapNode *nodes = e->nodes + tree->first;
+	const int32 *splits = e->splits + tree->first;
+	const double *coefs = e->coefs + tree->first_coef;
+	int			n = tree->num_nodes;
+	double	   *a = e->work;
+	double	   *r = a + n * k;
+	double	   *wa = r + n * k;		/* W times A */
+	double	   *b = wa + n * k;
+	uint8	   *o_at = e->o_at;
 
-/*
- * The edge from split p into child c: how it changes the merged factor of
- * p's feature, F(t) = z + t (o - z).  Returns false when the factor becomes
- * zero (the row left a branch no training cover went down), so that
- * nothing below contributes.
- */
-static bool
-enter_edge(Explainer *e, TreeWork *w, const ShapNode *nodes, int p, int c)
-{
-	const ShapNode *split = &nodes[p];
-	int			f = split->feature;
-	int			side = c == p + 1 ? 0 : 1;
-	double		z_old = e->feature_z[f];
-	bool		o_old = e->feature_o[f];
-	int32		inv_old = e->feature_inv[f];
-	double		z_new = z_old * split->ratio[side];
-	bool		o_new = o_old && goes_right(e, split) == side;
-	int			k = w->k;
-	double	   *r = w->r + c * k;
-	double	   *wt = w->wt + c * k;
-	double	   *a = w->a + c * k;
-	const double *a_parent = w->a + p * k;
-	const double *inv_f_old = inv_old >= 0 ? w->inv + inv_old * k : e->ones;
-
-	if (!o_new && z_new == 0.0)
-		return false;
-	w->contributes[c] = o_old;
-	if (o_new)
-	{
-		double	   *inv = w->inv + c * k;
-
-		for (int i = 0; i < k; i++)
-		{
-			double		factor = z_new + w->t[i] * (1.0 - z_new);
-
-			inv[i] = 1.0 / factor;
-			r[i] = factor * inv_f_old[i];
-			wt[i] = w->w[i] * ((1.0 - z_new) * inv[i] - (1.0 - z_old) * inv_f_old[i]);
-		}
-	}
-	else if (o_old)
-	{
-		for (int i = 0; i < k; i++)
-		{
-			r[i] = z_new * (1.0 - w->t[i]) * inv_f_old[i];
-			wt[i] = w->w[i] * (-1.0 / (1.0 - w->t[i]) - (1.0 - z_old) * inv_f_old[i]);
-		}
-	}
-	else
-	{
-		for (int i = 0; i < k; i++)
-			r[i] = split->ratio[side];
-	}
 	for (int i = 0; i < k; i++)
-		a[i] = a_parent[i] * r[i];
-	w->saved_z[c] = z_old;
-	w->saved_o[c] = o_old;
-	w->saved_inv[c] = inv_old;
-	e->feature_z[f] = z_new;
-	e->feature_o[f] = o_new;
-	e->feature_inv[f] = o_new ? c : -1;
-	return true;
+		a[i] = 1.0;
+	o_at[0] = 1;
+	for (int c = 1; c < n; c++)
+	{
+		const ShapNode *child = &nodes[c];
+		double		o_old = o_at[child->previous + 1];
+		double		o_new = o_old * (goes_right(e, &nodes[child->parent]) == child->side);
+		const double *coef = coefs + (Size) c * 4 * k;
+		const double *ap = a + child->parent * k;
+		double	   *ac = a + c * k;
+
+		o_at[c + 1] = (uint8) o_new;
+		for (int i = 0; i < k; i++)
+		{
+			double		ri = child->edge_ratio + o_old * coef[i] + o_new * coef[k + i];
+			double		wi = o_old * coef[2 * k + i] + o_new * coef[3 * k + i];
+
+			r[c * k + i] = ri;
+			ac[i] = ap[i] * ri;
+			wa[c * k + i] = wi * ac[i];
+			b[c * k + i] = child->value;
+		}
+	}
+
+	for (int s = 0; s < tree->num_splits; s++)
+	{
+		int			p = splits[s];
+		int			left = p + 1;
+		int			right = nodes[p].right;
+		double		sum = 0.0;
+
+		for (int i = 0; i < k; i++)
+		{
+			double		bl = b[left * k + i];
+			double		br = b[right * k + i];
+
+			sum += wa[left * k + i] * bl + wa[right * k + i] * br;
+			b[p * k + i] = r[left * k + i] * bl + r[right * k + i] * br;
+		}
+		phi[nodes[p].feature] += sum;
+	}
 }
 
-/* Back out of the edge into c, on a split of feature f: its factor as before. */
-static void
-leave_edge(Explainer *e, TreeWork *w, int f, int c)
-{
-	e->feature_z[f] = w->saved_z[c];
-	e->feature_o[f] = w->saved_o[c];
-	e->feature_inv[f] = w->saved_inv[c];
-}
-
-/*
- * One tree's TreeSHAP values into phi: down the tree in depth-first order
- * (A, R, W, INV), then up in reverse (B and the contributions).
- */
+/* Trees of up to 8 distinct features on a path get an unrolled copy. */
 static void
 tree_shap(Explainer *e, const ShapTree *tree, double *phi)
 {
-	const ShapNode *nodes = e->nodes + tree->first;
-	int			n = tree->num_nodes;
-	int			k = tree->points;
-	double	   *work = e->work;
-	int32	   *path = e->path;		/* the nodes entered, root first */
-	int			top = 0;
-	TreeWork	w;
-
-	if (n <= 1)
+	if (tree->num_nodes <= 1)
 		return;
-	w.k = k;
-	w.t = e->quad_t + QUADRATURE_OFFSET(k);
-	w.w = e->quad_w + QUADRATURE_OFFSET(k);
-	w.a = work;
-	w.r = w.a + n * k;
-	w.wt = w.r + n * k;
-	w.inv = w.wt + n * k;
-	w.b = w.inv + n * k;
-	w.saved_z = w.b + n * k;
-	/* e->path holds 3n int32s: the path, saved_inv, then three n-byte arrays */
-	w.saved_inv = e->path + n;
-	w.saved_o = (uint8 *) (e->path + 2 * n);
-	w.live = w.saved_o + n;
-	w.contributes = w.live + n;
-	for (int i = 0; i < k; i++)
-		w.a[i] = 1.0;
-	w.live[0] = true;
-	path[top++] = 0;
-	for (int c = 1; c < n; c++)
+	switch (tree->points)
 	{
-		int			p;
-
-		while (nodes[path[top - 1]].end <= c)
-		{
-			top--;
-			leave_edge(e, &w, nodes[path[top - 1]].feature, path[top]);
-		}
-		p = path[top - 1];
-		if (!enter_edge(e, &w, nodes, p, c))
-		{
-			memset(w.live + c, 0, nodes[c].end - c);
-			c = nodes[c].end - 1;
-			continue;
-		}
-		w.live[c] = true;
-		path[top++] = c;
-	}
-	while (top > 1)
-	{
-		top--;
-		leave_edge(e, &w, nodes[path[top - 1]].feature, path[top]);
-	}
-
-	for (int p = n - 1; p >= 0; p--)
-	{
-		const ShapNode *node = &nodes[p];
-		double	   *b = w.b + p * k;
-
-		if (!w.live[p])
-			continue;
-		if (node->feature < 0)
-		{
-			for (int i = 0; i < k; i++)
-				b[i] = node->value;
-			continue;
-		}
-		for (int i = 0; i < k; i++)
-			b[i] = 0.0;
-		for (int side = 0; side < 2; side++)
-		{
-			int			c = side == 0 ? p + 1 : node->right;
-			const double *bc = w.b + c * k;
-			const double *r = w.r + c * k;
-
-			if (!w.live[c])
-				continue;
-			if (w.contributes[c])
-			{
-				const double *a = w.a + c * k;
-				const double *wt = w.wt + c * k;
-				double		sum = 0.0;
-
-				for (int i = 0; i < k; i++)
-					sum += wt[i] * a[i] * bc[i];
-				phi[node->feature] += sum;
-			}
-			for (int i = 0; i < k; i++)
-				b[i] += r[i] * bc[i];
-		}
+		case 1:
+			tree_shap_points(e, tree, phi, 1);
+			break;
+		case 2:
+			tree_shap_points(e, tree, phi, 2);
+			break;
+		case 3:
+			tree_shap_points(e, tree, phi, 3);
+			break;
+		case 4:
+			tree_shap_points(e, tree, phi, 4);
+			break;
+		default:
+			tree_shap_points(e, tree, phi, tree->points);
+			break;
 	}
 }
 

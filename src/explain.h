@@ -37,6 +37,13 @@ typedef struct ShapNode
 	double		ratio[2];
 	double		value;			/* a leaf's output */
 	double		mean;			/* the subtree's expected output */
+	/* the edge into this node (explain.c's edge_statics) */
+	double		z_old;
+	double		z_new;
+	int32		previous;		/* the same feature's last edge above, or -1 */
+	int32		parent;
+	int32		side;			/* 0 if the parent's left child, 1 if its right */
+	double		edge_ratio;		/* the parent's ratio[side] */
 } ShapNode;
 
 typedef struct ShapTree
@@ -45,6 +52,8 @@ typedef struct ShapTree
 	int32		num_nodes;
 	int32		points;			/* quadrature points its polynomials need */
 	int32		source_nodes;	/* the engine's nodes, for directions */
+	int32		num_splits;
+	Size		first_coef;		/* its edges' coefficients in Explainer.coefs */
 } ShapTree;
 
 typedef struct Explainer
@@ -61,14 +70,14 @@ typedef struct Explainer
 	double	   *quad_t;
 	double	   *quad_w;
 	double	   *ones;			/* max_points of them: a factor not yet changed */
+	double	   *coefs;			/* per tree, per node: D0, D1, E0, E1 at each point */
+	int32	   *splits;			/* per tree: its splits, last first */
+	int			num_nodes_total;
 	/* scratch, sized for the largest tree */
 	int			max_nodes;
 	uint8	   *right;
 	double	   *work;
-	int32	   *path;
-	double	   *feature_z;
-	uint8	   *feature_o;
-	int32	   *feature_inv;
+	uint8	   *o_at;			/* per node + 1: whether the row follows its feature's splits down to it */
 	Size		bytes;			/* what all of this takes */
 } Explainer;
 

@@ -221,6 +221,7 @@ typedef struct LgbmTreeText
 	double	   *left_child;
 	double	   *right_child;
 	double	   *leaf_value;
+	bool		has_counts;
 	double	   *internal_count;	/* NULL when not written */
 	double	   *leaf_count;
 	double	   *cat_boundaries;
@@ -293,13 +294,16 @@ read_tree(const KeyValues *kv, int index, int num_features, LgbmTreeText *t)
 									  where, 0, 4294967295.0);
 	}
 	read_tree_linear(kv, t, num_features, where);
-	/* Counts only explanations use: a model without them still scores. */
-	if (kv_get(kv, "leaf_count") != NULL && (n == 0 || kv_get(kv, "internal_count") != NULL))
+	/*
+	 * Counts only explanations use (a model without them still scores); a
+	 * single leaf needs none, and LightGBM writes its lists empty.
+	 */
+	t->has_counts = n == 0;
+	if (n > 0 && kv_get(kv, "leaf_count") != NULL && kv_get(kv, "internal_count") != NULL)
 	{
 		t->leaf_count = parse_numbers(kv_get(kv, "leaf_count"), t->num_leaves, "leaf_count", where);
-		if (n > 0)
-			t->internal_count = parse_numbers(kv_get(kv, "internal_count"), n, "internal_count",
-											  where);
+		t->internal_count = parse_numbers(kv_get(kv, "internal_count"), n, "internal_count", where);
+		t->has_counts = true;
 	}
 }
 
@@ -564,7 +568,7 @@ build_forest(const LgbmForest *shape, LgbmTreeText *trees, int num_trees, Memory
 		forest->num_cat_words += trees[t].num_cat > 0 ?
 			(int) trees[t].cat_boundaries[trees[t].num_cat] : 0;
 		forest->num_coeffs += (int) trees[t].total_terms;
-		if (trees[t].leaf_count == NULL)
+		if (!trees[t].has_counts)
 			forest->has_counts = false;
 		if (forest->num_cat_words > MAX_CAT_WORDS)
 			UNSUPPORTED_LGBM("The model's categorical bitsets have more than %d words.", MAX_CAT_WORDS);
