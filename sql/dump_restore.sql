@@ -44,7 +44,7 @@ FROM fraud_decide('{"amount": 88.42, "hour": 8}', 'dumped') AS d, dump_scores s;
 -- Administration goes on where it left off.
 SELECT fraud_model_load('dumped', decode(:'small_ubj', 'base64'));
 SELECT version, active FROM fraud_models WHERE name = 'dumped' ORDER BY version;
-SELECT has_function_privilege('public', 'fraud_model_load(text,bytea,text[],float8,float8,boolean,text,regprocedure,jsonb,jsonb)',
+SELECT has_function_privilege('public', 'fraud_model_load(text,bytea,text[],float8,float8,boolean,text,regprocedure,jsonb,jsonb,jsonb)',
                               'EXECUTE') AS public_can_load,
        has_table_privilege('fraud_score_admin', 'fraud_score_models', 'INSERT') AS admin_can_write;
 

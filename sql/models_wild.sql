@@ -16,7 +16,8 @@ CREATE TEMP TABLE wild_files (file text PRIMARY KEY, base64 text);
 -- largest |score - XGBoost's probability| per engine, or the error.
 CREATE FUNCTION pg_temp.wild(file text, OUT outcome text, OUT rows int,
                              OUT native_max_diff float8, OUT xgboost_max_diff float8,
-                             OUT native_float32_equal int, OUT xgboost_float32_equal int)
+                             OUT native_float32_equal int, OUT xgboost_float32_equal int,
+                             OUT explained int, OUT shap_gap float8, OUT sum_gap float8)
 LANGUAGE plpgsql AS $$
 DECLARE
     lines text[];
@@ -55,6 +56,18 @@ BEGIN
            count(*) FILTER (WHERE fraud_score(doc, model_name)::float4 = probability::float4)
     INTO xgboost_max_diff, xgboost_float32_equal
     FROM wild_rows;
+    -- fraud_explain's TreeSHAP against XGBoost's own pred_contribs (its
+    -- booster loaded by the xgboost engine), and bias + contributions
+    -- against the margin, on the first 30 rows.
+    SELECT count(*),
+           max((SELECT coalesce(max(abs(coalesce(a.contribution, 0) - coalesce(b.contribution, 0))), 0)
+                FROM fraud_explain(doc, model_name, NULL) a
+                     FULL JOIN fraud_explain(doc, model_name, NULL, 'xgboost') b USING (feature))),
+           max(abs(fraud_explain_bias(model_name)
+                   + coalesce((SELECT sum(contribution) FROM fraud_explain(doc, model_name, NULL)), 0)
+                   - fraud_score_margin(doc, model_name)))
+    INTO explained, shap_gap, sum_gap
+    FROM wild_rows WHERE n <= 30;
     PERFORM set_config('fraud_score.engine', 'native', true);
     DROP TABLE wild_rows;
     DELETE FROM fraud_score_models WHERE name = model_name;
@@ -63,7 +76,9 @@ END $$;
 SELECT file, w.outcome, w.rows, w.native_float32_equal AS native_equal,
        w.xgboost_float32_equal AS xgboost_equal,
        to_char(w.native_max_diff, '9.9EEEE') AS native_max_diff,
-       to_char(w.xgboost_max_diff, '9.9EEEE') AS xgboost_max_diff
+       to_char(w.xgboost_max_diff, '9.9EEEE') AS xgboost_max_diff,
+       w.explained, to_char(w.shap_gap, '9.9EEEE') AS shap_vs_xgboost,
+       to_char(w.sum_gap, '9.9EEEE') AS sum_vs_margin
 FROM unnest(ARRAY[
     -- binary:logistic gbtree, 1.0-1.5 JSON (no num_parallel_tree, no names)
     'jpmml-1.3.2-binlogistic-auditNA.json', 'leaves-1.4.1-binlogistic-agaricus.json',

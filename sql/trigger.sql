@@ -112,7 +112,7 @@ CREATE TRIGGER t BEFORE INSERT ON bad
 INSERT INTO bad (amount) VALUES (1);
 DROP TRIGGER t ON bad;
 CREATE TRIGGER t BEFORE INSERT ON bad
-    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('trg', 'score', 'decision', 'version', 'extra');
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('trg', 'score', 'decision', 'version', 'reasons', 'extra');
 INSERT INTO bad (amount) VALUES (1);
 DROP TRIGGER t ON bad;
 CREATE TRIGGER t1 AFTER INSERT ON few

@@ -49,6 +49,18 @@ SELECT fraud_model_export('old', 1)->'categories' AS exported;
 INSERT INTO payments (amount, hour) VALUES (250, 3);
 SELECT count(DISTINCT score) AS one_score FROM payments;
 
+ALTER EXTENSION fraud_score UPDATE TO '0.5';
+SELECT extversion FROM pg_extension WHERE extname = 'fraud_score';
+-- The stored forests are compiled again with their covers, which
+-- explanations weigh by; reason texts: none until given.
+SELECT version, forest IS NOT NULL AS compiled, reasons FROM fraud_score_models ORDER BY version;
+SELECT feature, round(contribution::numeric, 6) AS contribution
+FROM fraud_explain('{"amount": 250, "hour": 3}', 'old', 2);
+SELECT fraud_model_set_reasons('old', 1, '{"amount": "Large amount"}');
+SELECT fraud_model_export('old', 1)->'reasons' AS exported;
+INSERT INTO payments (amount, hour) VALUES (250, 3);
+SELECT count(DISTINCT score) AS one_score FROM payments;
+
 -- A fresh install has the same objects as 0.1 updated (today by construction:
 -- CREATE EXTENSION runs 0.1 then each update; this guards a future full script).
 CREATE TEMP TABLE updated AS
