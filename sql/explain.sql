@@ -170,8 +170,10 @@ SELECT feature, reason FROM fraud_explain('{"amount": 2500, "hour": 3}', 'x_smal
 -- Errors.
 SELECT * FROM fraud_explain('{}', 'x_small', 5, 'lime');
 SELECT * FROM fraud_explain('{}', 'x_small', -1);
-SELECT * FROM fraud_explain('{}', 'x_small_copy', 5, 'xgboost');
-SELECT fraud_explain_bias('x_small_copy', 'xgboost_approx');
+SET fraud_score.engine = native;
+SELECT fraud_model_load('x_native', decode(:'small_json', 'base64'));
+SELECT * FROM fraud_explain('{}', 'x_native', 5, 'xgboost');
+SELECT fraud_explain_bias('x_native', 'xgboost_approx');
 SET fraud_score.engine = xgboost;
 SELECT * FROM fraud_explain('{}', 'x_lgbm', 5, 'xgboost');
 RESET fraud_score.engine;
