@@ -37,14 +37,33 @@ typedef struct ShapNode
 	double		ratio[2];
 	double		value;			/* a leaf's output */
 	double		mean;			/* the subtree's expected output */
-	/* the edge into this node (explain.c's edge_statics) */
-	double		z_old;
-	double		z_new;
+} ShapNode;
+
+/*
+ * The edge into a node, all that TreeSHAP's per-row pass reads of it, kept
+ * apart from ShapNode so that the pass streams as few bytes as it can.
+ * z_old and z_new are the product of the cover ratios of the path's splits
+ * on the parent's feature before and after this one (explain.c).
+ */
+typedef struct ShapEdge
+{
 	int32		previous;		/* the same feature's last edge above, or -1 */
 	int32		parent;
+	int32		parent_source;	/* the parent's engine node */
 	int32		side;			/* 0 if the parent's left child, 1 if its right */
-	double		edge_ratio;		/* the parent's ratio[side] */
-} ShapNode;
+	double		z_old;
+	double		z_new;
+	double		ratio;			/* the parent's ratio[side] */
+	double		value;			/* the node's, if a leaf */
+} ShapEdge;
+
+/* A split, as the per-row pass's way up reads it. */
+typedef struct ShapSplit
+{
+	int32		node;
+	int32		right;
+	int32		feature;
+} ShapSplit;
 
 typedef struct ShapTree
 {
@@ -53,7 +72,7 @@ typedef struct ShapTree
 	int32		points;			/* quadrature points its polynomials need */
 	int32		source_nodes;	/* the engine's nodes, for directions */
 	int32		num_splits;
-	Size		first_coef;		/* its edges' coefficients in Explainer.coefs */
+	Size		first_inverse;	/* its rows in Explainer.inverse */
 } ShapTree;
 
 typedef struct Explainer
@@ -70,14 +89,16 @@ typedef struct Explainer
 	double	   *quad_t;
 	double	   *quad_w;
 	double	   *ones;			/* max_points of them: a factor not yet changed */
-	double	   *coefs;			/* per tree, per node: D0, D1, E0, E1 at each point */
-	int32	   *splits;			/* per tree: its splits, last first */
+	double	   *quad_wt;		/* w / (1 - t) */
+	ShapEdge   *edges;			/* per node, as nodes */
+	double	   *inverse;		/* per tree: ones, then per node 1 / F(t) at each point */
+	ShapSplit  *splits;			/* per tree, from its first node: its splits, last first */
 	int			num_nodes_total;
 	/* scratch, sized for the largest tree */
 	int			max_nodes;
 	uint8	   *right;
 	double	   *work;
-	uint8	   *o_at;			/* per node + 1: whether the row follows its feature's splits down to it */
+	double	   *o_at;			/* per node + 1: 1 if the row follows its feature's splits down to it, else 0 */
 	Size		bytes;			/* what all of this takes */
 } Explainer;
 

@@ -200,28 +200,52 @@ forest_tree_size(const Forest *forest, int tree)
 	return end - forest->roots[tree];
 }
 
+/* The input slots forest_tree_directions reads, as forest_margin_of fills them. */
+void
+forest_begin_row(const Forest *forest, const double *features)
+{
+	float	   *inputs = forest->inputs;
+	int			n = forest->num_features;
+
+	for (int f = 0; f < n; f++)
+	{
+		float		v = (float) features[f];
+		bool		missing = isnan(v);
+
+		inputs[f] = missing ? INFINITY : v;
+		inputs[n + f] = missing ? -INFINITY : v;
+	}
+	inputs[2 * n] = NAN;
+}
+
+/*
+ * The walk's own step at every node, without branches (a leaf reads the
+ * NaN slot: 0), except in a tree whose group has categorical splits.
+ */
 void
 forest_tree_directions(const Forest *forest, int tree, const double *features, uint8 *right)
 {
 	const ForestNode *nodes = forest->nodes + forest->roots[tree];
+	const float *inputs = forest->inputs;
 	int			size = forest_tree_size(forest, tree);
-	int			n = forest->num_features;
 
+	if (forest->group_has_categories == NULL ||
+		!forest->group_has_categories[tree / FOREST_LANES])
+	{
+		for (int i = 0; i < size; i++)
+			right[i] = inputs[nodes[i].input] >= nodes[i].condition;
+		return;
+	}
 	for (int i = 0; i < size; i++)
 	{
 		const ForestNode *node = &nodes[i];
-		bool		default_left = node->input >= n;
-		float		value;
 
 		if (node->child_delta == 0)
 			right[i] = 0;
 		else if (isnan(node->condition))
 			right[i] = category_goes_right(forest, node, features);
 		else
-		{
-			value = (float) features[default_left ? node->input - n : node->input];
-			right[i] = isnan(value) ? !default_left : value >= node->condition;
-		}
+			right[i] = inputs[node->input] >= node->condition;
 	}
 }
 

@@ -126,10 +126,12 @@ extern double forest_probability(float margin);
 
 /*
  * For explanations (explain.c): the nodes of tree t (forest.h's layout,
- * numbered from the tree's root), and the way a row goes at each split,
- * as forest_predict would send it (1: right; leaves are left 0).
+ * numbered from the tree's root); forest_begin_row once per row, then the
+ * way the row goes at each split of a tree, as forest_predict would send
+ * it (1: right; leaves are left 0).
  */
 extern int	forest_tree_size(const Forest *forest, int tree);
+extern void forest_begin_row(const Forest *forest, const double *features);
 extern void forest_tree_directions(const Forest *forest, int tree, const double *features,
 								   uint8 *right);
 

@@ -98,6 +98,8 @@ model_explainer(FraudModel *model)
 		explainer_build_xgboost(model->forest, context);
 	/* Built: adopt. */
 	MemoryContextSetParent(context, model->trees_context);
+	elog(DEBUG1, "fraud_score explainer of model \"%s\" version %d: %zu bytes",
+		 model->name, model->version, model->explainer->bytes);
 	return model->explainer;
 }
 
