@@ -184,6 +184,42 @@ FROM generate_series(0, 12) k,
      LATERAL (SELECT pg_temp.load_text('lg_kdd_' || k, pg_temp.one_class(pg_temp.text_of('leaves/lg_kddcup99.model'), k))) l,
      kdd_docs d JOIN pg_temp.expected('leaves/lg_kddcup99_true_predictions.txt') e USING (n);
 
+-- Explanations of these real models (LightGBM's own counts weigh the
+-- branches): bias + contributions = raw score, and TreeSHAP = Shapley's
+-- formula over every subset of each tree's features where a tree splits on
+-- at most 16 (NULL where one splits on more); 30 rows each.
+CREATE FUNCTION pg_temp.explained(doc jsonb, model text, OUT sum_gap float8, OUT shapley_gap float8)
+LANGUAGE plpgsql AS $$
+BEGIN
+    sum_gap := abs(fraud_explain_bias(model)
+                   + coalesce((SELECT sum(contribution) FROM fraud_explain(doc, model, NULL)), 0)
+                   - fraud_score_margin(doc, model));
+    BEGIN
+        shapley_gap := (SELECT coalesce(max(abs(coalesce(a.contribution, 0) - coalesce(b.contribution, 0))), 0)
+                        FROM fraud_explain(doc, model, NULL) a
+                             FULL JOIN fraud_explain(doc, model, NULL, 'exhaustive') b USING (feature));
+    EXCEPTION WHEN program_limit_exceeded THEN
+        shapley_gap := NULL;
+    END;
+END $$;
+SELECT model, count(*) AS rows, max(x.sum_gap) < 1e-9 AS sums_to_raw_score,
+       max(x.shapley_gap) < 1e-9 AS shap_is_shapley
+FROM (SELECT 'lg_dart' AS model, doc FROM pg_temp.plain_docs('leaves/breast_cancer_test.tsv', E'\t',
+              (SELECT features FROM fraud_models WHERE name = 'lg_dart')) WHERE n <= 30
+      UNION ALL
+      SELECT 'lg_leaves', doc FROM pg_temp.plain_docs('leaves/lg_breast_cancer_data.txt', ' ',
+              (SELECT features FROM fraud_models WHERE name = 'lg_leaves')) WHERE n <= 30
+      UNION ALL
+      SELECT 'lg_rf', doc FROM pg_temp.libsvm_docs('leaves/iris_test.libsvm',
+              (SELECT features FROM fraud_models WHERE name = 'lg_rf')) WHERE n <= 30
+      UNION ALL
+      SELECT 'lg_toy', doc FROM pg_temp.libsvm_docs('treelite/toy_categorical/toy_categorical.test',
+              (SELECT features FROM fraud_models WHERE name = 'lg_toy')) WHERE n <= 30
+      UNION ALL
+      SELECT 'lg_kdd_0', doc FROM kdd_docs WHERE n <= 30) c,
+     LATERAL pg_temp.explained(c.doc, c.model) x
+GROUP BY model ORDER BY model;
+
 -- Refused: multi-class and regression.
 \set VERBOSITY default
 \set SHOW_CONTEXT never
