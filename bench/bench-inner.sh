@@ -282,6 +282,75 @@ FROM (SELECT side, round(((min(scored) - min(base)) * 1e6 / 100000)::numeric, 3)
 SQL
 )"
 
+echo "== explanations, m200d6: TreeSHAP and Saabas over 100,000 documents, XGBoost's own over 5,000, interleaved" >&2
+read -r shap_us saabas_us xgb_contribs_us <<< "$(q <<'SQL'
+SET fraud_score.engine = xgboost;
+SELECT count(*) FROM fraud_explain('{}', 'm200d6', 5) \g /dev/null
+SELECT count(*) FROM fraud_explain('{}', 'm200d6', 5, 'xgboost') \g /dev/null
+CREATE TEMP TABLE t (side text, base float8, explained float8, n int);
+DO $$
+DECLARE
+	sides text[] := ARRAY['tree_shap', 'saabas', 'xgboost'];
+	side text; n int; t0 timestamptz; t1 timestamptz; t2 timestamptz;
+BEGIN
+	FOR run IN 0..2 LOOP
+		FOR i IN 0..2 LOOP
+			side := sides[(run + i) % 3 + 1];
+			n := CASE WHEN side = 'xgboost' THEN 5000 ELSE 100000 END;
+			t0 := clock_timestamp();
+			EXECUTE format('SELECT count(doc) FROM (SELECT doc FROM m200d6_docs LIMIT %s) d', n);
+			t1 := clock_timestamp();
+			EXECUTE format('SELECT count(*) FROM (SELECT doc FROM m200d6_docs LIMIT %s) d, fraud_explain(d.doc, %L, 5, %L)',
+						   n, 'm200d6', side);
+			t2 := clock_timestamp();
+			INSERT INTO t VALUES (side, extract(epoch FROM t1 - t0), extract(epoch FROM t2 - t1), n);
+		END LOOP;
+	END LOOP;
+END $$;
+SELECT string_agg(us::text, ' ' ORDER BY array_position(ARRAY['tree_shap', 'saabas', 'xgboost'], side))
+FROM (SELECT side, round(((min(explained) - min(base)) * 1e6 / min(n))::numeric, 2) AS us FROM t GROUP BY side) s;
+SQL
+)"
+explainer_bytes=$(psql -X -At -c "SET client_min_messages = debug1" -c "SELECT count(*) FROM fraud_explain('{}', 'm200d6')" 2>&1 \
+	| sed -n 's/.*fraud_score explainer of model "m200d6" version [0-9]*: \([0-9]*\) bytes.*/\1/p' | head -1)
+m200d6_nodes=$(q -c "SELECT num_nodes FROM fraud_model_check(decode(fraud_model_export('m200d6')->>'model_ubj_base64', 'base64'))")
+
+echo "== the trigger with a reasons column: approved and flagged rows, with and without, one pgbench run" >&2
+q <<SQL
+CREATE TABLE ins_reasons (LIKE ins_plain INCLUDING ALL);
+ALTER TABLE ins_reasons ADD COLUMN reasons text[];
+CREATE TRIGGER s BEFORE INSERT ON ins_reasons FOR EACH ROW
+	EXECUTE FUNCTION fraud_score_trigger('m200d6', 'score', 'decision', 'version', 'reasons');
+TRUNCATE ins_scored;
+SQL
+# Approved rows: f0 + f1 small; flagged: f0 + f1 > 120 and f2 < 60 (the label's first rule).
+cat > "$work/approve.sql" <<SQL
+\\set a random(0, 40)
+\\set b random(0, 40)
+INSERT INTO ins_scored ($features) VALUES (:a, :b, 30, 40, 50, 60, 70, 80, 90, 10);
+SQL
+cat > "$work/flagged.sql" <<SQL
+\\set a random(80, 100)
+\\set b random(80, 100)
+INSERT INTO ins_scored ($features) VALUES (:a, :b, 30, 40, 50, 60, 70, 80, 90, 10);
+SQL
+sed 's/ins_scored/ins_reasons/' "$work/approve.sql" > "$work/approve_reasons.sql"
+sed 's/ins_scored/ins_reasons/' "$work/flagged.sql" > "$work/flagged_reasons.sql"
+rm -f "$work"/rsn.*
+(cd "$work" && PGOPTIONS="-c synchronous_commit=off" pgbench -n -M prepared -c 2 -j 2 -T "$BENCH_SECONDS" \
+	-l --log-prefix=rsn -f approve.sql@1 -f approve_reasons.sql@1 -f flagged.sql@1 -f flagged_reasons.sql@1 > /dev/null)
+read -r rsn_approve rsn_approve_reasons rsn_flagged rsn_flagged_reasons <<< "$(cat "$work"/rsn.* |
+	awk '{sum[$4] += $3; n[$4]++} END {printf "%.1f %.1f %.1f %.1f", sum[0] / n[0], sum[1] / n[1], sum[2] / n[2], sum[3] / n[3]}')"
+read -r rsn_flagged_rows rsn_flagged_with rsn_approved_rows rsn_approved_with <<< "$(q -c "
+	SELECT count(*) FILTER (WHERE decision <> 'approve'), count(reasons) FILTER (WHERE decision <> 'approve'),
+	       count(*) FILTER (WHERE decision = 'approve'), count(reasons) FILTER (WHERE decision = 'approve')
+	FROM ins_reasons" | tr '|' ' ')"
+echo "   ins_reasons: $rsn_flagged_rows flagged rows ($rsn_flagged_with with reasons), $rsn_approved_rows approved ($rsn_approved_with with reasons)" >&2
+if [ "$rsn_flagged_with" != "$rsn_flagged_rows" ] || [ "$rsn_approved_with" != 0 ] || [ "$rsn_flagged_rows" = 0 ]; then
+	echo "bench: the reasons column is not filled as documented" >&2
+	exit 1
+fi
+
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 {
@@ -335,15 +404,37 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 	echo
 	echo "The two scores are within 0.01 of each other on $lgbm_agree of the documents (largest difference $lgbm_max_diff;"
 	echo "LightGBM sends a value equal to a threshold left, XGBoost right)."
+	echo
+	echo "Explanations of the main model (200 trees, depth 6, $m200d6_nodes nodes): fraud_explain(jsonb, model, 5) per call beyond"
+	echo "reading the document (its ranking and rows included), 3 rounds interleaving the three methods, best round of each:"
+	echo
+	echo "| method | us per call | ratio to XGBoost's own |"
+	echo "|---|---|---|"
+	echo "| tree_shap (exact, native), 100,000 documents | $shap_us us | $(ratio "$xgb_contribs_us" "$shap_us")x faster |"
+	echo "| saabas (approx_contribs, native), 100,000 documents | $saabas_us us | $(ratio "$xgb_contribs_us" "$saabas_us")x faster |"
+	echo "| xgboost (XGBoost 1.7.4's pred_contribs through its C API), 5,000 documents | $xgb_contribs_us us | 1 |"
+	echo
+	echo "The explainer this model's first explanation builds in a backend (trees depth first, each edge's covers and"
+	echo "quadrature values): $explainer_bytes bytes."
+	echo
+	echo "The trigger with a reasons column (text[], fraud_score.reasons_count 3): one pgbench run interleaving four INSERT"
+	echo "scripts, 2 clients, prepared, synchronous_commit off, mean latency:"
+	echo
+	echo "| rows | without reasons column | with reasons column | ratio |"
+	echo "|---|---|---|---|"
+	echo "| approved (no explanation computed) | $rsn_approve us | $rsn_approve_reasons us | $(ratio "$rsn_approve_reasons" "$rsn_approve") |"
+	echo "| flagged (review or decline: explained) | $rsn_flagged us | $rsn_flagged_reasons us | $(ratio "$rsn_flagged_reasons" "$rsn_flagged") (+$(awk -v a="$rsn_flagged_reasons" -v b="$rsn_flagged" 'BEGIN { printf "%.1f", a - b }') us) |"
 } > "$work/table.md"
 cat "$work/table.md"
-json=$(printf '{"native_us":%s,"xgboost_us":%s,"xgboost_batch_us":%s,"trigger_native_us":%s,"trigger_xgboost_us":%s,"trigger_review_us":%s,"p50_ms":%s,"p99_ms":%s,"p999_ms":%s,"first_score_ms":%s,"first_score_loaded_ms":%s,"first_score_xgboost_ms":%s,"insert_ratio_sync_on":%s,"insert_ratio_sync_off":%s,"sweep":[%s],"fit":[%s],"categorical":{"numerical_us":%s,"codes_us":%s,"names_us":%s,"codes_ratio":%s,"names_ratio":%s},"lightgbm":{"xgboost_us":%s,"lightgbm_us":%s,"ratio":%s,"agreement":%s,"max_diff":%s}}' \
+json=$(printf '{"native_us":%s,"xgboost_us":%s,"xgboost_batch_us":%s,"trigger_native_us":%s,"trigger_xgboost_us":%s,"trigger_review_us":%s,"p50_ms":%s,"p99_ms":%s,"p999_ms":%s,"first_score_ms":%s,"first_score_loaded_ms":%s,"first_score_xgboost_ms":%s,"insert_ratio_sync_on":%s,"insert_ratio_sync_off":%s,"sweep":[%s],"fit":[%s],"categorical":{"numerical_us":%s,"codes_us":%s,"names_us":%s,"codes_ratio":%s,"names_ratio":%s},"lightgbm":{"xgboost_us":%s,"lightgbm_us":%s,"ratio":%s,"agreement":%s,"max_diff":%s},"explain":{"tree_shap_us":%s,"saabas_us":%s,"xgboost_us":%s,"speedup":%s,"explainer_bytes":%s,"insert_approve_us":%s,"insert_approve_reasons_us":%s,"insert_flagged_us":%s,"insert_flagged_reasons_us":%s}}' \
 	"$native_us" "$xgboost_us" "$xgb_batch_us" "$trigger_native_us" "$trigger_xgboost_us" "$trigger_review_us" "$p50" "$p99" "$p999" "$first" "$first_loaded" "$first_xgboost" \
 	"$(ratio "$ins_on_plain" "$ins_on_scored")" "$(ratio "$ins_off_plain" "$ins_off_scored")" \
 	"$(awk 'NF == 4 {printf "%s{\"trees\":%s,\"depth\":%s,\"native_us\":%s,\"xgboost_us\":%s}", sep, $1, $2, $3, $4; sep=","}' <<< "$sweep")" \
 	"$(awk 'NF == 3 {printf "%s{\"depth\":%s,\"us_per_tree\":%s,\"intercept_us\":%s}", sep, $1, $2, $3; sep=","}' <<< "$fit")" \
 	"$cat_num_us" "$cat_codes_us" "$cat_names_us" "$(ratio "$cat_codes_us" "$cat_num_us")" "$(ratio "$cat_names_us" "$cat_num_us")" \
-	"$lgbm_xgb_us" "$lgbm_us" "$(ratio "$lgbm_us" "$lgbm_xgb_us")" "$lgbm_agree" "$lgbm_max_diff")
+	"$lgbm_xgb_us" "$lgbm_us" "$(ratio "$lgbm_us" "$lgbm_xgb_us")" "$lgbm_agree" "$lgbm_max_diff" \
+	"$shap_us" "$saabas_us" "$xgb_contribs_us" "$(ratio "$xgb_contribs_us" "$shap_us")" "$explainer_bytes" \
+	"$rsn_approve" "$rsn_approve_reasons" "$rsn_flagged" "$rsn_flagged_reasons")
 if [ "$BENCH_RESULTS" = 1 ]; then
 	{ cat "$work/table.md"; echo; echo '```'; echo "$json"; echo '```'; } > bench/RESULTS.md
 fi

@@ -19,6 +19,11 @@
 #     for the 200-tree depth-6 model and its LightGBM twin (the same trees as a
 #     LightGBM text model, bench/xgb_to_lgbm.py), interleaved rounds, the ratio
 #     and the fraction of scores within 0.01 of each other
+#   explanations: fraud_explain per call for the 200-tree depth-6 model,
+#     TreeSHAP and Saabas over 100,000 documents and XGBoost's own
+#     pred_contribs over 5,000, interleaved rounds, and the explainer's size;
+#     the trigger with a reasons column, approved and flagged rows with and
+#     without it, in one pgbench run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export BENCH_RESULTS=0 BENCH_SECONDS=${BENCH_SECONDS:-15}

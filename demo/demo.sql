@@ -6,6 +6,9 @@ CREATE EXTENSION fraud_score;
 \i examples/card_transactions.sql
 \set model `cat models/card_d7.json`
 SELECT fraud_model_import(:'model', 'cards') AS version;
+-- What each feature means to an analyst (the reasons the trigger writes).
+\set reasons `cat models/card_reasons.json`
+SELECT fraud_model_set_reasons('cards', 1, :'reasons');
 SELECT name, version, num_features, round(review_threshold::numeric, 3) AS review_at,
        round(decline_threshold::numeric, 3) AS decline_at, feature_function,
        metrics->'recall_at_precision_50' AS validation_recall_at_p50
@@ -25,8 +28,9 @@ ANALYZE card_tx;
 SELECT count(*) AS history_rows FROM card_tx;
 
 \echo '== 3. Day 41 goes live: every INSERT is scored by the trigger, with features from the history'
+ALTER TABLE card_tx ADD COLUMN reasons text[];
 CREATE TRIGGER score BEFORE INSERT ON card_tx
-    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('cards', 'score', 'decision', 'model_version');
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('cards', 'score', 'decision', 'model_version', 'reasons');
 DO $$
 DECLARE
 	tx record;
@@ -54,3 +58,12 @@ WHERE t.score IS NOT NULL GROUP BY 1 ORDER BY 1;
 SELECT * FROM fraud_decide(jsonb_build_object('customer_id', 7, 'terminal_id', 42,
                                               'tx_amount', 912.50, 'tx_datetime', '2018-05-11 23:59:00'),
                            'cards');
+
+\echo '== 6. Why: the reasons the trigger wrote with the day''s last declined transaction, and its full explanation'
+SELECT transaction_id, tx_amount, round(score::numeric, 4) AS score, reasons
+FROM card_tx WHERE decision = 'decline' ORDER BY seq DESC LIMIT 1;
+-- Contributions are in log-odds, relative to the model's bias; bias + all = the margin.
+SELECT round(fraud_explain_bias('cards')::numeric, 3) AS bias;
+SELECT feature, round(value::numeric, 3) AS value, round(contribution::numeric, 3) AS contribution, reason
+FROM card_tx t, fraud_explain(to_jsonb(t), 'cards', 8)
+WHERE t.transaction_id = (SELECT transaction_id FROM card_tx WHERE decision = 'decline' ORDER BY seq DESC LIMIT 1);

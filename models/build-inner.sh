@@ -46,6 +46,7 @@ SELECT fraud_model_train('card_d$d',
         WHERE t.tx_datetime >= '2018-07-18' AND t.tx_datetime < '2018-08-01'\$q\$,
     activate => true) AS version;
 SELECT review_threshold, decline_threshold, metrics FROM fraud_models WHERE name = 'card_d$d';
+SELECT fraud_model_set_reasons('card_d$d', 1, \$r\$$(cat models/card_reasons.json)\$r\$);
 SQL
 	command psql -X -At -v ON_ERROR_STOP=1 -c "SELECT fraud_model_export('card_d$d')" > "models/card_d$d.json"
 	echo "== wrote models/card_d$d.json ($(stat -c %s "models/card_d$d.json") bytes) in $(( $(date +%s) - start )) s"

@@ -34,10 +34,10 @@ RETURNS TABLE (model_name text, n bigint, doc jsonb) LANGUAGE sql AS $$
     FROM lines, header, unnest(l[2:]) WITH ORDINALITY AS r(line, n), string_to_array(line, ',') AS f
     WHERE line <> '' $$;
 
--- Models of varied shapes, trained here by XGBoost itself: a stump, the
--- default depth, deep trees where nodes may have no cover at all
--- (min_child_weight 0), many shallow trees, hist, and a feature split on
--- again and again down one path.
+-- The shapes of sql/engine.sql, trained here by XGBoost itself: a stump,
+-- shallow trees, the default depth, deep trees where nodes may have no
+-- cover at all (min_child_weight 0), many trees, hist, a base_score that is
+-- not 0.5, and weighted classes without regularisation.
 SELECT setseed(0.21);
 CREATE TABLE x_data AS
 SELECT i AS id,
@@ -51,11 +51,14 @@ UPDATE x_data SET label = (coalesce(a, 80) > 60 AND coalesce(b, 9) >= 5) OR (c I
                           OR (coalesce(c, 0) > 0.9 AND random() < 0.8) OR random() < 0.03;
 CREATE TABLE x_shapes (name text, params jsonb);
 INSERT INTO x_shapes VALUES
-    ('stump',   '{"max_depth": 1, "num_boost_round": 1}'),
-    ('default', '{"max_depth": 6, "num_boost_round": 30}'),
-    ('deep',    '{"max_depth": 12, "num_boost_round": 10, "min_child_weight": 0}'),
-    ('many',    '{"max_depth": 3, "num_boost_round": 150, "eta": 0.05}'),
-    ('hist',    '{"max_depth": 6, "num_boost_round": 20, "tree_method": "hist", "max_bin": 16}');
+    ('stump',    '{"max_depth": 1, "num_boost_round": 1}'),
+    ('shallow',  '{"max_depth": 2, "num_boost_round": 30, "eta": 0.5}'),
+    ('default',  '{"max_depth": 6, "num_boost_round": 50}'),
+    ('deep',     '{"max_depth": 12, "num_boost_round": 20, "min_child_weight": 0}'),
+    ('many',     '{"max_depth": 4, "num_boost_round": 300, "eta": 0.05}'),
+    ('hist',     '{"max_depth": 6, "num_boost_round": 40, "tree_method": "hist", "max_bin": 16}'),
+    ('base',     '{"max_depth": 3, "num_boost_round": 25, "base_score": 0.2}'),
+    ('weighted', '{"max_depth": 5, "num_boost_round": 25, "scale_pos_weight": 7, "lambda": 0}');
 SET client_min_messages = warning;
 SELECT s.name, fraud_model_train('xs_' || s.name, 'SELECT a, b, c, d, label FROM x_data', 'label',
                                  s.params || '{"notice_every": 0}', activate => true) AS version
