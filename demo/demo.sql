@@ -6,9 +6,8 @@ CREATE EXTENSION fraud_score;
 \i examples/card_transactions.sql
 \set model `cat models/card_d7.json`
 SELECT fraud_model_import(:'model', 'cards') AS version;
--- What each feature means to an analyst (the reasons the trigger writes).
-\set reasons `cat models/card_reasons.json`
-SELECT fraud_model_set_reasons('cards', 1, :'reasons');
+-- The document carries the reason texts of its 25 features (models/card_reasons.json).
+SELECT count(*) AS reason_texts FROM fraud_models, jsonb_object_keys(reasons) WHERE name = 'cards';
 SELECT name, version, num_features, round(review_threshold::numeric, 3) AS review_at,
        round(decline_threshold::numeric, 3) AS decline_at, feature_function,
        metrics->'recall_at_precision_50' AS validation_recall_at_p50
