@@ -26,15 +26,15 @@
 
 #include "fraud_score.h"
 
-static const double *ranking_phi;
-
+/* qsort_arg's comparator: |contribution| descending, then feature order. */
 static int
-compare_reasons(const void *a, const void *b)
+compare_reasons(const void *a, const void *b, void *arg)
 {
+	const double *phi = arg;
 	int			fa = *(const int *) a;
 	int			fb = *(const int *) b;
-	double		ma = fabs(ranking_phi[fa]);
-	double		mb = fabs(ranking_phi[fb]);
+	double		ma = fabs(phi[fa]);
+	double		mb = fabs(phi[fb]);
 
 	if (ma != mb)
 		return ma > mb ? -1 : 1;
@@ -59,8 +59,7 @@ reasons_rank(FraudModel *model, const double *inputs, int method, int top_k, boo
 	for (int f = 0; f < model->num_features; f++)
 		if (raising_only ? phi[f] > 0.0 : phi[f] != 0.0)
 			order[count++] = f;
-	ranking_phi = phi;
-	qsort(order, count, sizeof(int), compare_reasons);
+	qsort_arg(order, count, sizeof(int), compare_reasons, phi);
 	if (top_k >= 0)
 		count = Min(count, top_k);
 	out = palloc(sizeof(Reason) * Max(count, 1));
