@@ -270,12 +270,18 @@ CREATE TRIGGER x_tx3_score BEFORE INSERT ON x_tx3 FOR EACH ROW
 INSERT INTO x_tx3 (amount) VALUES (1);
 SET fraud_score.reasons_for = 'some';
 SET fraud_score.reasons_count = 0;
--- A model that cannot be explained fails a flagged row that asks for reasons.
+-- A model that cannot be explained fails a row that asks for reasons, as a
+-- misconfiguration does; under on_error = review or approve the row keeps
+-- its score and decision, with NULL reasons and a WARNING.
 CREATE TABLE x_tx4 (x float8, c float8, z float8, score float8, decision text, version int, reasons text[]);
 CREATE TRIGGER x_tx4_score BEFORE INSERT ON x_tx4 FOR EACH ROW
     EXECUTE FUNCTION fraud_score_trigger('x_rules', 'score', 'decision', 'version', 'reasons');
 SET fraud_score.reasons_for = 'all';
 INSERT INTO x_tx4 (x, c, z) VALUES (1, 0, 1);
+SET fraud_score.on_error = review;
+INSERT INTO x_tx4 (x, c, z) VALUES (1, 0, 1);
+SELECT score IS NOT NULL AS scored, decision, version, reasons FROM x_tx4;
+RESET fraud_score.on_error;
 RESET fraud_score.reasons_for;
 
 DROP TABLE x_tx, x_tx2, x_tx3, x_tx4, x_data, x_shapes, x_cases, x_figures, x_wide;

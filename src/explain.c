@@ -420,6 +420,28 @@ add_lgbm_tree(Explainer *e, const LgbmForest *lgbm, int t, int *used, int32 *sta
 	tree->num_nodes = *used - tree->first;
 }
 
+/*
+ * Why a forest cannot be explained, or NULL if it can: what the builders
+ * raise, as a phrase, for callers that must not raise (the trigger under
+ * fraud_score.on_error = review or approve).
+ */
+const char *
+explainer_refusal(const Forest *forest, const LgbmForest *lgbm)
+{
+	if (lgbm != NULL)
+	{
+		for (int t = 0; t < lgbm->num_trees; t++)
+			if (lgbm->trees[t].is_linear)
+				return "its LightGBM trees have linear leaves";
+		if (!lgbm->has_counts)
+			return "its LightGBM trees have no node counts";
+		return NULL;
+	}
+	if (forest == NULL)
+		return "it has no native evaluator";
+	return NULL;
+}
+
 Explainer *
 explainer_build_lgbm(const LgbmForest *lgbm, MemoryContext context)
 {

@@ -104,6 +104,7 @@ typedef struct Explainer
 
 extern Explainer *explainer_build_xgboost(const struct Forest *forest, MemoryContext context);
 extern Explainer *explainer_build_lgbm(const struct LgbmForest *lgbm, MemoryContext context);
+extern const char *explainer_refusal(const struct Forest *forest, const struct LgbmForest *lgbm);
 
 /*
  * The contributions of each feature to the margin of "features" into

@@ -142,6 +142,13 @@ scoring_explain(FraudModel *model, const double *inputs, int method, double *phi
 	return explainer_explain(model_explainer(model), inputs, (ExplainMethod) method, phi);
 }
 
+/* Why "model" cannot be explained, without raising; NULL if it can. */
+const char *
+scoring_explain_refusal(FraudModel *model)
+{
+	return model->explainer != NULL ? NULL : explainer_refusal(model->forest, model->lgbm);
+}
+
 /* What the explainer of "model" takes, in bytes, building it if need be. */
 Size
 scoring_explainer_bytes(FraudModel *model)

@@ -329,18 +329,33 @@ row_inputs(RowScoring *rs, FraudFailure *failure)
 
 /*
  * The reasons column's value: the features that raised the margin most.
- * Explaining is plain C that raises only for a model it cannot explain (a
- * LightGBM model with linear leaves or no counts, a forest too big for the
- * native evaluator), which is a misconfiguration, not the row's failure.
+ * Explaining is plain C.  A model it cannot explain (a LightGBM model with
+ * linear leaves or no counts, a forest too big for the native evaluator)
+ * fails the row under fraud_score.on_error = error, like any
+ * misconfiguration; under review or approve the row keeps its score and
+ * decision, with a NULL reasons column and a WARNING.
  */
 static void
 row_reasons(RowScoring *rs)
 {
 	Reason	   *reasons;
 	double		bias;
-	int			count = reasons_rank(rs->model, rs->inputs, EXPLAIN_TREE_SHAP, fraud_score_reasons_count, true,
-									 &reasons, &bias);
+	int			count;
+	const char *refusal = fraud_score_on_error != ON_ERROR_ERROR ?
+		scoring_explain_refusal(rs->model) : NULL;
 
+	if (refusal != NULL)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("fraud_score_trigger cannot write the reasons of a row of \"%s\": fraud model \"%s\" version %d cannot be explained, because %s",
+						RelationGetRelationName(rs->rel), rs->model->name, rs->model->version, refusal),
+				 errdetail("The row is written with its score and decision and a NULL reasons column, because fraud_score.on_error is \"%s\".",
+						   fraud_score_on_error == ON_ERROR_REVIEW ? "review" : "approve")));
+		return;
+	}
+	count = reasons_rank(rs->model, rs->inputs, EXPLAIN_TREE_SHAP, fraud_score_reasons_count, true,
+						 &reasons, &bias);
 	rs->result->reasons = rs->entry->reasons_type == JSONBOID ?
 		reasons_jsonb(rs->model, reasons, count) : reasons_text_array(reasons, count);
 	pfree(reasons);
