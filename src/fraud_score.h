@@ -271,7 +271,6 @@ extern const char *scoring_decision(FraudModel *model, double score);
 extern double scoring_margin(FraudModel *model, const double *inputs);
 extern int	scoring_leaves(FraudModel *model, const double *inputs, int32 **leaves);
 extern double scoring_explain(FraudModel *model, const double *inputs, int method, double *phi);
-extern Size scoring_explainer_bytes(FraudModel *model);
 extern const char *scoring_explain_refusal(FraudModel *model);
 extern FraudModel *scoring_model_with_features(const char *name, FraudModel *model,
 											   Datum row_jsonb, Jsonb **extra);

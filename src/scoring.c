@@ -149,13 +149,6 @@ scoring_explain_refusal(FraudModel *model)
 	return model->explainer != NULL ? NULL : explainer_refusal(model->forest, model->lgbm);
 }
 
-/* What the explainer of "model" takes, in bytes, building it if need be. */
-Size
-scoring_explainer_bytes(FraudModel *model)
-{
-	return model_explainer(model)->bytes;
-}
-
 /* The leaf each tree of a LightGBM model reaches, into *leaves; the tree count. */
 int
 scoring_leaves(FraudModel *model, const double *inputs, int32 **leaves)
