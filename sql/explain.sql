@@ -187,6 +187,11 @@ SELECT fraud_model_load('x_nocounts', convert_to(regexp_replace(convert_from(dec
                                                                E'internal_count=[^\\n]*\\n', '', 'g'), 'UTF8'));
 SELECT fraud_score('{"amount": 100}', 'x_nocounts') = fraud_score('{"amount": 100}', 'x_lgbm') AS still_scores;
 SELECT * FROM fraud_explain('{"amount": 100}', 'x_nocounts');
+-- Counts that cannot weigh anything (negative) are as good as none: the model scores.
+SELECT fraud_model_load('x_badcounts', convert_to(replace(convert_from(decode(:'small_lgbm', 'base64'), 'UTF8'),
+                                                         'leaf_count=', 'leaf_count=-'), 'UTF8'));
+SELECT fraud_score('{"amount": 100}', 'x_badcounts') = fraud_score('{"amount": 100}', 'x_lgbm') AS still_scores;
+SELECT * FROM fraud_explain('{"amount": 100}', 'x_badcounts');
 -- A tree that splits on more than 16 features is too many subsets to enumerate.
 CREATE TABLE x_wide AS
 SELECT i, (random() < 0.1) AS label, random() AS f1, random() AS f2, random() AS f3, random() AS f4, random() AS f5,

@@ -434,7 +434,7 @@ explainer_refusal(const Forest *forest, const LgbmForest *lgbm)
 			if (lgbm->trees[t].is_linear)
 				return "its LightGBM trees have linear leaves";
 		if (!lgbm->has_counts)
-			return "its LightGBM trees have no node counts";
+			return "its LightGBM trees have no usable node counts";
 		return NULL;
 	}
 	if (forest == NULL)
@@ -463,7 +463,7 @@ explainer_build_lgbm(const LgbmForest *lgbm, MemoryContext context)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("fraud_score cannot explain a LightGBM model without node counts"),
-				 errdetail("A tree has no internal_count or leaf_count, which weigh the branches a row does not take."),
+				 errdetail("A tree has no internal_count and leaf_count of counts that are finite and not negative, which weigh the branches a row does not take."),
 				 errhint("Save the model with LightGBM's save_model, which writes them.")));
 	e = explainer_alloc(lgbm->num_trees, lgbm->num_features, lgbm->num_nodes + lgbm->num_leaves,
 						context);

@@ -254,6 +254,16 @@ read_tree_linear(const KeyValues *kv, LgbmTreeText *t, int num_features, const c
 								  "leaf_coeff", where);
 }
 
+/* Counts that can weigh branches: finite and not negative (LightGBM writes row counts). */
+static bool
+counts_usable(const double *counts, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!isfinite(counts[i]) || counts[i] < 0)
+			return false;
+	return true;
+}
+
 static void
 read_tree(const KeyValues *kv, int index, int num_features, LgbmTreeText *t)
 {
@@ -303,7 +313,10 @@ read_tree(const KeyValues *kv, int index, int num_features, LgbmTreeText *t)
 	{
 		t->leaf_count = parse_numbers(kv_get(kv, "leaf_count"), t->num_leaves, "leaf_count", where);
 		t->internal_count = parse_numbers(kv_get(kv, "internal_count"), n, "internal_count", where);
-		t->has_counts = true;
+		t->has_counts = counts_usable(t->leaf_count, t->num_leaves) &&
+			counts_usable(t->internal_count, n);
+		if (!t->has_counts)
+			t->leaf_count = t->internal_count = NULL;
 	}
 }
 
