@@ -2,12 +2,8 @@
 # Run by bench/bench.sh inside pg_virtualenv.
 set -euo pipefail
 cd "$REPO"
-work=$(mktemp -d)
-chmod 755 "$work"
-trap 'rm -rf "$work"' EXIT
-q() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
-features="f0, f1, f2, f3, f4, f5, f6, f7, f8, f9"
-doc="jsonb_build_object('f0', f0, 'f1', f1, 'f2', f2, 'f3', f3, 'f4', f4, 'f5', f5, 'f6', f6, 'f7', f7, 'f8', f8, 'f9', f9)"
+work=$BENCH_WORK
+. bench/lib.sh
 
 echo "== data and models" >&2
 q <<SQL
@@ -425,7 +421,6 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 	echo "| approved (no explanation computed) | $rsn_approve us | $rsn_approve_reasons us | $(ratio "$rsn_approve_reasons" "$rsn_approve") |"
 	echo "| flagged (review or decline: explained) | $rsn_flagged us | $rsn_flagged_reasons us | $(ratio "$rsn_flagged_reasons" "$rsn_flagged") (+$(awk -v a="$rsn_flagged_reasons" -v b="$rsn_flagged" 'BEGIN { printf "%.1f", a - b }') us) |"
 } > "$work/table.md"
-cat "$work/table.md"
 json=$(printf '{"native_us":%s,"xgboost_us":%s,"xgboost_batch_us":%s,"trigger_native_us":%s,"trigger_xgboost_us":%s,"trigger_review_us":%s,"p50_ms":%s,"p99_ms":%s,"p999_ms":%s,"first_score_ms":%s,"first_score_loaded_ms":%s,"first_score_xgboost_ms":%s,"insert_ratio_sync_on":%s,"insert_ratio_sync_off":%s,"sweep":[%s],"fit":[%s],"categorical":{"numerical_us":%s,"codes_us":%s,"names_us":%s,"codes_ratio":%s,"names_ratio":%s},"lightgbm":{"xgboost_us":%s,"lightgbm_us":%s,"ratio":%s,"agreement":%s,"max_diff":%s},"explain":{"tree_shap_us":%s,"saabas_us":%s,"xgboost_us":%s,"speedup":%s,"explainer_bytes":%s,"insert_approve_us":%s,"insert_approve_reasons_us":%s,"insert_flagged_us":%s,"insert_flagged_reasons_us":%s}}' \
 	"$native_us" "$xgboost_us" "$xgb_batch_us" "$trigger_native_us" "$trigger_xgboost_us" "$trigger_review_us" "$p50" "$p99" "$p999" "$first" "$first_loaded" "$first_xgboost" \
 	"$(ratio "$ins_on_plain" "$ins_on_scored")" "$(ratio "$ins_off_plain" "$ins_off_scored")" \
@@ -435,7 +430,6 @@ json=$(printf '{"native_us":%s,"xgboost_us":%s,"xgboost_batch_us":%s,"trigger_na
 	"$lgbm_xgb_us" "$lgbm_us" "$(ratio "$lgbm_us" "$lgbm_xgb_us")" "$lgbm_agree" "$lgbm_max_diff" \
 	"$shap_us" "$saabas_us" "$xgb_contribs_us" "$(ratio "$xgb_contribs_us" "$shap_us")" "$explainer_bytes" \
 	"$rsn_approve" "$rsn_approve_reasons" "$rsn_flagged" "$rsn_flagged_reasons")
-if [ "$BENCH_RESULTS" = 1 ]; then
-	{ cat "$work/table.md"; echo; echo '```'; echo "$json"; echo '```'; } > bench/RESULTS.md
-fi
-echo "$json"
+echo "$json" > "$work/main.json"
+# for bench/serving-inner.sh, on a preloaded server
+q -c "SELECT fraud_model_export('m200d6')" > "$work/m200d6.json"

@@ -24,12 +24,30 @@
 #     pred_contribs over 5,000, interleaved rounds, and the explainer's size;
 #     the trigger with a reasons column, approved and flagged rows with and
 #     without it, in one pgbench run
+#   serving statistics (bench/serving-inner.sh, a second server with
+#     fraud_score preloaded): fraud_score.track_stats on against off for the
+#     scored INSERT ... SELECT per row, fraud_score(jsonb) per call and
+#     single-row INSERT transactions, interleaved
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export BENCH_RESULTS=0 BENCH_SECONDS=${BENCH_SECONDS:-15}
 [ "${1:-}" = --results ] && BENCH_RESULTS=1
 make -s -C bench
-export REPO=$PWD
+export REPO=$PWD BENCH_WORK
+BENCH_WORK=$(mktemp -d)
+chmod 755 "$BENCH_WORK"
+trap 'rm -rf "$BENCH_WORK"' EXIT
 # UTF8 and C.UTF-8 whatever the machine's locale (as scripts/test).
-exec pg_virtualenv -t -v 15 -c '--encoding=UTF8 --locale=C.UTF-8' \
+pg_virtualenv -t -v 15 -c '--encoding=UTF8 --locale=C.UTF-8' \
 	-o shared_buffers=512MB -o max_wal_size=4GB bash bench/bench-inner.sh
+# Serving statistics need fraud_score in shared_preload_libraries: a second server.
+pg_virtualenv -t -v 15 -c '--encoding=UTF8 --locale=C.UTF-8' \
+	-o shared_buffers=512MB -o max_wal_size=4GB -o shared_preload_libraries=fraud_score \
+	bash bench/serving-inner.sh
+json="$(sed 's/}$//' "$BENCH_WORK/main.json"),\"serving\":$(cat "$BENCH_WORK/serving.json")}"
+{ cat "$BENCH_WORK/table.md"; echo; cat "$BENCH_WORK/serving.md"; } > "$BENCH_WORK/all.md"
+cat "$BENCH_WORK/all.md"
+if [ "$BENCH_RESULTS" = 1 ]; then
+	{ cat "$BENCH_WORK/all.md"; echo; echo '```'; echo "$json"; echo '```'; } > bench/RESULTS.md
+fi
+echo "$json"

@@ -85,29 +85,6 @@ SELECT count(*) AS rows,
        min(p.version) AS version
 FROM enc_paiements p JOIN enc_expected e USING (id);
 
--- The last failure's message is clipped to 255 bytes at a character
--- boundary of the database's encoding.  In SQL_ASCII every byte is a
--- character: 300 é (600 bytes) keep 255 bytes, which are 255 characters
--- (in UTF8, 127 é: see on_error).
-SELECT fraud_score_stats_reset();
-CREATE FUNCTION enc_long_message(doc jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION '%', repeat('é', 300);
-END $$;
-SELECT fraud_model_load('enc_long', decode(:'small_ubj', 'base64'),
-                        feature_function => 'enc_long_message(jsonb)');
-CREATE TABLE enc_long (amount float8, score float8, decision text);
-CREATE TRIGGER score BEFORE INSERT ON enc_long
-    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('enc_long', 'score', 'decision');
-SET fraud_score.on_error = review;
-SET client_min_messages = error;
-INSERT INTO enc_long (amount) VALUES (1) RETURNING amount, score, decision;
-RESET client_min_messages;
-RESET fraud_score.on_error;
-SELECT failures_review, length(last_failure) AS characters, octet_length(last_failure) AS bytes,
-       last_failure = substring(repeat('é', 300) FROM 1 FOR 255) AS first_255_bytes
-FROM fraud_score_stats();
-
 -- In a LATIN1 database names are converted: a model document holds them as
 -- UTF-8 (fraud_model_check and training write them so), the catalog and the
 -- jsonb keys in LATIN1, where é is one byte.
@@ -151,11 +128,3 @@ SELECT fraud_score('{"montant_é": 912.5, "heure": 4}', 'enc_trained') IS NOT NU
 \c :original_db
 DROP DATABASE fraud_score_sql_ascii;
 DROP DATABASE fraud_score_latin1;
--- Preloaded, the counters are the server's, and that message (cut in the
--- middle of a UTF-8 character) is readable in this UTF8 database too: its
--- bytes beyond ASCII show as "?".  Loaded on first use, this backend has no
--- failure at all.
-SELECT CASE WHEN scope = 'server' THEN last_failure = repeat('?', 255) ELSE last_failure IS NULL END
-       AS readable
-FROM fraud_score_stats();
-SELECT fraud_score_stats_reset();

@@ -61,6 +61,16 @@ SELECT fraud_model_export('old', 1)->'reasons' AS exported;
 INSERT INTO payments (amount, hour) VALUES (250, 3);
 SELECT count(DISTINCT score) AS one_score FROM payments;
 
+ALTER EXTENSION fraud_score UPDATE TO '0.6';
+SELECT extversion FROM pg_extension WHERE extname = 'fraud_score';
+-- The server-wide trigger counters became per-version serving statistics, a view.
+SELECT to_regprocedure('fraud_score_stats_reset()') AS old_reset,
+       to_regprocedure('fraud_score_stats_reset(text, integer)') AS new_reset;
+SELECT string_agg(attname, ', ' ORDER BY attnum) AS columns
+FROM pg_attribute WHERE attrelid = 'fraud_score_stats'::regclass AND attnum > 0;
+INSERT INTO payments (amount, hour) VALUES (250, 3);
+SELECT count(DISTINCT score) AS one_score FROM payments;
+
 -- A fresh install has the same objects as 0.1 updated (today by construction:
 -- CREATE EXTENSION runs 0.1 then each update; this guards a future full script).
 CREATE TEMP TABLE updated AS

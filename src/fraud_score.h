@@ -60,6 +60,8 @@ typedef enum ReasonsFor
 } ReasonsFor;
 extern int	fraud_score_reasons_for;
 extern int	fraud_score_reasons_count;
+extern int	fraud_score_stats_max;	/* shared entries, fraud_score_stats */
+extern bool fraud_score_track_stats;
 
 /*
  * A failure that a plain-C step reports instead of raising it, so that the
@@ -255,6 +257,7 @@ typedef struct FraudModel
 	/* reason texts by feature (NULL: none); a direction: 1 raises, -1 lowers, 0 either */
 	char	  **reason_text;
 	int8	   *reason_direction;
+	struct StatsSlot *stats_entry;	/* stats.c's counts for it, or NULL */
 } FraudModel;
 
 extern void catalog_init(void);
@@ -268,6 +271,7 @@ extern bool scoring_uses_xgboost(const FraudModel *model);
 extern bool scoring_score(FraudModel *model, const double *inputs, double *score,
 						  FraudFailure *failure);
 extern const char *scoring_decision(FraudModel *model, double score);
+extern int	scoring_band(const FraudModel *model, double score);
 extern double scoring_margin(FraudModel *model, const double *inputs);
 extern int	scoring_leaves(FraudModel *model, const double *inputs, int32 **leaves);
 extern double scoring_explain(FraudModel *model, const double *inputs, int method, double *phi);
@@ -292,8 +296,10 @@ extern Datum reasons_jsonb(FraudModel *model, const Reason *reasons, int count);
 
 /* ------------------------------------------------------------ stats.c */
 extern void stats_init(void);
-extern void stats_count_scored(void);
-extern void stats_count_failure(OnErrorPolicy outcome, const char *message);
+extern uint64 stats_call_begin(void);
+extern void stats_count_call(FraudModel *model, double score, uint64 started);
+extern void stats_count_failure(const char *model_name, const FraudModel *model,
+								OnErrorPolicy outcome, const char *message);
 
 /* ---------------------------------------------------------- metrics.c */
 

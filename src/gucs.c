@@ -7,6 +7,7 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "fraud_score.h"
@@ -17,6 +18,8 @@ int			fraud_score_engine = ENGINE_NATIVE;
 int			fraud_score_on_error = ON_ERROR_ERROR;
 int			fraud_score_reasons_for = REASONS_FOR_FLAGGED;
 int			fraud_score_reasons_count = 3;
+int			fraud_score_stats_max = 1000;
+bool		fraud_score_track_stats = true;
 
 static const struct config_enum_entry reasons_for_options[] = {
 	{"flagged", REASONS_FOR_FLAGGED, false},
@@ -77,7 +80,7 @@ gucs_define(void)
 	DefineCustomEnumVariable("fraud_score.on_error",
 							 "What fraud_score_trigger() does with a row it cannot score: error, review or approve.",
 							 "With review or approve, the row is written with that decision and a NULL score, "
-							 "a WARNING is raised and fraud_score_stats() counts the failure.",
+							 "a WARNING is raised and fraud_score_stats counts the failure.",
 							 &fraud_score_on_error,
 							 ON_ERROR_ERROR,
 							 on_error_options,
@@ -105,6 +108,29 @@ gucs_define(void)
 							PGC_USERSET,
 							0,
 							NULL, NULL, NULL);
+
+	/* A server-start setting can only be defined at server start. */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("fraud_score.stats_max",
+								"How many model versions fraud_score_stats keeps counters for, over all databases.",
+								"When it is full, the version that served least recently is forgotten.",
+								&fraud_score_stats_max,
+								1000,
+								100,
+								1000000,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+
+	/* Superuser-only: turning it off hides a role's calls from the DBA. */
+	DefineCustomBoolVariable("fraud_score.track_stats",
+							 "Whether scoring counts calls, decisions, errors and latency in fraud_score_stats.",
+							 NULL,
+							 &fraud_score_track_stats,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("fraud_score");
 }

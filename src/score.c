@@ -78,10 +78,12 @@ jsonb_args_inputs(FunctionCallInfo fcinfo, FraudModel **model_out)
 static FraudModel *
 score_jsonb_args(FunctionCallInfo fcinfo, double *score)
 {
+	uint64		started = stats_call_begin();
 	FraudModel *model;
 	double	   *row = jsonb_args_inputs(fcinfo, &model);
 
 	(void) scoring_score(model, row, score, NULL);
+	stats_count_call(model, *score, started);
 	return model;
 }
 

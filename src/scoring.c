@@ -215,14 +215,23 @@ scoring_score(FraudModel *model, const double *inputs, double *score, FraudFailu
 	return true;
 }
 
+/* The decision band of a score: 0 approve, 1 review, 2 decline. */
+int
+scoring_band(const FraudModel *model, double score)
+{
+	if (score >= model->decline_threshold)
+		return 2;
+	if (score >= model->review_threshold)
+		return 1;
+	return 0;
+}
+
 const char *
 scoring_decision(FraudModel *model, double score)
 {
-	if (score >= model->decline_threshold)
-		return "decline";
-	if (score >= model->review_threshold)
-		return "review";
-	return "approve";
+	static const char *const decisions[] = {"approve", "review", "decline"};
+
+	return decisions[scoring_band(model, score)];
 }
 
 /*

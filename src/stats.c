@@ -1,36 +1,55 @@
 /*-------------------------------------------------------------------------
  *
  * stats.c
- *		Counters of what the scoring trigger did: rows scored, and rows it
- *		could not score by the fraud_score.on_error outcome, with the last
- *		failure's message.  fraud_score_stats() reads them.
+ *		Serving statistics per model version, the fraud_score_stats view:
+ *		calls (every score, SQL functions and trigger), rows by decision,
+ *		trigger rows that could not be scored by fraud_score.on_error
+ *		outcome with the last message, total and largest time, a latency
+ *		histogram for percentiles, and when the version last served.
  *
- * Counting is per backend: the trigger adds to this backend's pending
- * counts, which are added to the counters at transaction end (commit or
- * abort) and before this backend reads them, so that inserting backends
- * do not all write one shared cache line per row.
+ * The counters live in shared memory, one entry per (database, model,
+ * version) in a hash table of fraud_score.stats_max entries under one
+ * LWLock, set up through the chained shmem_request_hook and
+ * shmem_startup_hook of pg_stat_statements: they need fraud_score in
+ * shared_preload_libraries.  Loaded on first use, scoring counts nothing
+ * and reading the view is an error that says so.
  *
- * Loaded through shared_preload_libraries, the counters live in shared
- * memory and cover the whole server (the chained shmem_request_hook and
- * shmem_startup_hook of pg_stat_statements).  Loaded on first use, there is
- * no shared memory to be had, so each backend counts only its own rows and
- * fraud_score_stats() says so in its "scope" column.
+ * A backend counts into its own entry per version (reached from the cached
+ * FraudModel without a lookup) and adds its counts to the shared entries at
+ * transaction end, commit or abort, and before it reads them: scoring
+ * backends take no lock and share no cache line per row.  The flush runs in
+ * transaction callbacks after commit, where an ERROR would be a PANIC, so
+ * nothing on that path can raise: a full table evicts the version that
+ * served least recently, and a table that cannot take an entry drops the
+ * counts.
+ *
+ * Latencies go into log-linear buckets, four per octave from 64 ns (about
+ * 19% wide at most) to 18 minutes; percentiles interpolate within a
+ * bucket.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/htup_details.h"
+#include <math.h>
+#include <time.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <x86intrin.h>
+#endif
+
 #include "access/xact.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "port/atomics.h"
+#include "port/pg_bitutils.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "fraud_score.h"
@@ -38,59 +57,130 @@
 FRAUD_SQL_FUNCTION(fraud_score_stats);
 FRAUD_SQL_FUNCTION(fraud_score_stats_reset);
 
-#define LAST_FAILURE_LEN 256
+#define LAST_ERROR_LEN 256
+#define FIRST_OCTAVE 6			/* bucket 0 holds calls under 2^6 ns */
+#define BUCKETS_PER_OCTAVE 4
+#define NUM_BUCKETS (1 + 34 * BUCKETS_PER_OCTAVE)	/* to 2^40 ns; the last
+														 * one holds all above */
+#define NUM_DECISIONS 3
 
-typedef struct ScoringStats
+/* A version's counters; a version of 0 counts failures before one was known. */
+typedef struct StatsKey
 {
-	pg_atomic_uint64 rows_scored;
-	pg_atomic_uint64 failures[ON_ERROR_APPROVE + 1];	/* by outcome */
-	slock_t		mutex;			/* protects the fields below */
-	TimestampTz last_failure_at;
-	char		last_failure[LAST_FAILURE_LEN];
-	int			last_failure_encoding;	/* the writing database's */
-	TimestampTz reset_at;
-} ScoringStats;
+	Oid			dbid;
+	int32		version;
+	char		model[NAMEDATALEN];
+} StatsKey;
 
-static ScoringStats *stats = NULL;
-static bool stats_shared = false;
-
-/* This backend's counts not yet added to *stats. */
-typedef struct PendingStats
+typedef struct StatsCounts
 {
-	uint64		rows_scored;
-	uint64		failures[ON_ERROR_APPROVE + 1];
-	bool		any;
-} PendingStats;
+	int64		calls;
+	int64		decisions[NUM_DECISIONS];	/* approve, review, decline */
+	int64		errors[ON_ERROR_APPROVE + 1];	/* by on_error outcome */
+	int64		total_ns;
+	int64		min_ns;			/* of calls > 0 */
+	int64		max_ns;
+	int64		histogram[NUM_BUCKETS];
+} StatsCounts;
 
-static PendingStats pending;
+typedef struct SharedEntry
+{
+	StatsKey	key;			/* hash key: first */
+	slock_t		mutex;			/* protects everything below */
+	StatsCounts counts;
+	TimestampTz stats_since;
+	TimestampTz last_call;
+	TimestampTz last_error_at;
+	char		last_error[LAST_ERROR_LEN];
+} SharedEntry;
+
+typedef struct SharedState
+{
+	LWLock	   *lock;			/* the hash table's entries and their set */
+	bool		use_tsc;		/* time calls with the CPU's invariant TSC */
+	double		ns_per_tick;	/* calibrated by the postmaster at startup */
+} SharedState;
+
+/* This backend's counts for one version, not yet added to shared memory. */
+typedef struct StatsSlot
+{
+	StatsKey	key;			/* hash key: first */
+	StatsCounts counts;
+	int			lowest_bucket;	/* histogram range touched since the flush */
+	int			highest_bucket;
+	bool		pending;
+	struct StatsSlot *next_pending;
+	TimestampTz last_error_at;	/* 0: no new error */
+	char		last_error[LAST_ERROR_LEN];
+} StatsSlot;
+
+static SharedState *shared = NULL;
+static HTAB *shared_entries = NULL;
+static HTAB *local_entries = NULL;
+static StatsSlot *pending_entries = NULL;
 static bool xact_callback_registered = false;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-static void
-stats_reset_fields(ScoringStats *s)
+static inline uint64
+monotonic_ns(void)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	struct timespec now;
 
-	pg_atomic_write_u64(&s->rows_scored, 0);
-	for (int i = 0; i <= ON_ERROR_APPROVE; i++)
-		pg_atomic_write_u64(&s->failures[i], 0);
-	SpinLockAcquire(&s->mutex);
-	s->last_failure_at = 0;
-	s->last_failure[0] = '\0';
-	s->reset_at = now;
-	SpinLockRelease(&s->mutex);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64) now.tv_sec * UINT64CONST(1000000000) + (uint64) now.tv_nsec;
 }
 
+/*
+ * Timing every call with clock_gettime costs two vDSO calls (about 28 ns
+ * each under KVM here) on a path of about a microsecond; the TSC is read in
+ * a third of that.  Only an invariant TSC (constant rate, running in every
+ * power state) will do, read cheaply (a hypervisor may trap it), and its
+ * rate is measured against CLOCK_MONOTONIC over 20 ms, once, by the
+ * postmaster; every backend inherits the result.
+ */
 static void
-stats_init_fields(ScoringStats *s)
+calibrate_clock(SharedState *state)
 {
-	pg_atomic_init_u64(&s->rows_scored, 0);
-	for (int i = 0; i <= ON_ERROR_APPROVE; i++)
-		pg_atomic_init_u64(&s->failures[i], 0);
-	SpinLockInit(&s->mutex);
-	stats_reset_fields(s);
+	state->use_tsc = false;
+	state->ns_per_tick = 1.0;
+#if defined(__x86_64__)
+	{
+		unsigned int eax,
+					ebx,
+					ecx,
+					edx;
+		uint64		ticks0,
+					ns0,
+					ticks1,
+					ns1;
+
+		if (!__get_cpuid(0x80000007, &eax, &ebx, &ecx, &edx) || !(edx & (1 << 8)))
+			return;
+		ns0 = monotonic_ns();
+		for (int i = 0; i < 1000; i++)
+			(void) __rdtsc();
+		if (monotonic_ns() - ns0 > 50 * 1000)	/* over 50 ns a read */
+			return;
+		ticks0 = __rdtsc();
+		ns0 = monotonic_ns();
+		pg_usleep(20000);
+		ticks1 = __rdtsc();
+		ns1 = monotonic_ns();
+		if (ticks1 <= ticks0 || ns1 <= ns0)
+			return;
+		state->ns_per_tick = (double) (ns1 - ns0) / (double) (ticks1 - ticks0);
+		state->use_tsc = true;
+	}
+#endif
+}
+
+static Size
+shared_size(void)
+{
+	return add_size(MAXALIGN(sizeof(SharedState)),
+					hash_estimate_size(fraud_score_stats_max, sizeof(SharedEntry)));
 }
 
 static void
@@ -98,23 +188,32 @@ stats_shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(ScoringStats)));
+	RequestAddinShmemSpace(shared_size());
+	RequestNamedLWLockTranche("fraud_score", 1);
 }
 
 static void
 stats_shmem_startup(void)
 {
 	bool		found;
+	HASHCTL		ctl = {0};
 
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	stats = ShmemInitStruct("fraud_score stats", sizeof(ScoringStats), &found);
+	shared = ShmemInitStruct("fraud_score stats", sizeof(SharedState), &found);
 	if (!found)
-		stats_init_fields(stats);
+	{
+		shared->lock = &(GetNamedLWLockTranche("fraud_score"))->lock;
+		calibrate_clock(shared);
+	}
+	ctl.keysize = sizeof(StatsKey);
+	ctl.entrysize = sizeof(SharedEntry);
+	shared_entries = ShmemInitHash("fraud_score stats entries",
+								   fraud_score_stats_max, fraud_score_stats_max,
+								   &ctl, HASH_ELEM | HASH_BLOBS);
 	LWLockRelease(AddinShmemInitLock);
-	stats_shared = true;
 }
 
 void
@@ -128,33 +227,317 @@ stats_init(void)
 	shmem_startup_hook = stats_shmem_startup;
 }
 
-/* The counters: shared ones if the server has them, else this backend's. */
-static ScoringStats *
-get_stats(void)
+/* Now, in the unit stats_call_begin and stats_count_call agree on. */
+static inline uint64
+clock_ticks(void)
 {
-	if (stats == NULL)
-	{
-		stats = MemoryContextAllocZero(TopMemoryContext, sizeof(ScoringStats));
-		stats_init_fields(stats);
-	}
-	return stats;
+#if defined(__x86_64__)
+	if (likely(shared->use_tsc))
+		return __rdtsc();
+#endif
+	return monotonic_ns();
 }
 
-/* Add the pending counts to the counters. */
+static inline int
+bucket_of(uint64 ns)
+{
+	int			octave;
+	int			bucket;
+
+	if (ns < (UINT64CONST(1) << FIRST_OCTAVE))
+		return 0;
+	octave = pg_leftmost_one_pos64(ns);
+	bucket = 1 + (octave - FIRST_OCTAVE) * BUCKETS_PER_OCTAVE +
+		(int) ((ns >> (octave - 2)) & (BUCKETS_PER_OCTAVE - 1));
+	return Min(bucket, NUM_BUCKETS - 1);
+}
+
+/* A bucket's range in nanoseconds (the last one's upper end is the max). */
+static void
+bucket_range(int bucket, double *low, double *high)
+{
+	int			octave;
+	int			step;
+
+	if (bucket == 0)
+	{
+		*low = 0;
+		*high = (double) (1 << FIRST_OCTAVE);
+		return;
+	}
+	octave = FIRST_OCTAVE + (bucket - 1) / BUCKETS_PER_OCTAVE;
+	step = (bucket - 1) % BUCKETS_PER_OCTAVE;
+	*low = ldexp(1.0, octave) + step * ldexp(1.0, octave - 2);
+	*high = *low + ldexp(1.0, octave - 2);
+}
+
+/* Whether scoring counts: only where there is shared memory to add to. */
+static inline bool
+stats_tracking(void)
+{
+	return shared != NULL && fraud_score_track_stats;
+}
+
+/* When a call starts, for stats_count_call; 0 when nothing is counted. */
+uint64
+stats_call_begin(void)
+{
+	return stats_tracking() ? clock_ticks() : 0;
+}
+
+static void stats_xact_callback(XactEvent event, void *arg);
+
+static StatsSlot *
+local_entry(const char *model_name, int32 version)
+{
+	StatsKey	key;
+	StatsSlot *entry;
+	bool		found;
+
+	if (local_entries == NULL)
+	{
+		HASHCTL		ctl = {0};
+
+		ctl.keysize = sizeof(StatsKey);
+		ctl.entrysize = sizeof(StatsSlot);
+		ctl.hcxt = TopMemoryContext;
+		local_entries = hash_create("fraud_score local stats", 16, &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	memset(&key, 0, sizeof(key));
+	key.dbid = MyDatabaseId;
+	key.version = version;
+	strlcpy(key.model, model_name, NAMEDATALEN);
+	entry = hash_search(local_entries, &key, HASH_ENTER, &found);
+	if (!found)
+	{
+		memset(((char *) entry) + sizeof(StatsKey), 0, sizeof(StatsSlot) - sizeof(StatsKey));
+		entry->lowest_bucket = NUM_BUCKETS;
+		entry->highest_bucket = -1;
+	}
+	return entry;
+}
+
+static void
+mark_pending(StatsSlot *entry)
+{
+	if (entry->pending)
+		return;
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(stats_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	entry->pending = true;
+	entry->next_pending = pending_entries;
+	pending_entries = entry;
+}
+
+/*
+ * Count a score of "model" that started at "started" (stats_call_begin).
+ * Plain C on the row's path: the local entry is found once per cached
+ * model.
+ */
+void
+stats_count_call(FraudModel *model, double score, uint64 started)
+{
+	StatsSlot *entry;
+	uint64		now;
+	uint64		elapsed;
+	int			bucket;
+
+	if (started == 0)
+		return;
+	now = clock_ticks();
+	/* a backend moved to another CPU might see a TSC a little behind */
+	elapsed = now > started ? (uint64) ((double) (now - started) * shared->ns_per_tick) : 0;
+	entry = model->stats_entry;
+	if (unlikely(entry == NULL))
+		entry = model->stats_entry = local_entry(model->name, model->version);
+	entry->counts.calls++;
+	entry->counts.decisions[scoring_band(model, score)]++;
+	entry->counts.total_ns += elapsed;
+	if ((int64) elapsed > entry->counts.max_ns)
+		entry->counts.max_ns = elapsed;
+	if ((int64) elapsed < entry->counts.min_ns || entry->counts.calls == 1)
+		entry->counts.min_ns = elapsed;
+	bucket = bucket_of(elapsed);
+	entry->counts.histogram[bucket]++;
+	if (bucket < entry->lowest_bucket)
+		entry->lowest_bucket = bucket;
+	if (bucket > entry->highest_bucket)
+		entry->highest_bucket = bucket;
+	if (unlikely(!entry->pending))
+		mark_pending(entry);
+}
+
+/*
+ * Count a trigger row that could not be scored, with its outcome and
+ * message, for "model" (NULL: before a version was known).
+ */
+void
+stats_count_failure(const char *model_name, const FraudModel *model, OnErrorPolicy outcome,
+					const char *message)
+{
+	StatsSlot *entry;
+	const char *text = message ? message : "";
+	/* whole characters only: a cut one would make the text unreadable */
+	int			len = pg_mbcliplen(text, strlen(text), LAST_ERROR_LEN - 1);
+
+	if (!stats_tracking() || strlen(model_name) >= NAMEDATALEN)
+		return;
+	entry = local_entry(model_name, model != NULL ? model->version : 0);
+	entry->counts.errors[outcome]++;
+	entry->last_error_at = GetCurrentTimestamp();
+	memcpy(entry->last_error, text, len);
+	entry->last_error[len] = '\0';
+	mark_pending(entry);
+}
+
+/* The version that served least recently, to make room.  Exclusive lock held. */
+static void
+evict_least_recent(void)
+{
+	HASH_SEQ_STATUS status;
+	SharedEntry *entry;
+	SharedEntry *oldest = NULL;
+
+	hash_seq_init(&status, shared_entries);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		if (oldest == NULL || Max(entry->last_call, entry->stats_since) <
+			Max(oldest->last_call, oldest->stats_since))
+			oldest = entry;
+	if (oldest != NULL)
+		hash_search(shared_entries, &oldest->key, HASH_REMOVE, NULL);
+}
+
+/* A new shared entry, or NULL if there is no room.  Never raises. */
+static SharedEntry *
+create_shared_entry(const StatsKey *key, TimestampTz now)
+{
+	SharedEntry *entry;
+	bool		found;
+
+	if (hash_get_num_entries(shared_entries) >= fraud_score_stats_max)
+		evict_least_recent();
+	entry = hash_search(shared_entries, key, HASH_ENTER_NULL, &found);
+	if (entry != NULL && !found)
+	{
+		SpinLockInit(&entry->mutex);
+		memset(&entry->counts, 0, sizeof(entry->counts));
+		entry->stats_since = now;
+		entry->last_call = 0;
+		entry->last_error_at = 0;
+		entry->last_error[0] = '\0';
+	}
+	return entry;
+}
+
+static void
+add_counts(SharedEntry *to, StatsSlot *from, TimestampTz now)
+{
+	SpinLockAcquire(&to->mutex);
+	to->counts.calls += from->counts.calls;
+	for (int d = 0; d < NUM_DECISIONS; d++)
+		to->counts.decisions[d] += from->counts.decisions[d];
+	for (int o = 0; o <= ON_ERROR_APPROVE; o++)
+		to->counts.errors[o] += from->counts.errors[o];
+	to->counts.total_ns += from->counts.total_ns;
+	if (from->counts.calls > 0)
+		to->counts.min_ns = to->counts.calls == from->counts.calls ? from->counts.min_ns :
+			Min(to->counts.min_ns, from->counts.min_ns);
+	to->counts.max_ns = Max(to->counts.max_ns, from->counts.max_ns);
+	for (int b = from->lowest_bucket; b <= from->highest_bucket; b++)
+		to->counts.histogram[b] += from->counts.histogram[b];
+	if (from->counts.calls > 0)
+		to->last_call = now;
+	if (from->last_error_at != 0)
+	{
+		to->last_error_at = from->last_error_at;
+		memcpy(to->last_error, from->last_error, LAST_ERROR_LEN);
+	}
+	SpinLockRelease(&to->mutex);
+}
+
+static void
+clear_local(StatsSlot *entry)
+{
+	memset(&entry->counts, 0, sizeof(entry->counts));
+	entry->lowest_bucket = NUM_BUCKETS;
+	entry->highest_bucket = -1;
+	entry->last_error_at = 0;
+	entry->pending = false;
+	entry->next_pending = NULL;
+}
+
+/* Nothing to add (its counts were reset after it was marked pending). */
+static bool
+slot_is_empty(const StatsSlot *slot)
+{
+	return slot->counts.calls == 0 && slot->last_error_at == 0;
+}
+
+/*
+ * Add this backend's pending counts to the shared entries.  Runs after
+ * commit: nothing here may raise.  Versions already in the table need only
+ * the shared lock; new ones take it exclusively, once.
+ */
 static void
 stats_flush(void)
 {
-	ScoringStats *s;
+	TimestampTz now;
+	StatsSlot *missing = NULL;
+	StatsSlot *entry;
+	StatsSlot *next;
 
-	if (!pending.any)
+	if (pending_entries == NULL)
 		return;
-	s = get_stats();
-	if (pending.rows_scored > 0)
-		pg_atomic_fetch_add_u64(&s->rows_scored, pending.rows_scored);
-	for (int i = 0; i <= ON_ERROR_APPROVE; i++)
-		if (pending.failures[i] > 0)
-			pg_atomic_fetch_add_u64(&s->failures[i], pending.failures[i]);
-	memset(&pending, 0, sizeof(pending));
+	if (shared == NULL)
+	{
+		for (entry = pending_entries; entry != NULL; entry = next)
+		{
+			next = entry->next_pending;
+			clear_local(entry);
+		}
+		pending_entries = NULL;
+		return;
+	}
+	now = GetCurrentTimestamp();
+	LWLockAcquire(shared->lock, LW_SHARED);
+	for (entry = pending_entries; entry != NULL; entry = next)
+	{
+		SharedEntry *to = hash_search(shared_entries, &entry->key, HASH_FIND, NULL);
+
+		next = entry->next_pending;
+		if (slot_is_empty(entry))
+		{
+			clear_local(entry);
+			continue;
+		}
+		if (to == NULL)
+		{
+			entry->next_pending = missing;
+			missing = entry;
+			continue;
+		}
+		add_counts(to, entry, now);
+		clear_local(entry);
+	}
+	LWLockRelease(shared->lock);
+	pending_entries = NULL;
+	if (missing == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	for (entry = missing; entry != NULL; entry = next)
+	{
+		SharedEntry *to = create_shared_entry(&entry->key, now);
+
+		next = entry->next_pending;
+		if (to != NULL)
+			add_counts(to, entry, now);
+		clear_local(entry);
+	}
+	LWLockRelease(shared->lock);
 }
 
 static void
@@ -175,106 +558,162 @@ stats_xact_callback(XactEvent event, void *arg)
 }
 
 static void
-count_pending(void)
+require_shared_memory(void)
 {
-	/* allocate a non-preloaded backend's counters now, not in the COMMIT callback */
-	(void) get_stats();
-	if (!xact_callback_registered)
+	if (shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("fraud_score statistics need fraud_score in shared_preload_libraries"),
+				 errdetail("Serving statistics are kept in shared memory, which only a library loaded at server start can have. Scoring works without it."),
+				 errhint("Add fraud_score to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/*
+ * The value at quantile q of a histogram, in milliseconds: interpolated
+ * within its bucket, narrowed to the smallest and largest call.
+ */
+static double
+histogram_quantile(const StatsCounts *counts, double q)
+{
+	double		rank = q * (double) counts->calls;
+	double		seen = 0;
+	double		low;
+	double		high;
+
+	for (int b = 0; b < NUM_BUCKETS; b++)
 	{
-		RegisterXactCallback(stats_xact_callback, NULL);
-		xact_callback_registered = true;
+		double		here = (double) counts->histogram[b];
+
+		if (here > 0 && seen + here >= rank)
+		{
+			bucket_range(b, &low, &high);
+			low = Max(low, (double) counts->min_ns);
+			if (b == NUM_BUCKETS - 1 || high > (double) counts->max_ns)
+				high = (double) counts->max_ns;
+			high = Max(low, high);
+			return (low + (rank - seen) / here * (high - low)) / 1e6;
+		}
+		seen += here;
 	}
-	pending.any = true;
+	return (double) counts->max_ns / 1e6;
 }
 
-void
-stats_count_scored(void)
-{
-	pending.rows_scored++;
-	if (unlikely(!pending.any))
-		count_pending();
-}
-
-/*
- * The last failure's message is written at once (failures are rare, and a
- * DBA looks for the newest); its count goes with the other pending counts.
- */
-void
-stats_count_failure(OnErrorPolicy outcome, const char *message)
-{
-	ScoringStats *s = get_stats();
-	TimestampTz now = GetCurrentTimestamp();
-	const char *text = message ? message : "";
-	/* whole characters only: a cut one would make the text unreadable */
-	int			len = pg_mbcliplen(text, strlen(text), LAST_FAILURE_LEN - 1);
-
-	pending.failures[outcome]++;
-	count_pending();
-	SpinLockAcquire(&s->mutex);
-	s->last_failure_at = now;
-	memcpy(s->last_failure, text, len);
-	s->last_failure[len] = '\0';
-	s->last_failure_encoding = GetDatabaseEncoding();
-	SpinLockRelease(&s->mutex);
-}
-
-/*
- * The last failure's message as this database can show it.  Shared
- * counters serve every database: a message written in another encoding
- * keeps its ASCII and shows "?" for every other byte, which is valid in any
- * encoding and never fails (converting could).
- */
 static void
-readable_in_this_database(char *message, int encoding)
+put_entry_row(ReturnSetInfo *rsinfo, const SharedEntry *entry)
 {
-	if (encoding == GetDatabaseEncoding() || GetDatabaseEncoding() == PG_SQL_ASCII)
-		return;
-	for (char *p = message; *p; p++)
-		if (IS_HIGHBIT_SET(*p))
-			*p = '?';
+	const StatsCounts *c = &entry->counts;
+	Datum		values[20];
+	bool		nulls[20] = {0};
+	int			i = 0;
+
+	values[i++] = CStringGetTextDatum(entry->key.model);
+	nulls[i] = entry->key.version == 0;
+	values[i++] = Int32GetDatum(entry->key.version);
+	values[i++] = Int64GetDatum(c->calls);
+	for (int d = 0; d < NUM_DECISIONS; d++)
+		values[i++] = Int64GetDatum(c->decisions[d]);
+	for (int o = 0; o <= ON_ERROR_APPROVE; o++)
+		values[i++] = Int64GetDatum(c->errors[o]);
+	values[i++] = Float8GetDatum((double) c->total_ns / 1e6);
+	for (int k = 0; k < 6; k++)
+		nulls[i + k] = c->calls == 0;
+	values[i++] = Float8GetDatum(c->calls > 0 ? (double) c->total_ns / 1e6 / c->calls : 0);
+	values[i++] = Float8GetDatum((double) c->min_ns / 1e6);
+	values[i++] = Float8GetDatum((double) c->max_ns / 1e6);
+	values[i++] = Float8GetDatum(c->calls > 0 ? histogram_quantile(c, 0.50) : 0);
+	values[i++] = Float8GetDatum(c->calls > 0 ? histogram_quantile(c, 0.95) : 0);
+	values[i++] = Float8GetDatum(c->calls > 0 ? histogram_quantile(c, 0.99) : 0);
+	nulls[i] = entry->last_call == 0;
+	values[i++] = TimestampTzGetDatum(entry->last_call);
+	nulls[i] = entry->last_error_at == 0;
+	values[i++] = TimestampTzGetDatum(entry->last_error_at);
+	nulls[i] = entry->last_error_at == 0;
+	values[i++] = CStringGetTextDatum(entry->last_error);
+	values[i++] = TimestampTzGetDatum(entry->stats_since);
+	Assert(i == lengthof(values));
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
+/* fraud_score_stats(): one row per model version this database has scored with. */
 Datum
 fraud_score_stats(PG_FUNCTION_ARGS)
 {
-	ScoringStats *s = get_stats();
-	TupleDesc	tupdesc;
-	Datum		values[8];
-	bool		nulls[8] = {0};
-	TimestampTz last_failure_at;
-	TimestampTz reset_at;
-	char		last_failure[LAST_FAILURE_LEN];
-	int			last_failure_encoding;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	HASH_SEQ_STATUS status;
+	SharedEntry *entry;
+	SharedEntry *copies;
+	int			count = 0;
+	long		capacity;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "fraud_score_stats must return a composite type");
-	stats_flush();				/* this backend's own rows, up to now */
+	require_shared_memory();
+	InitMaterializedSRF(fcinfo, 0);
+	stats_flush();				/* this backend's own calls, up to now */
 
-	SpinLockAcquire(&s->mutex);
-	last_failure_at = s->last_failure_at;
-	reset_at = s->reset_at;
-	memcpy(last_failure, s->last_failure, LAST_FAILURE_LEN);
-	last_failure_encoding = s->last_failure_encoding;
-	SpinLockRelease(&s->mutex);
-	readable_in_this_database(last_failure, last_failure_encoding);
+	LWLockAcquire(shared->lock, LW_SHARED);
+	capacity = Max(hash_get_num_entries(shared_entries), 1);
+	copies = palloc(sizeof(SharedEntry) * capacity);
+	hash_seq_init(&status, shared_entries);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (entry->key.dbid != MyDatabaseId || count >= capacity)
+			continue;
+		SpinLockAcquire(&entry->mutex);
+		memcpy(&copies[count], entry, sizeof(SharedEntry));
+		SpinLockRelease(&entry->mutex);
+		count++;
+	}
+	LWLockRelease(shared->lock);
 
-	values[0] = CStringGetTextDatum(stats_shared ? "server" : "backend");
-	values[1] = Int64GetDatum((int64) pg_atomic_read_u64(&s->rows_scored));
-	values[2] = Int64GetDatum((int64) pg_atomic_read_u64(&s->failures[ON_ERROR_ERROR]));
-	values[3] = Int64GetDatum((int64) pg_atomic_read_u64(&s->failures[ON_ERROR_REVIEW]));
-	values[4] = Int64GetDatum((int64) pg_atomic_read_u64(&s->failures[ON_ERROR_APPROVE]));
-	values[5] = TimestampTzGetDatum(last_failure_at);
-	nulls[5] = last_failure_at == 0;
-	values[6] = CStringGetTextDatum(last_failure);
-	nulls[6] = last_failure_at == 0;
-	values[7] = TimestampTzGetDatum(reset_at);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+	for (int i = 0; i < count; i++)
+		put_entry_row(rsinfo, &copies[i]);
+	return (Datum) 0;
 }
 
+static bool
+key_matches(const StatsKey *key, const char *model_name, bool any_version, int32 version)
+{
+	return key->dbid == MyDatabaseId &&
+		(model_name == NULL || strcmp(key->model, model_name) == 0) &&
+		(any_version || key->version == version);
+}
+
+/*
+ * fraud_score_stats_reset(model text, version integer): forget this
+ * database's counters of that version, every version of that model, or
+ * (both NULL) every model.  Calls in other sessions' open transactions are
+ * added when those end.
+ */
 Datum
 fraud_score_stats_reset(PG_FUNCTION_ARGS)
 {
-	memset(&pending, 0, sizeof(pending));
-	stats_reset_fields(get_stats());
+	const char *model_name = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	bool		any_version = PG_ARGISNULL(1);
+	int32		version = any_version ? 0 : PG_GETARG_INT32(1);
+	HASH_SEQ_STATUS status;
+	SharedEntry *entry;
+	StatsSlot *local;
+
+	require_shared_memory();
+	if (local_entries != NULL)
+	{
+		hash_seq_init(&status, local_entries);
+		while ((local = hash_seq_search(&status)) != NULL)
+			if (key_matches(&local->key, model_name, any_version, version))
+			{
+				/* cleared but kept in the pending list, which it may be on */
+				bool		pending = local->pending;
+				StatsSlot *next = local->next_pending;
+
+				clear_local(local);
+				local->pending = pending;
+				local->next_pending = next;
+			}
+	}
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	hash_seq_init(&status, shared_entries);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		if (key_matches(&entry->key, model_name, any_version, version))
+			hash_search(shared_entries, &entry->key, HASH_REMOVE, NULL);
+	LWLockRelease(shared->lock);
 	PG_RETURN_VOID();
 }

@@ -298,6 +298,7 @@ catalog_steps(void *arg)
 	const char *name = rs->trigger->tgargs[0];
 	FraudModel *model = catalog_get_active_model(name);
 
+	rs->model = model;			/* the version a failure below is counted for */
 	rs->extra = NULL;
 	if (OidIsValid(model->feature_function))
 	{
@@ -417,7 +418,7 @@ score_row_or_warn(RowScoring *rs, OnErrorPolicy policy)
 			guard_run(xgboost_score_step, rs, &failure) : row_score(rs, &failure);
 	if (scored)
 		return true;
-	stats_count_failure(policy, failure.message);
+	stats_count_failure(rs->trigger->tgargs[0], rs->model, policy, failure.message);
 	ereport(WARNING,
 			(errcode(failure.sqlerrcode),
 			 errmsg("fraud_score_trigger could not score a row of \"%s\": %s",
@@ -450,7 +451,7 @@ score_row_or_raise(RowScoring *rs)
 		MemoryContextSwitchTo(caller_context);
 		edata = CopyErrorData();
 		if (!guard_error_is_not_the_rows(edata->sqlerrcode))
-			stats_count_failure(ON_ERROR_ERROR, edata->message);
+			stats_count_failure(rs->trigger->tgargs[0], rs->model, ON_ERROR_ERROR, edata->message);
 		FreeErrorData(edata);
 		PG_RE_THROW();
 	}
@@ -537,6 +538,8 @@ fraud_score_trigger(PG_FUNCTION_ARGS)
 	OnErrorPolicy policy = (OnErrorPolicy) fraud_score_on_error;
 	RowScore	result;
 	bool		scored;
+	HeapTuple	result_tuple;
+	uint64		started = stats_call_begin();
 
 	check_trigger_call(fcinfo);
 	trigger = trigdata->tg_trigger;
@@ -565,7 +568,8 @@ fraud_score_trigger(PG_FUNCTION_ARGS)
 	}
 	else
 		scored = score_row_or_warn(&rs, policy);
+	result_tuple = row_with_outputs(entry, tupdesc, new_tuple, &row, &result, scored, policy);
 	if (scored)
-		stats_count_scored();
-	return PointerGetDatum(row_with_outputs(entry, tupdesc, new_tuple, &row, &result, scored, policy));
+		stats_count_call(rs.model, result.score, started);
+	return PointerGetDatum(result_tuple);
 }
