@@ -125,13 +125,35 @@ RESET parallel_setup_cost;
 RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather;
-SELECT calls, approved + reviewed + declined AS by_decision FROM fraud_score_stats WHERE model = 'st';
+-- One call in fraud_score.stats_timing_interval (8) is timed beyond the first
+-- of each transaction (of the leader's and each worker's).
+SELECT calls, approved + reviewed + declined AS by_decision, abs(timed_calls - calls / 8.0) <= 3 AS one_in_8_timed
+FROM fraud_score_stats WHERE model = 'st';
+SELECT fraud_score_stats_reset('st');
+SET fraud_score.stats_timing_interval = 1;
+SELECT count(fraud_score(doc, 'st')) FROM st_many WHERE i <= 100;
+RESET fraud_score.stats_timing_interval;
+SELECT calls, timed_calls FROM fraud_score_stats WHERE model = 'st';
 
 -- fraud_score.track_stats = off counts nothing; only superusers set it.
 SET fraud_score.track_stats = off;
 SELECT count(fraud_score(doc, 'st')) FROM st_many WHERE i <= 100;
 RESET fraud_score.track_stats;
 SELECT calls FROM fraud_score_stats WHERE model = 'st';
+
+-- Challengers (sql/shadow.sql) count as calls of their own version, in
+-- shadow_calls too, and the rows they could not score in errors_shadow.
+SELECT fraud_model_load('st_ch', decode(:'small_ubj', 'base64'));
+SELECT fraud_model_load('st_ch', decode(:'small_ubj', 'base64'), activate => false,
+                        feature_function => 'st_failing_features(jsonb)');
+SELECT fraud_model_load('st_ch', decode(:'small_ubj', 'base64'), activate => false);
+SELECT fraud_model_shadow('st_ch', 2), fraud_model_shadow('st_ch', 3);
+CREATE TABLE st_ch_tx (id integer PRIMARY KEY, amount float8, score float8);
+CREATE TRIGGER score_tx BEFORE INSERT ON st_ch_tx
+    FOR EACH ROW EXECUTE FUNCTION fraud_score_trigger('st_ch', 'score');
+INSERT INTO st_ch_tx SELECT i, i FROM generate_series(1, 10) i;
+SELECT version, calls, shadow_calls, errors_raised, errors_shadow, last_error
+FROM fraud_score_stats WHERE model = 'st_ch' ORDER BY version;
 
 -- Resetting one version, one model, everything.
 SELECT fraud_score_stats_reset('st_fail', 1);

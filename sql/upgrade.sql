@@ -68,6 +68,9 @@ SELECT to_regprocedure('fraud_score_stats_reset()') AS old_reset,
        to_regprocedure('fraud_score_stats_reset(text, integer)') AS new_reset;
 SELECT string_agg(attname, ', ' ORDER BY attnum) AS columns
 FROM pg_attribute WHERE attrelid = 'fraud_score_stats'::regclass AND attnum > 0;
+-- Challengers: none until shadowed.
+SELECT version, shadow_fraction FROM fraud_models ORDER BY version;
+SELECT count(*) AS logged FROM fraud_score_shadow_log;
 INSERT INTO payments (amount, hour) VALUES (250, 3);
 SELECT count(DISTINCT score) AS one_score FROM payments;
 

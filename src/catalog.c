@@ -82,6 +82,11 @@ typedef struct CacheEntry
 									 * NULL if never loaded */
 	char		sha256[65];
 	FraudModel	model;
+	/* the name's challenger versions (active entries only) */
+	bool		shadows_valid;
+	int			num_shadows;
+	struct CacheEntry **shadows;	/* in cache_context */
+	FraudModel **shadow_models; /* &shadows[i]->model, for callers */
 } CacheEntry;
 
 static HTAB *model_cache = NULL;
@@ -117,7 +122,10 @@ catalog_relcache_callback(Datum arg, Oid relid)
 		return;
 	hash_seq_init(&status, model_cache);
 	while ((entry = hash_seq_search(&status)) != NULL)
+	{
 		entry->valid = false;
+		entry->shadows_valid = false;
+	}
 }
 
 void
@@ -169,6 +177,20 @@ catalog_models_relid(void)
 					 errhint("Recreate the extension with DROP EXTENSION fraud_score; CREATE EXTENSION fraud_score.")));
 	}
 	return models_relid;
+}
+
+/* The challengers' log table, fraud_score_shadow_log (0.6). */
+Oid
+catalog_shadow_log_relid(void)
+{
+	Oid			relid = get_relname_relid("fraud_score_shadow_log", extension_namespace());
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("fraud_score challenger log table is missing"),
+				 errhint("Update the extension with ALTER EXTENSION fraud_score UPDATE.")));
+	return relid;
 }
 
 static Oid
@@ -606,6 +628,10 @@ catalog_get_active_model(const char *name)
 		entry->booster_context = NULL;
 		entry->sha256[0] = '\0';
 		memset(&entry->model, 0, sizeof(entry->model));
+		entry->shadows_valid = false;
+		entry->num_shadows = 0;
+		entry->shadows = NULL;
+		entry->shadow_models = NULL;
 	}
 	if (entry_usable(entry))
 		return &entry->model;
@@ -649,6 +675,177 @@ catalog_get_active_model(const char *name)
 	if (catalog_invalidations != invalidations_before)
 		entry->valid = false;
 	return &entry->model;
+}
+
+/* The cache entry an active model returned by this file lives in. */
+static CacheEntry *
+entry_of(FraudModel *model)
+{
+	return (CacheEntry *) ((char *) model - offsetof(CacheEntry, model));
+}
+
+/*
+ * The challenger versions of an active model's name as cached: their count
+ * (0: none) and *models, or -1 if they must be loaded first
+ * (catalog_shadow_models).  Plain C, never raises: the trigger asks for
+ * every row.
+ */
+int
+catalog_cached_shadows(FraudModel *active, FraudModel ***models)
+{
+	CacheEntry *entry = entry_of(active);
+
+	if (!entry->shadows_valid)
+		return -1;
+	for (int i = 0; i < entry->num_shadows; i++)
+		if (!entry_usable(entry->shadows[i]))
+			return -1;
+	*models = entry->shadow_models;
+	return entry->num_shadows;
+}
+
+/* The version's shadow fraction, or 0 when it is not a challenger (or before 0.6). */
+static double
+shadow_fraction(Relation rel, HeapTuple tuple, AttrNumber att)
+{
+	bool		isnull;
+	Datum		value;
+
+	if (att == InvalidAttrNumber)
+		return 0;
+	value = heap_getattr(tuple, att, RelationGetDescr(rel), &isnull);
+	return isnull ? 0 : DatumGetFloat8(value);
+}
+
+/*
+ * Load the challengers of "entry" from the catalog rows of its name into
+ * loaded[] (an entry kept from before when its version is still one, else
+ * a new one in the caller's context); the count.  A failure frees what the
+ * new entries had adopted.
+ */
+static int
+load_shadow_entries(CacheEntry *entry, Relation rel, CacheEntry ***loaded)
+{
+	AttrNumber	att = get_attnum(RelationGetRelid(rel), "shadow_fraction");
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	int			count = 0;
+	int			capacity = 4;
+	CacheEntry **found = palloc(sizeof(CacheEntry *) * capacity);
+
+	*loaded = NULL;
+	ScanKeyEntryInitialize(&key, 0, Anum_name, BTEqualStrategyNumber, InvalidOid,
+						   C_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(entry->name));
+	scan = systable_beginscan(rel, models_index(rel, MODELS_PKEY_INDEX), true, NULL, 1, &key);
+	PG_TRY();
+	{
+		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+		{
+			double		fraction = shadow_fraction(rel, tuple, att);
+			int32		version;
+			CacheEntry *shadow = NULL;
+			bool		isnull;
+
+			if (fraction <= 0)
+				continue;
+			version = DatumGetInt32(heap_getattr(tuple, Anum_version, RelationGetDescr(rel), &isnull));
+			for (int i = 0; i < entry->num_shadows && shadow == NULL; i++)
+				if (entry->shadows[i]->model.version == version)
+					shadow = entry->shadows[i];
+			if (shadow == NULL)
+			{
+				shadow = palloc0(sizeof(CacheEntry));
+				strlcpy(shadow->name, entry->name, NAMEDATALEN);
+			}
+			if (count == capacity)
+				found = repalloc(found, sizeof(CacheEntry *) * (capacity *= 2));
+			found[count++] = shadow;
+			load_entry(shadow, rel, tuple);
+			shadow->model.shadow_fraction = fraction;
+		}
+	}
+	PG_CATCH();
+	{
+		for (int i = 0; i < count; i++)
+		{
+			bool		kept = false;
+
+			for (int j = 0; j < entry->num_shadows; j++)
+				kept |= entry->shadows[j] == found[i];
+			if (!kept && found[i]->meta_context != NULL)
+				MemoryContextDelete(found[i]->meta_context);
+			if (!kept && found[i]->booster_context != NULL)
+				MemoryContextDelete(found[i]->booster_context);
+		}
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	systable_endscan(scan);
+	*loaded = found;
+	return count;
+}
+
+/*
+ * The challenger versions of an active model's name (shadow_fraction set),
+ * each loaded as the active version is: their count, and *models, valid
+ * until the next call of this function.  May raise.
+ */
+int
+catalog_shadow_models(FraudModel *active, FraudModel ***models)
+{
+	CacheEntry *entry = entry_of(active);
+	CacheEntry **loaded;
+	CacheEntry **shadows;
+	uint64		invalidations_before = catalog_invalidations;
+	Relation	rel;
+	int			count;
+	MemoryContext old;
+
+	if (catalog_cached_shadows(active, models) >= 0)
+		return entry->num_shadows;
+	rel = table_open(catalog_models_relid(), AccessShareLock);
+	count = load_shadow_entries(entry, rel, &loaded);
+	table_close(rel, AccessShareLock);
+
+	/* Loaded: keep them in the cache's memory, and free what is no longer a challenger. */
+	old = MemoryContextSwitchTo(cache_context);
+	shadows = palloc(sizeof(CacheEntry *) * Max(count, 1));
+	for (int i = 0; i < count; i++)
+	{
+		bool		kept = false;
+
+		for (int j = 0; j < entry->num_shadows; j++)
+			kept |= entry->shadows[j] == loaded[i];
+		shadows[i] = kept ? loaded[i] : memcpy(palloc(sizeof(CacheEntry)), loaded[i], sizeof(CacheEntry));
+	}
+	for (int j = 0; j < entry->num_shadows; j++)
+	{
+		bool		still = false;
+
+		for (int i = 0; i < count; i++)
+			still |= shadows[i] == entry->shadows[j];
+		if (still)
+			continue;
+		if (entry->shadows[j]->meta_context != NULL)
+			MemoryContextDelete(entry->shadows[j]->meta_context);
+		if (entry->shadows[j]->booster_context != NULL)
+			MemoryContextDelete(entry->shadows[j]->booster_context);
+		pfree(entry->shadows[j]);
+	}
+	if (entry->shadows != NULL)
+		pfree(entry->shadows);
+	if (entry->shadow_models != NULL)
+		pfree(entry->shadow_models);
+	entry->shadows = shadows;
+	entry->shadow_models = palloc(sizeof(FraudModel *) * Max(count, 1));
+	for (int i = 0; i < count; i++)
+		entry->shadow_models[i] = &shadows[i]->model;
+	MemoryContextSwitchTo(old);
+	entry->num_shadows = count;
+	entry->shadows_valid = catalog_invalidations == invalidations_before;
+	*models = entry->shadow_models;
+	return count;
 }
 
 /* Statement trigger on the catalog: tell every backend to reload. */

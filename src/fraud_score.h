@@ -19,6 +19,7 @@
 #include "access/tupdesc.h"
 #include "fmgr.h"
 #include "utils/jsonb.h"
+#include "utils/relcache.h"
 
 /*
  * A SQL-callable function.  The library is built with -fvisibility=hidden
@@ -62,6 +63,7 @@ extern int	fraud_score_reasons_for;
 extern int	fraud_score_reasons_count;
 extern int	fraud_score_stats_max;	/* shared entries, fraud_score_stats */
 extern bool fraud_score_track_stats;
+extern int	fraud_score_stats_timing_interval;
 
 /*
  * A failure that a plain-C step reports instead of raising it, so that the
@@ -258,12 +260,16 @@ typedef struct FraudModel
 	char	  **reason_text;
 	int8	   *reason_direction;
 	struct StatsSlot *stats_entry;	/* stats.c's counts for it, or NULL */
+	double		shadow_fraction;	/* a challenger's share of rows; 0 otherwise */
 } FraudModel;
 
 extern void catalog_init(void);
 extern const char *catalog_resolve_name(text *name_or_null);
 extern FraudModel *catalog_get_active_model(const char *name);
 extern FraudModel *catalog_cached_model(const char *name);
+extern int	catalog_cached_shadows(FraudModel *active, FraudModel ***models);
+extern int	catalog_shadow_models(FraudModel *active, FraudModel ***models);
+extern Oid	catalog_shadow_log_relid(void);
 
 /* ---------------------------------------------------------- scoring.c */
 extern double *scoring_input_buffer(int num_features);
@@ -298,8 +304,27 @@ extern Datum reasons_jsonb(FraudModel *model, const Reason *reasons, int count);
 extern void stats_init(void);
 extern uint64 stats_call_begin(void);
 extern void stats_count_call(FraudModel *model, double score, uint64 started);
+extern void stats_count_shadow_call(FraudModel *model, double score, uint64 started);
+extern void stats_count_shadow_failure(const FraudModel *model, const char *message);
 extern void stats_count_failure(const char *model_name, const FraudModel *model,
 								OnErrorPolicy outcome, const char *message);
+
+/* ----------------------------------------------------------- shadow.c */
+
+/* What the active version made of a row, for the challengers' log. */
+typedef struct ShadowChampion
+{
+	FraudModel *model;
+	const char *name;			/* copied: a feature function may rebuild */
+	int32		version;		/* the cached model in place */
+	double		score;
+	const char *decision;
+} ShadowChampion;
+
+extern bool shadow_has_challengers(FraudModel *active);
+extern void shadow_score_row(const ShadowChampion *champion, Relation rel,
+							 const RowJsonLayout *layout, const Datum *values,
+							 const bool *nulls);
 
 /* ---------------------------------------------------------- metrics.c */
 

@@ -23,9 +23,9 @@
  * served least recently, and a table that cannot take an entry drops the
  * counts.
  *
- * Latencies go into log-linear buckets, four per octave from 64 ns (about
- * 19% wide at most) to 18 minutes; percentiles interpolate within a
- * bucket.
+ * Latencies go into log-linear buckets, four per octave from 64 ns (each at
+ * most 25% of its lower bound wide) to 18 minutes; percentiles interpolate
+ * within a bucket.  Not every call is timed (stats_call_begin).
  *
  *-------------------------------------------------------------------------
  */
@@ -33,10 +33,6 @@
 
 #include <math.h>
 #include <time.h>
-#if defined(__x86_64__)
-#include <cpuid.h>
-#include <x86intrin.h>
-#endif
 
 #include "access/xact.h"
 #include "funcapi.h"
@@ -56,6 +52,8 @@
 
 FRAUD_SQL_FUNCTION(fraud_score_stats);
 FRAUD_SQL_FUNCTION(fraud_score_stats_reset);
+FRAUD_SQL_FUNCTION(fraud_score_stats_0_6);
+FRAUD_SQL_FUNCTION(fraud_score_stats_reset_0_6);
 
 #define LAST_ERROR_LEN 256
 #define FIRST_OCTAVE 6			/* bucket 0 holds calls under 2^6 ns */
@@ -63,6 +61,7 @@ FRAUD_SQL_FUNCTION(fraud_score_stats_reset);
 #define NUM_BUCKETS (1 + 34 * BUCKETS_PER_OCTAVE)	/* to 2^40 ns; the last
 														 * one holds all above */
 #define NUM_DECISIONS 3
+#define CALL_UNTIMED 1			/* stats_call_begin: count, do not time */
 
 /* A version's counters; a version of 0 counts failures before one was known. */
 typedef struct StatsKey
@@ -75,10 +74,13 @@ typedef struct StatsKey
 typedef struct StatsCounts
 {
 	int64		calls;
+	int64		shadow_calls;	/* of which as a challenger */
+	int64		timed_calls;	/* of which timed (stats_call_begin) */
 	int64		decisions[NUM_DECISIONS];	/* approve, review, decline */
 	int64		errors[ON_ERROR_APPROVE + 1];	/* by on_error outcome */
+	int64		shadow_errors;	/* rows it could not score as a challenger */
 	int64		total_ns;
-	int64		min_ns;			/* of calls > 0 */
+	int64		min_ns;			/* of timed calls > 0 */
 	int64		max_ns;
 	int64		histogram[NUM_BUCKETS];
 } StatsCounts;
@@ -97,8 +99,6 @@ typedef struct SharedEntry
 typedef struct SharedState
 {
 	LWLock	   *lock;			/* the hash table's entries and their set */
-	bool		use_tsc;		/* time calls with the CPU's invariant TSC */
-	double		ns_per_tick;	/* calibrated by the postmaster at startup */
 } SharedState;
 
 /* This backend's counts for one version, not yet added to shared memory. */
@@ -132,50 +132,6 @@ monotonic_ns(void)
 	return (uint64) now.tv_sec * UINT64CONST(1000000000) + (uint64) now.tv_nsec;
 }
 
-/*
- * Timing every call with clock_gettime costs two vDSO calls (about 28 ns
- * each under KVM here) on a path of about a microsecond; the TSC is read in
- * a third of that.  Only an invariant TSC (constant rate, running in every
- * power state) will do, read cheaply (a hypervisor may trap it), and its
- * rate is measured against CLOCK_MONOTONIC over 20 ms, once, by the
- * postmaster; every backend inherits the result.
- */
-static void
-calibrate_clock(SharedState *state)
-{
-	state->use_tsc = false;
-	state->ns_per_tick = 1.0;
-#if defined(__x86_64__)
-	{
-		unsigned int eax,
-					ebx,
-					ecx,
-					edx;
-		uint64		ticks0,
-					ns0,
-					ticks1,
-					ns1;
-
-		if (!__get_cpuid(0x80000007, &eax, &ebx, &ecx, &edx) || !(edx & (1 << 8)))
-			return;
-		ns0 = monotonic_ns();
-		for (int i = 0; i < 1000; i++)
-			(void) __rdtsc();
-		if (monotonic_ns() - ns0 > 50 * 1000)	/* over 50 ns a read */
-			return;
-		ticks0 = __rdtsc();
-		ns0 = monotonic_ns();
-		pg_usleep(20000);
-		ticks1 = __rdtsc();
-		ns1 = monotonic_ns();
-		if (ticks1 <= ticks0 || ns1 <= ns0)
-			return;
-		state->ns_per_tick = (double) (ns1 - ns0) / (double) (ticks1 - ticks0);
-		state->use_tsc = true;
-	}
-#endif
-}
-
 static Size
 shared_size(void)
 {
@@ -204,10 +160,7 @@ stats_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	shared = ShmemInitStruct("fraud_score stats", sizeof(SharedState), &found);
 	if (!found)
-	{
 		shared->lock = &(GetNamedLWLockTranche("fraud_score"))->lock;
-		calibrate_clock(shared);
-	}
 	ctl.keysize = sizeof(StatsKey);
 	ctl.entrysize = sizeof(SharedEntry);
 	shared_entries = ShmemInitHash("fraud_score stats entries",
@@ -225,17 +178,6 @@ stats_init(void)
 	shmem_request_hook = stats_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = stats_shmem_startup;
-}
-
-/* Now, in the unit stats_call_begin and stats_count_call agree on. */
-static inline uint64
-clock_ticks(void)
-{
-#if defined(__x86_64__)
-	if (likely(shared->use_tsc))
-		return __rdtsc();
-#endif
-	return monotonic_ns();
 }
 
 static inline int
@@ -278,11 +220,32 @@ stats_tracking(void)
 	return shared != NULL && fraud_score_track_stats;
 }
 
-/* When a call starts, for stats_count_call; 0 when nothing is counted. */
+/*
+ * When a call starts, for stats_count_call: 0 when nothing is counted,
+ * CALL_UNTIMED when it is counted but not timed.
+ *
+ * Reading the clock twice costs about 55 ns under KVM here (clock_gettime
+ * through the vDSO; the kernel does not trust the TSC, so neither do we),
+ * 2-3% of a batch-inserted scored row.  So the first call of each
+ * transaction is timed, and then one call in fraud_score.stats_timing_interval:
+ * a single-row transaction always, a batch by sample.
+ */
 uint64
 stats_call_begin(void)
 {
-	return stats_tracking() ? clock_ticks() : 0;
+	static TimestampTz timed_transaction = 0;
+	static int	untimed = 0;
+	TimestampTz transaction = GetCurrentTransactionStartTimestamp();
+
+	if (!stats_tracking())
+		return 0;
+	if (transaction != timed_transaction || ++untimed >= fraud_score_stats_timing_interval)
+	{
+		timed_transaction = transaction;
+		untimed = 0;
+		return monotonic_ns();
+	}
+	return CALL_UNTIMED;
 }
 
 static void stats_xact_callback(XactEvent event, void *arg);
@@ -334,12 +297,12 @@ mark_pending(StatsSlot *entry)
 }
 
 /*
- * Count a score of "model" that started at "started" (stats_call_begin).
- * Plain C on the row's path: the local entry is found once per cached
- * model.
+ * Count a score of "model" that started at "started" (stats_call_begin),
+ * made as a challenger or not.  Plain C on the row's path: the local entry
+ * is found once per cached model.
  */
-void
-stats_count_call(FraudModel *model, double score, uint64 started)
+static inline void
+count_call(FraudModel *model, double score, uint64 started, bool shadow)
 {
 	StatsSlot *entry;
 	uint64		now;
@@ -348,18 +311,23 @@ stats_count_call(FraudModel *model, double score, uint64 started)
 
 	if (started == 0)
 		return;
-	now = clock_ticks();
-	/* a backend moved to another CPU might see a TSC a little behind */
-	elapsed = now > started ? (uint64) ((double) (now - started) * shared->ns_per_tick) : 0;
 	entry = model->stats_entry;
 	if (unlikely(entry == NULL))
 		entry = model->stats_entry = local_entry(model->name, model->version);
 	entry->counts.calls++;
+	entry->counts.shadow_calls += shadow;
 	entry->counts.decisions[scoring_band(model, score)]++;
+	if (unlikely(!entry->pending))
+		mark_pending(entry);
+	if (started == CALL_UNTIMED)
+		return;
+	now = monotonic_ns();
+	elapsed = now - started;
+	entry->counts.timed_calls++;
 	entry->counts.total_ns += elapsed;
 	if ((int64) elapsed > entry->counts.max_ns)
 		entry->counts.max_ns = elapsed;
-	if ((int64) elapsed < entry->counts.min_ns || entry->counts.calls == 1)
+	if ((int64) elapsed < entry->counts.min_ns || entry->counts.timed_calls == 1)
 		entry->counts.min_ns = elapsed;
 	bucket = bucket_of(elapsed);
 	entry->counts.histogram[bucket]++;
@@ -367,8 +335,31 @@ stats_count_call(FraudModel *model, double score, uint64 started)
 		entry->lowest_bucket = bucket;
 	if (bucket > entry->highest_bucket)
 		entry->highest_bucket = bucket;
-	if (unlikely(!entry->pending))
-		mark_pending(entry);
+}
+
+void
+stats_count_call(FraudModel *model, double score, uint64 started)
+{
+	count_call(model, score, started, false);
+}
+
+void
+stats_count_shadow_call(FraudModel *model, double score, uint64 started)
+{
+	count_call(model, score, started, true);
+}
+
+/* Keep a failure's message in "entry" (whole characters only: a cut one is unreadable). */
+static void
+keep_error(StatsSlot *entry, const char *message)
+{
+	const char *text = message ? message : "";
+	int			len = pg_mbcliplen(text, strlen(text), LAST_ERROR_LEN - 1);
+
+	entry->last_error_at = GetCurrentTimestamp();
+	memcpy(entry->last_error, text, len);
+	entry->last_error[len] = '\0';
+	mark_pending(entry);
 }
 
 /*
@@ -380,18 +371,25 @@ stats_count_failure(const char *model_name, const FraudModel *model, OnErrorPoli
 					const char *message)
 {
 	StatsSlot *entry;
-	const char *text = message ? message : "";
-	/* whole characters only: a cut one would make the text unreadable */
-	int			len = pg_mbcliplen(text, strlen(text), LAST_ERROR_LEN - 1);
 
 	if (!stats_tracking() || strlen(model_name) >= NAMEDATALEN)
 		return;
 	entry = local_entry(model_name, model != NULL ? model->version : 0);
 	entry->counts.errors[outcome]++;
-	entry->last_error_at = GetCurrentTimestamp();
-	memcpy(entry->last_error, text, len);
-	entry->last_error[len] = '\0';
-	mark_pending(entry);
+	keep_error(entry, message);
+}
+
+/* Count a row a challenger version could not score (the row is written as if it had none). */
+void
+stats_count_shadow_failure(const FraudModel *model, const char *message)
+{
+	StatsSlot *entry;
+
+	if (!stats_tracking())
+		return;
+	entry = local_entry(model->name, model->version);
+	entry->counts.shadow_errors++;
+	keep_error(entry, message);
 }
 
 /* The version that served least recently, to make room.  Exclusive lock held. */
@@ -438,14 +436,17 @@ add_counts(SharedEntry *to, StatsSlot *from, TimestampTz now)
 {
 	SpinLockAcquire(&to->mutex);
 	to->counts.calls += from->counts.calls;
+	to->counts.shadow_calls += from->counts.shadow_calls;
+	to->counts.timed_calls += from->counts.timed_calls;
+	to->counts.shadow_errors += from->counts.shadow_errors;
 	for (int d = 0; d < NUM_DECISIONS; d++)
 		to->counts.decisions[d] += from->counts.decisions[d];
 	for (int o = 0; o <= ON_ERROR_APPROVE; o++)
 		to->counts.errors[o] += from->counts.errors[o];
 	to->counts.total_ns += from->counts.total_ns;
-	if (from->counts.calls > 0)
-		to->counts.min_ns = to->counts.calls == from->counts.calls ? from->counts.min_ns :
-			Min(to->counts.min_ns, from->counts.min_ns);
+	if (from->counts.timed_calls > 0)
+		to->counts.min_ns = to->counts.timed_calls == from->counts.timed_calls ?
+			from->counts.min_ns : Min(to->counts.min_ns, from->counts.min_ns);
 	to->counts.max_ns = Max(to->counts.max_ns, from->counts.max_ns);
 	for (int b = from->lowest_bucket; b <= from->highest_bucket; b++)
 		to->counts.histogram[b] += from->counts.histogram[b];
@@ -575,7 +576,7 @@ require_shared_memory(void)
 static double
 histogram_quantile(const StatsCounts *counts, double q)
 {
-	double		rank = q * (double) counts->calls;
+	double		rank = q * (double) counts->timed_calls;
 	double		seen = 0;
 	double		low;
 	double		high;
@@ -602,27 +603,32 @@ static void
 put_entry_row(ReturnSetInfo *rsinfo, const SharedEntry *entry)
 {
 	const StatsCounts *c = &entry->counts;
-	Datum		values[20];
-	bool		nulls[20] = {0};
+	Datum		values[23];
+	bool		nulls[23] = {0};
 	int			i = 0;
+	double		mean_ms = c->timed_calls > 0 ? (double) c->total_ns / 1e6 / c->timed_calls : 0;
 
 	values[i++] = CStringGetTextDatum(entry->key.model);
 	nulls[i] = entry->key.version == 0;
 	values[i++] = Int32GetDatum(entry->key.version);
 	values[i++] = Int64GetDatum(c->calls);
+	values[i++] = Int64GetDatum(c->shadow_calls);
 	for (int d = 0; d < NUM_DECISIONS; d++)
 		values[i++] = Int64GetDatum(c->decisions[d]);
 	for (int o = 0; o <= ON_ERROR_APPROVE; o++)
 		values[i++] = Int64GetDatum(c->errors[o]);
-	values[i++] = Float8GetDatum((double) c->total_ns / 1e6);
-	for (int k = 0; k < 6; k++)
-		nulls[i + k] = c->calls == 0;
-	values[i++] = Float8GetDatum(c->calls > 0 ? (double) c->total_ns / 1e6 / c->calls : 0);
+	values[i++] = Int64GetDatum(c->shadow_errors);
+	values[i++] = Int64GetDatum(c->timed_calls);
+	/* the calls not timed are taken to cost what the timed ones did */
+	for (int k = 0; k < 7; k++)
+		nulls[i + k] = c->timed_calls == 0;
+	values[i++] = Float8GetDatum(mean_ms * (double) c->calls);
+	values[i++] = Float8GetDatum(mean_ms);
 	values[i++] = Float8GetDatum((double) c->min_ns / 1e6);
 	values[i++] = Float8GetDatum((double) c->max_ns / 1e6);
-	values[i++] = Float8GetDatum(c->calls > 0 ? histogram_quantile(c, 0.50) : 0);
-	values[i++] = Float8GetDatum(c->calls > 0 ? histogram_quantile(c, 0.95) : 0);
-	values[i++] = Float8GetDatum(c->calls > 0 ? histogram_quantile(c, 0.99) : 0);
+	values[i++] = Float8GetDatum(c->timed_calls > 0 ? histogram_quantile(c, 0.50) : 0);
+	values[i++] = Float8GetDatum(c->timed_calls > 0 ? histogram_quantile(c, 0.95) : 0);
+	values[i++] = Float8GetDatum(c->timed_calls > 0 ? histogram_quantile(c, 0.99) : 0);
 	nulls[i] = entry->last_call == 0;
 	values[i++] = TimestampTzGetDatum(entry->last_call);
 	nulls[i] = entry->last_error_at == 0;
@@ -634,39 +640,64 @@ put_entry_row(ReturnSetInfo *rsinfo, const SharedEntry *entry)
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
-/* fraud_score_stats(): one row per model version this database has scored with. */
+/*
+ * fraud_score_stats(): one row per model version this database has scored
+ * with.  (The symbol is versioned, as pg_stat_statements' are: the 0.3 SQL
+ * definition of fraud_score_stats() returns other columns.)
+ */
 Datum
-fraud_score_stats(PG_FUNCTION_ARGS)
+fraud_score_stats_0_6(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	HASH_SEQ_STATUS status;
 	SharedEntry *entry;
-	SharedEntry *copies;
-	int			count = 0;
-	long		capacity;
+	SharedEntry copy;
 
 	require_shared_memory();
 	InitMaterializedSRF(fcinfo, 0);
+	if (rsinfo->setDesc->natts != 23)
+		elog(ERROR, "fraud_score_stats must return 23 columns");
 	stats_flush();				/* this backend's own calls, up to now */
 
+	/* rows go to the tuplestore under the shared lock, as pg_stat_statements does */
 	LWLockAcquire(shared->lock, LW_SHARED);
-	capacity = Max(hash_get_num_entries(shared_entries), 1);
-	copies = palloc(sizeof(SharedEntry) * capacity);
 	hash_seq_init(&status, shared_entries);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
-		if (entry->key.dbid != MyDatabaseId || count >= capacity)
+		if (entry->key.dbid != MyDatabaseId)
 			continue;
 		SpinLockAcquire(&entry->mutex);
-		memcpy(&copies[count], entry, sizeof(SharedEntry));
+		memcpy(&copy, entry, sizeof(SharedEntry));
 		SpinLockRelease(&entry->mutex);
-		count++;
+		put_entry_row(rsinfo, &copy);
 	}
 	LWLockRelease(shared->lock);
-
-	for (int i = 0; i < count; i++)
-		put_entry_row(rsinfo, &copies[i]);
 	return (Datum) 0;
+}
+
+/* The 0.3-0.5 definitions, called by a library newer than the extension's SQL. */
+static void
+require_update(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("fraud_score's SQL definitions are older than its library"),
+			 errdetail("Serving statistics changed in fraud_score 0.6."),
+			 errhint("Run ALTER EXTENSION fraud_score UPDATE.")));
+}
+
+Datum
+fraud_score_stats(PG_FUNCTION_ARGS)
+{
+	require_update();
+	PG_RETURN_VOID();
+}
+
+Datum
+fraud_score_stats_reset(PG_FUNCTION_ARGS)
+{
+	require_update();
+	PG_RETURN_VOID();
 }
 
 static bool
@@ -684,7 +715,7 @@ key_matches(const StatsKey *key, const char *model_name, bool any_version, int32
  * added when those end.
  */
 Datum
-fraud_score_stats_reset(PG_FUNCTION_ARGS)
+fraud_score_stats_reset_0_6(PG_FUNCTION_ARGS)
 {
 	const char *model_name = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
 	bool		any_version = PG_ARGISNULL(1);

@@ -524,6 +524,22 @@ row_with_outputs(const TriggerCacheEntry *entry, TupleDesc tupdesc, HeapTuple ne
 	return result_tuple;
 }
 
+/* The row's challengers (shadow.c), after the row has its outputs. */
+static void
+score_challengers(RowScoring *rs, const RowScore *result)
+{
+	ShadowChampion champion;
+
+	champion.model = rs->model;
+	champion.name = pstrdup(rs->model->name);
+	champion.version = result->version;
+	champion.score = result->score;
+	champion.decision = result->decision;
+	if (!rs->entry->row_layout_valid)
+		build_row_layout(rs->entry, rs->rel);
+	shadow_score_row(&champion, rs->rel, rs->entry->row_layout, rs->row->values, rs->row->nulls);
+}
+
 Datum
 fraud_score_trigger(PG_FUNCTION_ARGS)
 {
@@ -570,6 +586,10 @@ fraud_score_trigger(PG_FUNCTION_ARGS)
 		scored = score_row_or_warn(&rs, policy);
 	result_tuple = row_with_outputs(entry, tupdesc, new_tuple, &row, &result, scored, policy);
 	if (scored)
+	{
 		stats_count_call(rs.model, result.score, started);
+		if (shadow_has_challengers(rs.model))
+			score_challengers(&rs, &result);
+	}
 	return PointerGetDatum(result_tuple);
 }
