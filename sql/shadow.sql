@@ -145,6 +145,15 @@ SELECT count(*) AS logged_for_app FROM fraud_score_shadow_log WHERE row_key = '2
 DROP OWNED BY sh_app;
 DROP ROLE sh_app;
 
+-- With an index of the owner's on the log, rows go through the executor and
+-- the index has them.
+CREATE INDEX sh_log_key ON fraud_score_shadow_log (row_key);
+INSERT INTO sh_tx (id, amount) VALUES (2001, 5);
+SET enable_seqscan = off;
+SELECT row_key, challenger_version FROM fraud_score_shadow_log WHERE row_key = '2001' ORDER BY 2;
+RESET enable_seqscan;
+DROP INDEX sh_log_key;
+
 -- fraud_score() and fraud_decide() score with the champion alone.
 SELECT count(*) AS before FROM fraud_score_shadow_log \gset
 SELECT fraud_score('{"amount": 5}', 'sh') IS NOT NULL AS scored;

@@ -47,6 +47,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "fraud_score.h"
 #include "forest.h"
@@ -179,12 +180,18 @@ catalog_models_relid(void)
 	return models_relid;
 }
 
-/* The challengers' log table, fraud_score_shadow_log (0.6). */
+/*
+ * The challengers' log table, fraud_score_shadow_log (0.6).  Looked up
+ * once: a table of that OID exists only until the extension is dropped.
+ */
 Oid
 catalog_shadow_log_relid(void)
 {
-	Oid			relid = get_relname_relid("fraud_score_shadow_log", extension_namespace());
+	static Oid	relid = InvalidOid;
 
+	if (OidIsValid(relid) && SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		return relid;
+	relid = get_relname_relid("fraud_score_shadow_log", extension_namespace());
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),

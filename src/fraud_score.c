@@ -28,5 +28,6 @@ _PG_init(void)
 	featurefn_init();
 	catalog_init();
 	trigger_init();
+	shadow_init();
 	stats_init();
 }

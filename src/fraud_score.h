@@ -321,6 +321,7 @@ typedef struct ShadowChampion
 	const char *decision;
 } ShadowChampion;
 
+extern void shadow_init(void);
 extern bool shadow_has_challengers(FraudModel *active);
 extern void shadow_score_row(const ShadowChampion *champion, Relation rel,
 							 const RowJsonLayout *layout, const Datum *values,

@@ -5,16 +5,23 @@
  *		scores, scoring them beside the active version, counting them, and
  *		the log, fraud_score_shadow_log.
  *
- * A challenger never changes the row and never fails the INSERT: loading
- * it, its feature function and its prediction run in a subtransaction
- * (guard_run), and a failure is counted in fraud_score_stats (and logged
- * with a NULL score).  Errors that belong to the transaction or the server
- * (guard.c) are raised as everywhere else.  The log rows are inserted
- * after every challenger has scored, in the row's own transaction and
- * outside any subtransaction (a subtransaction that writes takes an XID of
- * its own, and a batch of rows would overflow every backend's snapshot
- * cache of them), through SPI as the log table's owner: the inserting role
- * needs no privilege on it.
+ * A challenger never changes the row and never fails the INSERT.  As for
+ * the champion (trigger.c), what can fail only by raising runs in a
+ * subtransaction (guard_run): loading the challengers, building a
+ * challenger's feature map for the table, its feature function, reading
+ * values still toasted, the xgboost engine.  A cached native challenger
+ * without a feature function is scored in plain C from the deformed row,
+ * reporting a bad value through a FraudFailure.  A failure is counted in
+ * fraud_score_stats and logged with a NULL score; errors that belong to the
+ * transaction or the server (guard.c) are raised as everywhere else.
+ *
+ * The log rows are inserted after every challenger has scored, in the
+ * row's own transaction and outside any subtransaction (a subtransaction
+ * that writes takes an XID of its own, and a batch of rows would overflow
+ * every backend's snapshot cache of them).  The log table as the extension
+ * creates it has no index and no trigger, and rows go straight to the heap;
+ * if its owner has added either, through SPI as the owner instead.  Either
+ * way the inserting role needs no privilege on it.
  *
  * Sampling is deterministic: a row is scored by a challenger when a hash
  * of its primary key (the row's document when the table has none) falls
@@ -25,7 +32,9 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
@@ -34,8 +43,11 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/syscache.h"
@@ -44,6 +56,26 @@
 #include "fraud_score.h"
 
 #define LOG_COLUMNS 10
+
+/* A challenger's feature map for one table, kept while both are unchanged. */
+typedef struct ChallengerMapKey
+{
+	Oid			relid;
+	int32		version;
+	char		model[NAMEDATALEN];
+} ChallengerMapKey;
+
+typedef struct ChallengerMap
+{
+	ChallengerMapKey key;		/* hash key: first */
+	bool		valid;			/* for the relation as it is */
+	uint32		generation;		/* of the FraudModel the map is for */
+	MemoryContext context;		/* owns map; NULL until first built */
+	FeatureMap *map;
+} ChallengerMap;
+
+static HTAB *challenger_maps = NULL;
+static MemoryContext shadow_context = NULL;
 
 /* What one challenger made of the row. */
 typedef struct ShadowResult
@@ -54,15 +86,26 @@ typedef struct ShadowResult
 	const char *decision;
 } ShadowResult;
 
-/* A challenger scoring the row, inside guard_run. */
+/* The row the challengers score. */
+typedef struct ShadowRow
+{
+	Relation	rel;
+	const RowJsonLayout *layout;
+	const Datum *values;
+	const bool *nulls;
+	Datum		row_jsonb;		/* NEW as jsonb, built when first needed */
+} ShadowRow;
+
+/* A challenger scoring the row. */
 typedef struct ShadowStep
 {
+	ShadowRow  *row;
 	FraudModel *model;
-	Datum		row_jsonb;
+	ChallengerMap *map;
 	double		score;
 } ShadowStep;
 
-/* The log's INSERT, prepared once per backend for the log table it names. */
+/* The log's INSERT through SPI, prepared once per backend for the log table it names. */
 static SPIPlanPtr log_plan = NULL;
 static Oid	log_plan_relid = InvalidOid;
 
@@ -73,6 +116,132 @@ static Oid	log_plan_relid = InvalidOid;
  * in use.
  */
 static bool scoring_challengers = false;
+
+static void
+shadow_relcache_callback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	ChallengerMap *entry;
+
+	if (challenger_maps == NULL)
+		return;
+	hash_seq_init(&status, challenger_maps);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		if (relid == InvalidOid || entry->key.relid == relid)
+			entry->valid = false;
+}
+
+void
+shadow_init(void)
+{
+	CacheRegisterRelcacheCallback(shadow_relcache_callback, (Datum) 0);
+}
+
+static ChallengerMap *
+challenger_map(Relation rel, const FraudModel *model)
+{
+	ChallengerMapKey key;
+	ChallengerMap *entry;
+	bool		found;
+
+	if (challenger_maps == NULL)
+	{
+		HASHCTL		ctl = {0};
+
+		shadow_context = AllocSetContextCreate(TopMemoryContext, "fraud_score challengers",
+											   ALLOCSET_SMALL_SIZES);
+		ctl.keysize = sizeof(ChallengerMapKey);
+		ctl.entrysize = sizeof(ChallengerMap);
+		ctl.hcxt = shadow_context;
+		challenger_maps = hash_create("fraud_score challenger maps", 16, &ctl,
+									  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	memset(&key, 0, sizeof(key));
+	key.relid = RelationGetRelid(rel);
+	key.version = model->version;
+	strlcpy(key.model, model->name, NAMEDATALEN);
+	entry = hash_search(challenger_maps, &key, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->valid = false;
+		entry->context = NULL;
+		entry->map = NULL;
+	}
+	return entry;
+}
+
+static bool
+map_usable(const ChallengerMap *entry, const FraudModel *model)
+{
+	return entry->valid && entry->generation == model->generation;
+}
+
+/* Build the map in its own context, adopted once built. */
+static void
+build_challenger_map(ChallengerMap *entry, Relation rel, FraudModel *model)
+{
+	MemoryContext context = AllocSetContextCreate(CurrentMemoryContext, "fraud_score challenger map",
+												  ALLOCSET_SMALL_SIZES);
+	FeatureMap *map = feature_map_build(model->keys, RelationGetDescr(rel),
+										RelationGetRelationName(rel), context);
+
+	MemoryContextSetParent(context, shadow_context);
+	if (entry->context != NULL)
+		MemoryContextDelete(entry->context);
+	entry->context = context;
+	entry->map = map;
+	entry->generation = model->generation;
+	entry->valid = true;
+}
+
+static Datum
+row_jsonb(ShadowRow *row)
+{
+	if (row->row_jsonb == (Datum) 0)
+		row->row_jsonb = featurefn_row_jsonb(row->layout, RelationGetDescr(row->rel),
+											 row->values, row->nulls);
+	return row->row_jsonb;
+}
+
+/* Plain C: the challenger's inputs from the deformed row (and "extra"), and its score. */
+static bool
+score_from_values(ShadowStep *step, Jsonb *extra, FraudFailure *failure)
+{
+	FraudModel *model = step->model;
+	double	   *inputs = scoring_input_buffer(model->num_features);
+
+	return features_from_values(model->keys, step->map->map, step->row->values, step->row->nulls,
+								extra, inputs, failure) &&
+		scoring_score(model, inputs, &step->score, failure);
+}
+
+/* What needs a subtransaction: the map, the feature function, toasted values, XGBoost. */
+static void
+guarded_score_step(void *arg)
+{
+	ShadowStep *step = arg;
+	FraudModel *model = step->model;
+	Jsonb	   *extra = NULL;
+
+	if (!map_usable(step->map, model))
+		build_challenger_map(step->map, step->row->rel, model);
+	if (OidIsValid(model->feature_function))
+		extra = featurefn_call(model->feature_function, row_jsonb(step->row));
+	(void) score_from_values(step, extra, NULL);
+}
+
+/* Score the row with one challenger: plain C when nothing can raise. */
+static bool
+score_challenger(ShadowStep *step, FraudFailure *failure)
+{
+	FraudModel *model = step->model;
+
+	if (!OidIsValid(model->feature_function) && !scoring_uses_xgboost(model) &&
+		map_usable(step->map, model) &&
+		!features_values_are_toasted(step->map->map, step->row->values, step->row->nulls))
+		return score_from_values(step, NULL, failure);
+	return guard_run(guarded_score_step, step, failure);
+}
 
 /* Loading the challengers, inside guard_run. */
 typedef struct LoadStep
@@ -88,19 +257,6 @@ load_step(void *arg)
 	LoadStep   *step = arg;
 
 	step->count = catalog_shadow_models(step->active, &step->models);
-}
-
-static void
-score_step(void *arg)
-{
-	ShadowStep *step = arg;
-	FraudModel *model = step->model;
-	Jsonb	   *extra = OidIsValid(model->feature_function) ?
-		featurefn_call(model->feature_function, step->row_jsonb) : NULL;
-	double	   *inputs = scoring_input_buffer(model->num_features);
-
-	features_from_jsonb(model->keys, DatumGetJsonbP(step->row_jsonb), extra, inputs);
-	(void) scoring_score(model, inputs, &step->score, NULL);
 }
 
 /*
@@ -159,7 +315,7 @@ sampled(uint64 hash, double fraction)
 	return fraction >= 1.0 || (double) (hash >> 11) * (1.0 / (double) (UINT64CONST(1) << 53)) < fraction;
 }
 
-/* The log's INSERT, as the table's owner wrote it, for the current log table. */
+/* The log's INSERT, for the current log table. */
 static SPIPlanPtr
 prepared_log_insert(Oid relid)
 {
@@ -188,59 +344,68 @@ prepared_log_insert(Oid relid)
 	return plan;
 }
 
-static Oid
-relation_owner(Oid relid)
-{
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
-}
-
-/* Append the challengers' results to the log, as the log table's owner. */
+/* The log rows through SPI, as the table's owner: it has indexes or triggers of the owner's. */
 static void
-write_log(const ShadowChampion *champion, Relation rel, const char *key,
-		  const ShadowResult *results, int count)
+insert_log_rows_spi(Relation log, Datum (*values)[LOG_COLUMNS], bool (*nulls)[LOG_COLUMNS], int count)
 {
-	Oid			log_relid = catalog_shadow_log_relid();
 	Oid			saved_user;
 	int			saved_context;
-	Datum		values[LOG_COLUMNS];
-	char		nulls[LOG_COLUMNS];
 
 	GetUserIdAndSecContext(&saved_user, &saved_context);
-	SetUserIdAndSecContext(relation_owner(log_relid),
+	SetUserIdAndSecContext(log->rd_rel->relowner,
 						   saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = CStringGetTextDatum(champion->name);
-	values[1] = ObjectIdGetDatum(RelationGetRelid(rel));
-	values[2] = key != NULL ? CStringGetTextDatum(key) : (Datum) 0;
-	nulls[2] = key != NULL ? ' ' : 'n';
-	values[3] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
-	values[4] = Int32GetDatum(champion->version);
-	values[5] = Float8GetDatum(champion->score);
-	values[6] = CStringGetTextDatum(champion->decision);
 	for (int i = 0; i < count; i++)
 	{
+		char		spi_nulls[LOG_COLUMNS];
 		int			rc;
 
-		values[7] = Int32GetDatum(results[i].model->version);
-		values[8] = Float8GetDatum(results[i].score);
-		nulls[8] = results[i].scored ? ' ' : 'n';
-		values[9] = results[i].scored ? CStringGetTextDatum(results[i].decision) : (Datum) 0;
-		nulls[9] = nulls[8];
-		rc = SPI_execute_plan(prepared_log_insert(log_relid), values, nulls, false, 0);
+		for (int c = 0; c < LOG_COLUMNS; c++)
+			spi_nulls[c] = nulls[i][c] ? 'n' : ' ';
+		rc = SPI_execute_plan(prepared_log_insert(RelationGetRelid(log)), values[i], spi_nulls, false, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "challenger log insert failed: %s", SPI_result_code_string(rc));
 	}
 	SPI_finish();
 	SetUserIdAndSecContext(saved_user, saved_context);
+}
+
+/* Append the challengers' results to the log. */
+static void
+write_log(const ShadowChampion *champion, Relation rel, const char *key,
+		  const ShadowResult *results, int count)
+{
+	Relation	log = table_open(catalog_shadow_log_relid(), RowExclusiveLock);
+	Datum		(*values)[LOG_COLUMNS] = palloc(sizeof(*values) * count);
+	bool		(*nulls)[LOG_COLUMNS] = palloc0(sizeof(*nulls) * count);
+
+	if (RelationGetDescr(log)->natts != LOG_COLUMNS)
+		elog(ERROR, "fraud_score_shadow_log has %d columns, expected %d",
+			 RelationGetDescr(log)->natts, LOG_COLUMNS);
+	for (int i = 0; i < count; i++)
+	{
+		values[i][0] = CStringGetTextDatum(champion->name);
+		values[i][1] = ObjectIdGetDatum(RelationGetRelid(rel));
+		values[i][2] = key != NULL ? CStringGetTextDatum(key) : (Datum) 0;
+		nulls[i][2] = key == NULL;
+		values[i][3] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
+		values[i][4] = Int32GetDatum(champion->version);
+		values[i][5] = Float8GetDatum(champion->score);
+		values[i][6] = CStringGetTextDatum(champion->decision);
+		values[i][7] = Int32GetDatum(results[i].model->version);
+		values[i][8] = Float8GetDatum(results[i].score);
+		nulls[i][8] = !results[i].scored;
+		values[i][9] = results[i].scored ? CStringGetTextDatum(results[i].decision) : (Datum) 0;
+		nulls[i][9] = !results[i].scored;
+	}
+	if (RelationGetForm(log)->relhasindex || log->trigdesc != NULL ||
+		log->rd_rel->relkind != RELKIND_RELATION)
+		insert_log_rows_spi(log, values, nulls, count);
+	else
+		for (int i = 0; i < count; i++)
+			simple_heap_insert(log, heap_form_tuple(RelationGetDescr(log), values[i], nulls[i]));
+	table_close(log, RowExclusiveLock);
 }
 
 /* The challengers of the row's model, loaded if need be; 0 if none or they fail to load. */
@@ -266,9 +431,6 @@ challengers(FraudModel *active, FraudModel ***models)
 	return 0;
 }
 
-static void score_with(const ShadowChampion *champion, Relation rel, const RowJsonLayout *layout,
-					   const Datum *values, const bool *nulls, FraudModel **models, int count);
-
 /*
  * Whether the active model's name has challengers; plain C, for every row.
  * True also when they are not loaded yet.
@@ -281,55 +443,27 @@ shadow_has_challengers(FraudModel *active)
 	return !scoring_challengers && catalog_cached_shadows(active, &models) != 0;
 }
 
-/*
- * Score the row with every challenger of the champion's model that samples
- * it, count and log the results.  "layout" builds NEW as jsonb, which the
- * challengers' features come from.
- */
-void
-shadow_score_row(const ShadowChampion *champion, Relation rel, const RowJsonLayout *layout,
-				 const Datum *values, const bool *nulls)
-{
-	FraudModel **models;
-	int			count;
-
-	if (scoring_challengers)
-		return;
-	count = challengers(champion->model, &models);
-	if (count == 0)
-		return;
-	scoring_challengers = true;
-	PG_TRY();
-	{
-		score_with(champion, rel, layout, values, nulls, models, count);
-	}
-	PG_FINALLY();
-	{
-		scoring_challengers = false;
-	}
-	PG_END_TRY();
-}
-
 /* shadow_score_row's work, given the challengers. */
 static void
-score_with(const ShadowChampion *champion, Relation rel, const RowJsonLayout *layout,
-		   const Datum *values, const bool *nulls, FraudModel **models, int count)
+score_with(const ShadowChampion *champion, ShadowRow *row, FraudModel **models, int count)
 {
-	ShadowResult *results;
+	ShadowResult *results = palloc(sizeof(ShadowResult) * count);
 	int			num_results = 0;
-	Datum		row_jsonb;
-	char	   *key;
+	char	   *key = row_key(row->rel, row->values, row->nulls);
 	uint64		hash;
 
-	row_jsonb = featurefn_row_jsonb(layout, RelationGetDescr(rel), values, nulls);
-	key = row_key(rel, values, nulls);
-	hash = key != NULL ? hash_bytes_extended((const unsigned char *) key, strlen(key), 0) :
-		hash_bytes_extended((const unsigned char *) DatumGetPointer(row_jsonb),
-							VARSIZE_ANY(DatumGetPointer(row_jsonb)), 0);
-	results = palloc(sizeof(ShadowResult) * count);
+	if (key != NULL)
+		hash = hash_bytes_extended((const unsigned char *) key, strlen(key), 0);
+	else
+	{
+		Datum		doc = row_jsonb(row);
+
+		hash = hash_bytes_extended((const unsigned char *) DatumGetPointer(doc),
+								   VARSIZE_ANY(DatumGetPointer(doc)), 0);
+	}
 	for (int i = 0; i < count; i++)
 	{
-		ShadowStep	step = {models[i], row_jsonb, 0};
+		ShadowStep	step = {row, models[i], NULL, 0};
 		FraudFailure failure = {0};
 		uint64		started;
 		ShadowResult *result;
@@ -337,9 +471,10 @@ score_with(const ShadowChampion *champion, Relation rel, const RowJsonLayout *la
 		if (!sampled(hash, models[i]->shadow_fraction))
 			continue;
 		started = stats_call_begin();
+		step.map = challenger_map(row->rel, models[i]);
 		result = &results[num_results++];
 		result->model = models[i];
-		result->scored = guard_run(score_step, &step, &failure);
+		result->scored = score_challenger(&step, &failure);
 		result->score = step.score;
 		if (result->scored)
 		{
@@ -350,5 +485,35 @@ score_with(const ShadowChampion *champion, Relation rel, const RowJsonLayout *la
 			stats_count_shadow_failure(models[i], failure.message);
 	}
 	if (num_results > 0)
-		write_log(champion, rel, key, results, num_results);
+		write_log(champion, row->rel, key, results, num_results);
+}
+
+/*
+ * Score the row with every challenger of the champion's model that samples
+ * it, count and log the results.  "layout" builds NEW as jsonb, for
+ * challengers' feature functions.
+ */
+void
+shadow_score_row(const ShadowChampion *champion, Relation rel, const RowJsonLayout *layout,
+				 const Datum *values, const bool *nulls)
+{
+	FraudModel **models;
+	int			count;
+	ShadowRow	row = {rel, layout, values, nulls, (Datum) 0};
+
+	if (scoring_challengers)
+		return;
+	count = challengers(champion->model, &models);
+	if (count == 0)
+		return;
+	scoring_challengers = true;
+	PG_TRY();
+	{
+		score_with(champion, &row, models, count);
+	}
+	PG_FINALLY();
+	{
+		scoring_challengers = false;
+	}
+	PG_END_TRY();
 }
