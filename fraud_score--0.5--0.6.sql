@@ -241,3 +241,239 @@ REVOKE ALL ON FUNCTION fraud_shadow_compare(text, text, timestamptz, timestamptz
 GRANT EXECUTE ON FUNCTION fraud_model_shadow(text, integer, float8) TO fraud_score_admin;
 GRANT EXECUTE ON FUNCTION fraud_model_shadow_stop(text, integer) TO fraud_score_admin;
 GRANT EXECUTE ON FUNCTION fraud_shadow_compare(text, text, timestamptz, timestamptz, regclass, text) TO fraud_score_admin;
+
+-- Live performance as labels arrive: per period (date_trunc's 'hour', 'day',
+-- 'week', 'month', or 'all') and model version, over the rows "scored"
+-- returns as (scored_at timestamp, version integer, score float8, decision
+-- text, is_fraud boolean), is_fraud NULL while a row's label has not matured:
+-- rows, flagged (review or decline, at the thresholds in force when it was
+-- scored), matured rows, frauds among them, and on the matured rows the
+-- realized precision and recall of the flagged set and the average precision
+-- of the scores.  The query runs as the caller with the caller's search_path.
+CREATE FUNCTION fraud_live_performance(scored text, period text DEFAULT 'day',
+									   scored_search_path text DEFAULT current_setting('search_path'))
+RETURNS TABLE (period_start timestamp, version integer, rows bigint, flagged bigint,
+			   flagged_rate float8, matured_rows bigint, frauds bigint, flagged_frauds bigint,
+			   "precision" float8, recall float8, average_precision float8)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	at timestamp[];
+	versions integer[];
+	scores float8[];
+	decisions text[];
+	labels boolean[];
+BEGIN
+	IF period IS NULL OR period NOT IN ('hour', 'day', 'week', 'month', 'all') THEN
+		RAISE EXCEPTION 'unknown period %', coalesce(quote_literal(period), 'NULL')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Use hour, day, week, month or all.';
+	END IF;
+	PERFORM set_config('search_path', scored_search_path, true);
+	BEGIN
+		EXECUTE format('SELECT array_agg(s.scored_at::timestamp), array_agg(s.version::integer), '
+					   'array_agg(s.score::float8), array_agg(s.decision::text), '
+					   'array_agg(s.is_fraud::boolean) FROM (%s) s', scored)
+			INTO at, versions, scores, decisions, labels;
+	EXCEPTION WHEN undefined_column OR cannot_coerce OR datatype_mismatch THEN
+		RAISE EXCEPTION 'the scored query must return scored_at, version, score, decision and is_fraud'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = SQLERRM,
+				  HINT = 'is_fraud is NULL for a row whose label has not matured yet.';
+	END;
+	PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+	RETURN QUERY
+	WITH r AS (
+		SELECT CASE WHEN period = 'all' THEN NULL ELSE date_trunc(period, u.at) END AS p,
+			   u.version AS v, u.score, u.decision <> 'approve' AS flag, u.is_fraud
+		FROM unnest(at, versions, scores, decisions, labels) AS u(at, version, score, decision, is_fraud)
+	), g AS (
+		SELECT r.p, r.v, count(*) AS n, count(*) FILTER (WHERE r.flag) AS nflag,
+			   count(*) FILTER (WHERE r.is_fraud IS NOT NULL) AS nmatured,
+			   count(*) FILTER (WHERE r.is_fraud) AS nfraud,
+			   count(*) FILTER (WHERE r.is_fraud AND r.flag) AS tp,
+			   count(*) FILTER (WHERE r.is_fraud IS NOT NULL AND r.flag) AS nflag_matured
+		FROM r GROUP BY r.p, r.v
+	), by_score AS (
+		-- average precision: over distinct scores, highest first, the precision
+		-- at each score weighted by the frauds it adds (as scikit-learn does)
+		SELECT r.p, r.v, r.score, count(*) AS n, count(*) FILTER (WHERE r.is_fraud) AS f
+		FROM r WHERE r.is_fraud IS NOT NULL AND r.score IS NOT NULL GROUP BY r.p, r.v, r.score
+	), running AS (
+		SELECT b.p, b.v, b.f,
+			   sum(b.f) OVER w AS cum_f, sum(b.n) OVER w AS cum_n
+		FROM by_score b
+		WINDOW w AS (PARTITION BY b.p, b.v ORDER BY b.score DESC)
+	), ap AS (
+		SELECT x.p, x.v, sum(x.f::float8 * x.cum_f / x.cum_n) / nullif(sum(x.f), 0) AS ap
+		FROM running x GROUP BY x.p, x.v
+	)
+	SELECT g.p, g.v, g.n, g.nflag, g.nflag::float8 / g.n, g.nmatured, g.nfraud, g.tp,
+		   g.tp::float8 / nullif(g.nflag_matured, 0), g.tp::float8 / nullif(g.nfraud, 0), ap.ap
+	FROM g LEFT JOIN ap ON ap.p IS NOT DISTINCT FROM g.p AND ap.v IS NOT DISTINCT FROM g.v
+	ORDER BY g.p NULLS FIRST, g.v NULLS FIRST;
+END
+$$;
+-- (open to everyone, as scoring is: it runs only the caller's query)
+
+-- Recalibration: thresholds for the days ahead from matured labels (and the
+-- fraud rate the recent rows show), transactional, with an audit row.
+CREATE TABLE fraud_score_recalibrations (
+	id bigserial PRIMARY KEY,
+	name text COLLATE "C" NOT NULL,
+	version integer NOT NULL,
+	recalibrated_at timestamptz NOT NULL DEFAULT now(),
+	recalibrated_by name NOT NULL DEFAULT current_user,
+	outcome text NOT NULL,	-- changed, unchanged, or why the thresholds were kept
+	old_review_threshold float8 NOT NULL,
+	old_decline_threshold float8 NOT NULL,
+	new_review_threshold float8 NOT NULL,
+	new_decline_threshold float8 NOT NULL,
+	target_precision float8 NOT NULL,
+	decline_precision float8 NOT NULL,
+	confidence float8 NOT NULL,
+	labeled_rows bigint NOT NULL,
+	labeled_frauds bigint NOT NULL,
+	recent_rows bigint NOT NULL,
+	labeled_fraud_rate float8,
+	estimated_fraud_rate float8,	-- of the days ahead, from the recent rows
+	predicted_precision float8,		-- at the new review threshold
+	predicted_recall float8,
+	predicted_decline_precision float8
+);
+SELECT pg_catalog.pg_extension_config_dump('fraud_score_recalibrations', '');
+SELECT pg_catalog.pg_extension_config_dump('fraud_score_recalibrations_id_seq', '');
+REVOKE ALL ON fraud_score_recalibrations FROM PUBLIC;
+GRANT SELECT, INSERT ON fraud_score_recalibrations TO fraud_score_admin;
+GRANT USAGE ON SEQUENCE fraud_score_recalibrations_id_seq TO fraud_score_admin;
+
+CREATE FUNCTION fraud_recalibration_thresholds(
+	scores float8[], labels boolean[], recent float8[],
+	review_precision float8, decline_precision float8, confidence float8, min_frauds integer,
+	OUT review_threshold float8, OUT decline_threshold float8,
+	OUT labeled_rows bigint, OUT labeled_frauds bigint, OUT recent_rows bigint,
+	OUT labeled_fraud_rate float8, OUT estimated_fraud_rate float8,
+	OUT review_predicted_precision float8, OUT review_precision_bound float8,
+	OUT review_recall float8,
+	OUT decline_predicted_precision float8, OUT decline_precision_bound float8,
+	OUT decline_recall float8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'fraud_recalibration_thresholds'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- Set the active version of "name"'s review threshold so that the flagged
+-- set of the days ahead keeps target_precision, and its decline threshold
+-- likewise for decline_precision.  labeled_query returns (score float8,
+-- is_fraud boolean) for rows whose labels have matured, scored by the active
+-- version; recent_query (optional) returns (score float8) for recent rows,
+-- whose fraud rate is estimated and used in place of the labeled rows' (the
+-- policy: see calibration.c and the README).  Where no threshold reaches a
+-- target, or the version changed meanwhile, the thresholds are kept and the
+-- audit row says why.  Queries run as the caller with the caller's search_path.
+CREATE FUNCTION fraud_model_recalibrate(name text, labeled_query text,
+										target_precision float8 DEFAULT 0.5,
+										decline_precision float8 DEFAULT 0.9,
+										recent_query text DEFAULT NULL,
+										confidence float8 DEFAULT 0.9,
+										min_frauds integer DEFAULT 30,
+										query_search_path text DEFAULT current_setting('search_path'))
+RETURNS fraud_score_recalibrations
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	active_version integer;
+	old_review float8;
+	old_decline float8;
+	scores float8[];
+	labels boolean[];
+	recent float8[];
+	t record;
+	audit @extschema@.fraud_score_recalibrations;
+	outcome text;
+	new_review float8;
+	new_decline float8;
+BEGIN
+	IF labeled_query IS NULL THEN
+		RAISE EXCEPTION 'labeled_query must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF target_precision IS NULL OR decline_precision IS NULL
+	   OR NOT (target_precision > 0 AND target_precision < 1)
+	   OR NOT (decline_precision > 0 AND decline_precision < 1) THEN
+		RAISE EXCEPTION 'target precisions must be greater than 0 and less than 1'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF decline_precision < target_precision THEN
+		RAISE EXCEPTION 'decline_precision (%) is below target_precision (%)', decline_precision,
+			target_precision
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Declining is the stricter decision: its precision target is the higher one.';
+	END IF;
+	-- The labels first, under the caller's search_path.
+	PERFORM set_config('search_path', query_search_path, true);
+	BEGIN
+		EXECUTE format('SELECT array_agg(l.score::float8), array_agg(l.is_fraud::boolean) FROM (%s) l',
+					   labeled_query) INTO scores, labels;
+		IF recent_query IS NOT NULL THEN
+			EXECUTE format('SELECT array_agg(r.score::float8) FROM (%s) r', recent_query) INTO recent;
+		END IF;
+	EXCEPTION WHEN undefined_column OR cannot_coerce OR datatype_mismatch THEN
+		RAISE EXCEPTION 'labeled_query must return score and is_fraud, recent_query score'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = SQLERRM;
+	END;
+	PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+
+	-- Then the active version, locked until commit: a concurrent activation
+	-- or load waits, and a recalibration running beside this one too.
+	LOCK TABLE @extschema@.fraud_score_models IN SHARE ROW EXCLUSIVE MODE;
+	SELECT m.version, m.review_threshold, m.decline_threshold
+	INTO active_version, old_review, old_decline
+	FROM @extschema@.fraud_score_models m WHERE m.name = fraud_model_recalibrate.name AND m.active;
+	IF NOT FOUND THEN
+		PERFORM @extschema@.fraud_model_check_name(fraud_model_recalibrate.name);
+		IF EXISTS (SELECT 1 FROM @extschema@.fraud_score_models m WHERE m.name = fraud_model_recalibrate.name) THEN
+			RAISE EXCEPTION 'fraud model "%" has no active version', fraud_model_recalibrate.name
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = 'Activate a version with fraud_model_activate().';
+		END IF;
+		RAISE EXCEPTION 'fraud model "%" does not exist', fraud_model_recalibrate.name
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'The fraud_models view lists the loaded versions.';
+	END IF;
+
+	t := @extschema@.fraud_recalibration_thresholds(coalesce(scores, '{}'), coalesce(labels, '{}'),
+		recent, target_precision, decline_precision, confidence, min_frauds);
+	new_review := coalesce(t.review_threshold, old_review);
+	new_decline := greatest(coalesce(t.decline_threshold, old_decline), new_review);
+	IF t.review_threshold IS NULL THEN
+		outcome := format('kept: no threshold reaches precision %s', target_precision);
+		new_decline := old_decline;
+	ELSIF new_review = old_review AND new_decline = old_decline THEN
+		outcome := 'unchanged';
+	ELSE
+		outcome := 'changed';
+		UPDATE @extschema@.fraud_score_models m
+		SET review_threshold = new_review, decline_threshold = new_decline
+		WHERE m.name = fraud_model_recalibrate.name AND m.version = active_version;
+	END IF;
+	INSERT INTO @extschema@.fraud_score_recalibrations
+		(name, version, outcome, old_review_threshold, old_decline_threshold,
+		 new_review_threshold, new_decline_threshold, target_precision, decline_precision,
+		 confidence, labeled_rows, labeled_frauds, recent_rows, labeled_fraud_rate,
+		 estimated_fraud_rate, predicted_precision, predicted_recall, predicted_decline_precision)
+	VALUES (fraud_model_recalibrate.name, active_version, outcome, old_review, old_decline,
+			new_review, new_decline, target_precision, decline_precision, confidence,
+			t.labeled_rows, t.labeled_frauds, t.recent_rows, t.labeled_fraud_rate,
+			t.estimated_fraud_rate, t.review_predicted_precision, t.review_recall,
+			t.decline_predicted_precision)
+	RETURNING * INTO audit;
+	RETURN audit;
+END
+$$;
+
+REVOKE ALL ON FUNCTION fraud_model_recalibrate(text, text, float8, float8, text, float8, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fraud_model_recalibrate(text, text, float8, float8, text, float8, integer, text) TO fraud_score_admin;

@@ -35,7 +35,10 @@
 #include <libpq-fe.h>
 
 #define SECONDS_PER_DAY 86400
+#define CppAsString(x) #x
+#define CppAsString2(x) CppAsString(x)
 #define DEFAULT_PLAIN_ROWS 20000
+#define RECALIBRATE_WINDOW_DAYS 14	/* card_tx_recalibrate's labeled_window */
 
 /* ------------------------------------------------------------------ */
 /* errors and small helpers                                           */
@@ -594,6 +597,7 @@ typedef struct
 	int			reset;
 	long		plain_rows;
 	int			check_only;
+	double		recalibrate;	/* target precision, or 0: no nightly recalibration */
 } Options;
 
 static void
@@ -619,6 +623,9 @@ usage(FILE *f)
 		  "                     example functions first (else they must be absent or empty)\n"
 		  "  --plain-rows N     rows for the plain-INSERT comparison (default 20000; 0 = all)\n"
 		  "  --out FILE         write transaction_id,score,decision for every replayed row\n"
+		  "  --recalibrate P    at every simulated midnight, once the labels due by then are\n"
+		  "                     reported, run the example's nightly recalibration\n"
+		  "                     (card_tx_recalibrate) with target precision P (0 < P < 1)\n"
 		  "  --help             this text\n"
 		  "(--root DIR, the repository, and --check-only are for the wrapper bench/replay.)\n", f);
 }
@@ -718,6 +725,16 @@ parse_options(int argc, char **argv, Options *o)
 				bad_arg("--delay-days must be a whole number of days from 0 to 365, not \"%s\"", v);
 			o->delay_days = (int) d;
 			o->have_delay = 1;
+		}
+		else if (is_option(a, "--recalibrate"))
+		{
+			const char *v = option_value(argc, argv, &i, "--recalibrate");
+			char	   *end;
+
+			errno = 0;
+			o->recalibrate = strtod(v, &end);
+			if (*v == '\0' || *end != '\0' || errno || !(o->recalibrate > 0 && o->recalibrate < 1))
+				bad_arg("--recalibrate must be a target precision between 0 and 1, not \"%s\"", v);
 		}
 		else if (is_option(a, "--plain-rows"))
 		{
@@ -1026,6 +1043,98 @@ apply_reports(const Report *reports, size_t n, size_t *head, int64_t t, Buf *ids
 	(*batches)++;
 }
 
+/* Nightly recalibration outcomes, for the summary. */
+typedef struct
+{
+	long		changed;
+	long		unchanged;
+	long		kept;
+	long		failed;
+} Recalibrations;
+
+/* Detection per calendar month of the replayed rows. */
+typedef struct
+{
+	char		month[8];		/* YYYY-MM */
+	long		rows;
+	long		frauds;
+	long		flagged;
+	long		tp;
+} Month;
+
+/* The replayed rows' months, in order (rows are in time order); the count. */
+static size_t
+monthly(const Row *rows, const uint8_t *decision, size_t nrows, Month **out)
+{
+	Month	   *months = NULL;
+	size_t		n = 0;
+
+	for (size_t i = 0; i < nrows; i++)
+	{
+		char		ts[20];
+		int			flag = decision[i] != DEC_APPROVE;
+
+		format_timestamp(rows[i].t, ts);
+		if (n == 0 || strncmp(months[n - 1].month, ts, 7) != 0)
+		{
+			months = xrealloc(months, (n + 1) * sizeof(Month));
+			memset(&months[n], 0, sizeof(Month));
+			memcpy(months[n].month, ts, 7);
+			n++;
+		}
+		months[n - 1].rows++;
+		months[n - 1].frauds += rows[i].fraud;
+		months[n - 1].flagged += flag;
+		months[n - 1].tp += flag && rows[i].fraud;
+	}
+	*out = months;
+	return n;
+}
+
+/*
+ * The example's nightly recalibration as of "midnight"; a failure (too few
+ * matured labels in the first days) is reported and the replay goes on.
+ */
+static void
+recalibrate_at(const char *model_name, int64_t midnight, double target, Recalibrations *count)
+{
+	char		ts[20],
+				target_text[32];
+	const char *params[3];
+	PGresult   *res;
+
+	format_timestamp(midnight, ts);
+	snprintf(target_text, sizeof(target_text), "%.17g", target);
+	params[0] = model_name;
+	params[1] = ts;
+	params[2] = target_text;
+	res = PQexecParams(conn,
+					   "SELECT outcome, old_review_threshold, new_review_threshold, new_decline_threshold, "
+					   "estimated_fraud_rate, labeled_frauds "
+					   "FROM card_tx_recalibrate($1, $2::timestamp, $3::float8, "
+					   "labeled_window => '" CppAsString2(RECALIBRATE_WINDOW_DAYS) " days')",
+					   3, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+		fprintf(stderr, "replay: %s recalibration not done: %s\n", ts, msg ? msg : PQerrorMessage(conn));
+		count->failed++;
+		PQclear(res);
+		return;
+	}
+	fprintf(stderr, "replay: %s recalibration %s: review %s -> %s, decline %s (fraud rate ahead %s, %s matured frauds)\n",
+			ts, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+			PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5));
+	if (strcmp(PQgetvalue(res, 0, 0), "changed") == 0)
+		count->changed++;
+	else if (strcmp(PQgetvalue(res, 0, 0), "unchanged") == 0)
+		count->unchanged++;
+	else
+		count->kept++;
+	PQclear(res);
+}
+
 static void
 row_params(const Row *r, char bufs[4][24], const char *params[5])
 {
@@ -1100,6 +1209,9 @@ main(int argc, char **argv)
 				report_seconds = 0,
 				plain_wall = 0;
 	long		report_batches = 0;
+	Recalibrations recalibrations = {0, 0, 0, 0};
+	Month	   *months;
+	size_t		nmonths;
 	size_t		plain_n;
 	Scored	   *scored;
 	uint8_t    *decision;
@@ -1405,6 +1517,37 @@ main(int argc, char **argv)
 			history_rows, history_frauds, history_known, pending_at_start,
 			t_copy + t_labels + t_analyze, t_copy, t_labels, t_analyze);
 
+	/*
+	 * --- with --recalibrate, the history's last weeks scored ------------
+	 * As a live system would have scored them: the nightly job needs the
+	 * active version's scores on rows whose labels have matured from the
+	 * first night on.  Each row through fraud_decide, its features point in
+	 * time (the feature function sees only rows that arrived before it).
+	 */
+	if (o.recalibrate > 0)
+	{
+		char		since[20];
+		const char *params[2];
+		int64_t		window = (int64_t) (o.delay_days + RECALIBRATE_WINDOW_DAYS) * SECONDS_PER_DAY;
+
+		t0 = now_seconds();
+		format_timestamp(o.from - window, since);
+		params[0] = since;
+		params[1] = model_name;
+		res = PQexecParams(conn,
+						   "UPDATE card_tx c SET score = d.score, decision = d.decision, model_version = d.version "
+						   "FROM (SELECT transaction_id, (fraud_decide(to_jsonb(h), $2)).* FROM card_tx h "
+						   "      WHERE tx_datetime >= $1::timestamp) d "
+						   "WHERE c.transaction_id = d.transaction_id",
+						   2, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			pg_fail("scoring the history's last weeks", "UPDATE card_tx ... fraud_decide", res);
+		fprintf(stderr, "replay: scored the %s history rows since %s for the nightly recalibration in %.1f s\n",
+				PQcmdTuples(res), since, now_seconds() - t0);
+		PQclear(res);
+		run_command("VACUUM ANALYZE after scoring the history", "VACUUM (ANALYZE) card_tx");
+	}
+
 	/* --- the scoring trigger, after the bulk load ----------------------- */
 	{
 		char	   *quoted = PQescapeLiteral(conn, model_name, strlen(model_name));
@@ -1443,6 +1586,7 @@ main(int argc, char **argv)
 		int64_t		delay = (int64_t) o.delay_days * SECONDS_PER_DAY;
 		double		wall0 = now_seconds(),
 					last_progress = wall0;
+		int64_t		day = rows[0].t / SECONDS_PER_DAY;
 
 		for (size_t i = 0; i < nrows; i++)
 		{
@@ -1452,6 +1596,14 @@ main(int argc, char **argv)
 			const char *dec;
 			double		t1;
 
+			/* midnight: the labels due by then, then the nightly job */
+			if (o.recalibrate > 0 && row->t / SECONDS_PER_DAY != day)
+			{
+				day = row->t / SECONDS_PER_DAY;
+				apply_reports(reports, nreports, &report_head, day * SECONDS_PER_DAY, &ids, &ats,
+							  &scen, &report_batches, &report_seconds);
+				recalibrate_at(model_name, day * SECONDS_PER_DAY, o.recalibrate, &recalibrations);
+			}
 			apply_reports(reports, nreports, &report_head, row->t, &ids, &ats, &scen,
 						  &report_batches, &report_seconds);
 
@@ -1596,6 +1748,17 @@ main(int argc, char **argv)
 	printf("  latency ms   p50 %s  p99 %s\n", fmt_num(n2, sizeof(n2), pl50, "%.3f"),
 		   fmt_num(n3, sizeof(n3), pl99, "%.3f"));
 	printf("synchronous_commit = %s\n", sync_commit);
+	nmonths = monthly(rows, decision, nrows, &months);
+	printf("by month       %7s %8s %7s %8s %9s %7s\n", "month", "rows", "frauds", "flagged", "precision", "recall");
+	for (size_t k = 0; k < nmonths; k++)
+		printf("               %7s %8ld %7ld %8ld %9s %7s\n", months[k].month, months[k].rows,
+			   months[k].frauds, months[k].flagged,
+			   fmt_num(n1, sizeof(n1), ratio(months[k].tp, months[k].flagged), "%.4f"),
+			   fmt_num(n2, sizeof(n2), ratio(months[k].tp, months[k].frauds), "%.4f"));
+	if (o.recalibrate > 0)
+		printf("recalibrations %10ld changed, %ld unchanged, %ld kept, %ld not done (target precision %g)\n",
+			   recalibrations.changed, recalibrations.unchanged, recalibrations.kept,
+			   recalibrations.failed, o.recalibrate);
 
 	buf_reset(&b);
 	buf_printf(&b, "{\"rows\":%zu,\"frauds\":%ld,\"flagged\":%ld,\"tp\":%ld,\"fp\":%ld,", nrows, frauds,
@@ -1651,6 +1814,27 @@ main(int argc, char **argv)
 	json_str(&b, "model_name", model_name);
 	buf_printf(&b, ",\"model_version\":%d,", model_version);
 	json_str(&b, "synchronous_commit", sync_commit);
+	buf_printf(&b, ",\"monthly\":[");
+	for (size_t k = 0; k < nmonths; k++)
+	{
+		buf_printf(&b, "%s{", k > 0 ? "," : "");
+		json_str(&b, "month", months[k].month);
+		buf_printf(&b, ",\"rows\":%ld,\"frauds\":%ld,\"flagged\":%ld,", months[k].rows,
+				   months[k].frauds, months[k].flagged);
+		json_num(&b, "precision", ratio(months[k].tp, months[k].flagged), "%.6f");
+		buf_printf(&b, ",");
+		json_num(&b, "recall", ratio(months[k].tp, months[k].frauds), "%.6f");
+		buf_printf(&b, "}");
+	}
+	buf_printf(&b, "]");
+	if (o.recalibrate > 0)
+	{
+		buf_printf(&b, ",");
+		json_num(&b, "recalibrate_target", o.recalibrate, "%g");
+		buf_printf(&b, ",\"recalibrations\":{\"changed\":%ld,\"unchanged\":%ld,\"kept\":%ld,\"not_done\":%ld}",
+				   recalibrations.changed, recalibrations.unchanged, recalibrations.kept,
+				   recalibrations.failed);
+	}
 	buf_printf(&b, "}");
 	printf("%s\n", b.p);
 	return 0;

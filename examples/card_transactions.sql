@@ -18,6 +18,14 @@
 -- card_tx_report_frauds(until timestamp, delay interval)
 --                  marks as known every fraud whose label arrives by "until",
 --                  a label arriving "delay" after its transaction.
+-- card_tx_live_performance(as_of, delay, period, since)
+--                  fraud_live_performance over card_tx as of "as_of": a row's
+--                  label has matured once "delay" has passed since it.
+-- card_tx_recalibrate(model, as_of, target_precision, ...)
+--                  the nightly recalibration: fraud_model_recalibrate on the
+--                  rows of the last "labeled_window" that have matured, scored
+--                  by the active version, with the fraud rate of the last
+--                  "recent_window" estimated from its scores.
 
 CREATE TABLE card_tx (
 	transaction_id bigint PRIMARY KEY,
@@ -168,4 +176,50 @@ BEGIN
 		'days_since_card_episode',
 			round((extract(epoch FROM t - card.episode_start) / 86400)::numeric, 4));
 END
+$$;
+
+CREATE FUNCTION card_tx_live_performance(as_of timestamp DEFAULT localtimestamp,
+										 delay interval DEFAULT '7 days',
+										 period text DEFAULT 'day',
+										 since timestamp DEFAULT NULL)
+RETURNS TABLE (period_start timestamp, version integer, rows bigint, flagged bigint,
+			   flagged_rate float8, matured_rows bigint, frauds bigint, flagged_frauds bigint,
+			   "precision" float8, recall float8, average_precision float8)
+LANGUAGE sql
+AS $$
+	SELECT * FROM fraud_live_performance(format($q$
+		SELECT tx_datetime AS scored_at, model_version AS version, score, decision,
+			   CASE WHEN fraud_reported_at <= %1$L THEN true
+					WHEN tx_datetime <= %1$L::timestamp - %2$L::interval THEN false END AS is_fraud
+		FROM card_tx
+		WHERE score IS NOT NULL AND tx_datetime <= %1$L
+		  AND (%3$L::timestamp IS NULL OR tx_datetime >= %3$L::timestamp)
+	$q$, as_of, delay, since), period)
+$$;
+
+CREATE FUNCTION card_tx_recalibrate(model text,
+									as_of timestamp DEFAULT localtimestamp,
+									target_precision float8 DEFAULT 0.5,
+									decline_precision float8 DEFAULT 0.9,
+									delay interval DEFAULT '7 days',
+									labeled_window interval DEFAULT '14 days',
+									recent_window interval DEFAULT '2 days')
+RETURNS fraud_score_recalibrations
+LANGUAGE sql
+AS $$
+	SELECT fraud_model_recalibrate(model,
+		labeled_query => format($q$
+			SELECT score, fraud_reported_at IS NOT NULL AND fraud_reported_at <= %1$L AS is_fraud
+			FROM card_tx
+			WHERE tx_datetime >= %1$L::timestamp - %2$L::interval - %3$L::interval
+			  AND tx_datetime < %1$L::timestamp - %2$L::interval
+			  AND model_version = (SELECT version FROM fraud_models WHERE name = %4$L AND active)
+		$q$, as_of, delay, labeled_window, model),
+		recent_query => format($q$
+			SELECT score FROM card_tx
+			WHERE tx_datetime >= %1$L::timestamp - %2$L::interval AND tx_datetime < %1$L
+			  AND score IS NOT NULL
+		$q$, as_of, recent_window),
+		target_precision => target_precision,
+		decline_precision => decline_precision)
 $$;

@@ -70,7 +70,8 @@ enum
 	TAG_TRANSACTIONS,
 	TAG_SCENARIO2,
 	TAG_SCENARIO3_DRAW,
-	TAG_SCENARIO3_PICK
+	TAG_SCENARIO3_PICK,
+	TAG_SEASON
 };
 
 typedef struct Rng
@@ -100,6 +101,7 @@ typedef struct Tx
 	int32_t		terminal;
 	int8_t		fraud;
 	int8_t		scenario;
+	int8_t		seasonal;		/* extra genuine traffic of --season */
 } Tx;
 
 typedef struct Options
@@ -113,6 +115,9 @@ typedef struct Options
 	uint64_t	seed;
 	double		radius;
 	const char *out;
+	long		season_first;	/* --season: first day (offset), -1 if none */
+	long		season_days;
+	double		season_factor;
 } Options;
 
 static const char *progname = "simulate";
@@ -422,6 +427,8 @@ usage(FILE *f)
 			"  --seed S           random seed, 0 .. 2^64-1 (default 1)\n"
 			"  --radius R         customers use terminals closer than R "
 			"(default 5)\n"
+			"  --season D:N:F     from day D (0 = the first) for N days, F times the genuine\n"
+			"                     traffic (F >= 1; frauds as without it), e.g. 30:30:2\n"
 			"  --out FILE         write to FILE instead of standard output\n"
 			"  --help             show this help and exit\n",
 			progname);
@@ -511,6 +518,30 @@ parse_date(const char *opt, const char *val, Options *o)
 	o->start_day = d;
 }
 
+/* --season D:N:F */
+static void
+parse_season(const char *opt, const char *val, Options *o)
+{
+	char	   *end;
+	long		first,
+				days;
+	double		factor;
+
+	errno = 0;
+	first = strtol(val, &end, 10);
+	if (end == val || *end != ':' || first < 0 || first > MAX_DAYS)
+		bad_value(opt, val, "expected D:N:F, e.g. 30:30:2");
+	days = strtol(end + 1, &end, 10);
+	if (*end != ':' || days < 1 || days > MAX_DAYS)
+		bad_value(opt, val, "expected D:N:F with N at least 1");
+	factor = strtod(end + 1, &end);
+	if (*end != '\0' || errno != 0 || !(factor >= 1.0 && factor <= 100.0))
+		bad_value(opt, val, "expected D:N:F with F from 1 to 100");
+	o->season_first = first;
+	o->season_days = days;
+	o->season_factor = factor;
+}
+
 static void
 parse_options(int argc, char **argv, Options *o)
 {
@@ -525,6 +556,9 @@ parse_options(int argc, char **argv, Options *o)
 	o->seed = 1;
 	o->radius = 5.0;
 	o->out = NULL;
+	o->season_first = -1;
+	o->season_days = 0;
+	o->season_factor = 1.0;
 
 	for (i = 1; i < argc; i++)
 	{
@@ -568,6 +602,7 @@ parse_options(int argc, char **argv, Options *o)
 			strcmp(name, "--start") != 0 &&
 			strcmp(name, "--seed") != 0 &&
 			strcmp(name, "--radius") != 0 &&
+			strcmp(name, "--season") != 0 &&
 			strcmp(name, "--out") != 0)
 		{
 			fprintf(stderr, "%s: unknown option \"%s\"; try --help\n",
@@ -597,6 +632,8 @@ parse_options(int argc, char **argv, Options *o)
 			o->seed = parse_seed(name, val);
 		else if (strcmp(name, "--radius") == 0)
 			o->radius = parse_radius(name, val);
+		else if (strcmp(name, "--season") == 0)
+			parse_season(name, val, o);
 		else
 			o->out = val;
 	}
@@ -786,6 +823,46 @@ write_error(const char *name)
 	exit(1);
 }
 
+/*
+ * Draw "count" transactions of customer i (draw numbers first ..) into
+ * day_tx, growing it as needed; "seasonal" marks --season's extra traffic.
+ */
+static Tx *
+draw_transactions(Rng *rng, const Customer *c, int i, int first, int count,
+				  const int *terminal_list, int seasonal, Tx *day_tx, size_t *n,
+				  size_t *day_cap)
+{
+	for (int j = first; j < first + count; j++)
+	{
+		double		t = rng_normal(rng, TIME_MEAN, TIME_SD);
+		double		amount;
+		Tx		   *x;
+
+		if (t < 0.0 || t >= SECONDS_PER_DAY)
+			continue;
+		amount = rng_normal(rng, c->mean_amount, c->sd_amount);
+		if (amount < 0.0)
+			amount = rng_uniform_range(rng, 0.0, 2.0 * c->mean_amount);
+		if (*n == *day_cap)
+		{
+			*day_cap = *day_cap ? *day_cap * 2 : 16384;
+			day_tx = xrealloc(day_tx, sizeof(Tx) * *day_cap);
+		}
+		x = &day_tx[(*n)++];
+		x->second = (int32_t) t;
+		x->customer = (int32_t) i;
+		x->seq = j;
+		/* round half up to cents (amount >= 0) */
+		x->cents = (int64_t) (amount * 100.0 + 0.5);
+		x->terminal = terminal_list[c->first_terminal +
+									(int) rng_below(rng, (uint64_t) c->n_terminals)];
+		x->fraud = 0;
+		x->scenario = 0;
+		x->seasonal = (int8_t) seasonal;
+	}
+	return day_tx;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -879,41 +956,23 @@ main(int argc, char **argv)
 		{
 			const Customer *c = &cust[i];
 			int			ntx;
-			int			j;
+			int			extra = 0;
 
 			if (c->n_terminals == 0)
 				continue;
 			rng_init(&rng, o.seed, TAG_TRANSACTIONS, (uint64_t) i,
 					 (uint64_t) d);
 			ntx = rng_poisson(&rng, c->tx_per_day);
-			for (j = 0; j < ntx; j++)
+			day_tx = draw_transactions(&rng, c, (int) i, 0, ntx, terminal_list, 0,
+									   day_tx, &n, &day_cap);
+			if (o.season_first >= 0 && d >= o.season_first &&
+				d < o.season_first + o.season_days)
 			{
-				double		t = rng_normal(&rng, TIME_MEAN, TIME_SD);
-				double		amount;
-				Tx		   *x;
-
-				if (t < 0.0 || t >= SECONDS_PER_DAY)
-					continue;
-				amount = rng_normal(&rng, c->mean_amount, c->sd_amount);
-				if (amount < 0.0)
-					amount = rng_uniform_range(&rng, 0.0,
-											   2.0 * c->mean_amount);
-				if (n == day_cap)
-				{
-					day_cap = day_cap ? day_cap * 2 : 16384;
-					day_tx = xrealloc(day_tx, sizeof(Tx) * day_cap);
-				}
-				x = &day_tx[n++];
-				x->second = (int32_t) t;
-				x->customer = (int32_t) i;
-				x->seq = j;
-				/* round half up to cents (amount >= 0) */
-				x->cents = (int64_t) (amount * 100.0 + 0.5);
-				x->terminal = terminal_list[c->first_terminal +
-											(int) rng_below(&rng,
-															(uint64_t) c->n_terminals)];
-				x->fraud = 0;
-				x->scenario = 0;
+				/* a stream of its own: the other draws stay as they were */
+				rng_init(&rng, o.seed, TAG_SEASON, (uint64_t) i, (uint64_t) d);
+				extra = rng_poisson(&rng, c->tx_per_day * (o.season_factor - 1.0));
+				day_tx = draw_transactions(&rng, c, (int) i, ntx, extra, terminal_list, 1,
+										   day_tx, &n, &day_cap);
 			}
 		}
 		qsort(day_tx, n, sizeof(Tx), cmp_tx);
@@ -968,6 +1027,11 @@ main(int argc, char **argv)
 		{
 			const Tx   *x = &day_tx[k];
 			int64_t		secs = (int64_t) d * SECONDS_PER_DAY + x->second;
+
+			/* --season adds genuine traffic only: what a scenario made a
+			 * fraud of it is left out */
+			if (x->seasonal && x->fraud)
+				continue;
 
 			if (fprintf(out, "%lld,%s %02d:%02d:%02d,%d,%d,%lld.%02d,%lld,%ld,%d,%d\n",
 						(long long) next_id++, date,
