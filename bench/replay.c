@@ -1096,24 +1096,28 @@ monthly(const Row *rows, const uint8_t *decision, size_t nrows, Month **out)
  * matured labels in the first days) is reported and the replay goes on.
  */
 static void
-recalibrate_at(const char *model_name, int64_t midnight, double target, Recalibrations *count)
+recalibrate_at(const char *model_name, int64_t midnight, double target, int delay_days,
+			   Recalibrations *count)
 {
 	char		ts[20],
-				target_text[32];
-	const char *params[3];
+				target_text[32],
+				delay_text[32];
+	const char *params[4];
 	PGresult   *res;
 
 	format_timestamp(midnight, ts);
 	snprintf(target_text, sizeof(target_text), "%.17g", target);
+	snprintf(delay_text, sizeof(delay_text), "%d days", delay_days);
 	params[0] = model_name;
 	params[1] = ts;
 	params[2] = target_text;
+	params[3] = delay_text;
 	res = PQexecParams(conn,
 					   "SELECT outcome, old_review_threshold, new_review_threshold, new_decline_threshold, "
 					   "estimated_fraud_rate, labeled_frauds "
-					   "FROM card_tx_recalibrate($1, $2::timestamp, $3::float8, "
+					   "FROM card_tx_recalibrate($1, $2::timestamp, $3::float8, delay => $4::interval, "
 					   "labeled_window => '" CppAsString2(RECALIBRATE_WINDOW_DAYS) " days')",
-					   3, NULL, params, NULL, NULL, 0);
+					   4, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -1602,7 +1606,8 @@ main(int argc, char **argv)
 				day = row->t / SECONDS_PER_DAY;
 				apply_reports(reports, nreports, &report_head, day * SECONDS_PER_DAY, &ids, &ats,
 							  &scen, &report_batches, &report_seconds);
-				recalibrate_at(model_name, day * SECONDS_PER_DAY, o.recalibrate, &recalibrations);
+				recalibrate_at(model_name, day * SECONDS_PER_DAY, o.recalibrate, o.delay_days,
+							   &recalibrations);
 			}
 			apply_reports(reports, nreports, &report_head, row->t, &ids, &ats, &scen,
 						  &report_batches, &report_seconds);

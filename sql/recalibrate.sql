@@ -35,6 +35,7 @@ SELECT id, name, version, outcome, old_review_threshold, old_decline_threshold,
        round(estimated_fraud_rate::numeric, 4) AS estimated_rate, target_precision, decline_precision,
        recalibrated_by = current_user AS by_me, recalibrated_at = now() AS now
 FROM fraud_model_recalibrate('rc', 'SELECT score, is_fraud FROM rc_labeled');
+SELECT review_threshold AS labeled_only_review FROM fraud_models WHERE name = 'rc' AND active \gset
 SELECT review_threshold = new_review_threshold AND decline_threshold = new_decline_threshold AS catalog_updated,
        rc_precision('rc_labeled', review_threshold) AS labeled_precision,
        round(predicted_precision::numeric, 3) AS predicted_precision,
@@ -68,6 +69,18 @@ SELECT rc_precision('rc_ahead_shifted', review_threshold) >= 0.5 AS shifted_keep
        (SELECT round(predicted_recall::numeric, 2) FROM fraud_score_recalibrations ORDER BY id DESC LIMIT 1)
            AS predicted_recall
 FROM fraud_models m WHERE name = 'rc' AND active;
+
+-- A rising fraud rate (a wave: half the genuine rows) is estimated but not
+-- followed until its labels mature: the thresholds go back to what the
+-- labels alone give.
+CREATE TABLE rc_wave AS
+SELECT * FROM rc_ahead WHERE is_fraud OR random() < 0.5;
+SELECT outcome, abs(estimated_fraud_rate - (SELECT avg(is_fraud::int) FROM rc_wave)) < 0.005 AS wave_estimated,
+       new_review_threshold = :labeled_only_review AS labels_alone
+FROM fraud_model_recalibrate('rc', 'SELECT score, is_fraud FROM rc_labeled',
+                             recent_query => 'SELECT score FROM rc_wave');
+SELECT outcome FROM fraud_model_recalibrate('rc', 'SELECT score, is_fraud FROM rc_labeled',
+                                            recent_query => 'SELECT score FROM rc_ahead_shifted');
 
 -- Scoring uses the new thresholds at once, here and (after commit) in every session.
 \set expected_table rc_expected

@@ -115,6 +115,22 @@ FROM fraud_score_shadow_log WHERE challenger_version = 4;
 SELECT challenger_version, rows, challenger_errors FROM fraud_shadow_compare('sh') WHERE challenger_version = 4;
 SELECT fraud_model_shadow_stop('sh', 4);
 
+-- A challenger that cannot even be loaded (here its feature function was
+-- dropped) is reported once, and the rows are the champion's alone until
+-- the catalog changes.
+CREATE FUNCTION sh_gone(doc jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT '{}'::jsonb $$;
+SELECT fraud_model_load('sh', decode(:'small_ubj', 'base64'), activate => false,
+                        feature_function => 'sh_gone(jsonb)') AS gone_version \gset
+SELECT fraud_model_shadow('sh', :gone_version);
+DROP FUNCTION sh_gone(jsonb);
+TRUNCATE fraud_score_shadow_log;
+INSERT INTO sh_tx (id, amount) VALUES (900, 1), (901, 2), (902, 3);
+SELECT count(*) AS rows FROM sh_tx WHERE id >= 900;
+SELECT count(*) AS logged FROM fraud_score_shadow_log;
+SELECT fraud_model_shadow_stop('sh', :gone_version);
+INSERT INTO sh_tx (id, amount) VALUES (903, 4);
+SELECT count(DISTINCT challenger_version) AS challengers_again FROM fraud_score_shadow_log;
+
 -- A rolled-back INSERT leaves no log rows.
 BEGIN;
 INSERT INTO sh_tx (id, amount) VALUES (1000, 1);

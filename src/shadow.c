@@ -412,22 +412,28 @@ write_log(const ShadowChampion *champion, Relation rel, const char *key,
 static pg_noinline int
 challengers(FraudModel *active, FraudModel ***models)
 {
+	/* the active model (each rebuild has its own generation) whose challengers failed to load */
+	static uint32 failed_generation = 0;
 	LoadStep	step = {active, NULL, 0};
 	FraudFailure failure = {0};
 	int			count = catalog_cached_shadows(active, models);
 
 	if (count >= 0)
 		return count;
+	/* tried and failed since the catalog last changed: not again for every row */
+	if (active->generation == failed_generation)
+		return 0;
 	if (guard_run(load_step, &step, &failure))
 	{
 		*models = step.models;
 		return step.count;
 	}
+	failed_generation = active->generation;
 	ereport(WARNING,
 			(errcode(failure.sqlerrcode),
 			 errmsg("fraud_score_trigger could not load the challengers of fraud model \"%s\": %s",
 					active->name, failure.message),
-			 errdetail("The row is scored by the active version alone.")));
+			 errdetail("Rows are scored by the active version alone until the catalog changes.")));
 	return 0;
 }
 
