@@ -130,6 +130,16 @@ SELECT fraud_model_load('rc_inactive', decode(:'small_ubj', 'base64'), activate 
 SELECT fraud_model_recalibrate('rc_inactive', 'SELECT score, is_fraud FROM rc_labeled');
 SELECT fraud_model_recalibrate('bad name!', 'SELECT score, is_fraud FROM rc_labeled');
 
+-- The policy alone, called directly.
+SELECT review_threshold, decline_threshold, labeled_rows, labeled_frauds, recent_rows,
+       round(review_recall::numeric, 4) AS review_recall
+FROM fraud_recalibration_thresholds(ARRAY[0.9, 0.8, 0.7, 0.6, 0.1, 0.05], ARRAY[true, true, true, false, false, false],
+                                    NULL, 0.5, 0.9, 0.5, 1);
+SELECT * FROM fraud_recalibration_thresholds(NULL, ARRAY[true], NULL, 0.5, 0.9, 0.9, 1);
+SELECT * FROM fraud_recalibration_thresholds(ARRAY[0.5, 0.4], ARRAY[true], NULL, 0.5, 0.9, 0.9, 1);
+SELECT * FROM fraud_recalibration_thresholds(ARRAY[0.5, 0.4], ARRAY[true, false], ARRAY[[0.1], [0.2]], 0.5, 0.9, 0.9, 1);
+SELECT * FROM fraud_recalibration_thresholds(ARRAY[0.5, 0.4], ARRAY[true, false], NULL, 0, 0.9, 0.9, 1);
+
 -- Recalibrating is for fraud_score_admin, whose audit rows name them.
 CREATE ROLE rc_app;
 CREATE ROLE rc_dba IN ROLE fraud_score_admin;

@@ -61,6 +61,9 @@ SELECT fraud_model_export('old', 1)->'reasons' AS exported;
 INSERT INTO payments (amount, hour) VALUES (250, 3);
 SELECT count(DISTINCT score) AS one_score FROM payments;
 
+-- This library with 0.5's SQL definitions: the statistics functions say what to do.
+SELECT * FROM fraud_score_stats();
+SELECT fraud_score_stats_reset();
 ALTER EXTENSION fraud_score UPDATE TO '0.6';
 SELECT extversion FROM pg_extension WHERE extname = 'fraud_score';
 -- The server-wide trigger counters became per-version serving statistics, a view.
