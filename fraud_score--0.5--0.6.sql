@@ -369,8 +369,8 @@ LANGUAGE C IMMUTABLE PARALLEL SAFE;
 -- version; recent_query (optional) returns (score float8) for recent rows,
 -- whose fraud rate is estimated and used in place of the labeled rows' (the
 -- policy: see calibration.c and the README).  Where no threshold reaches a
--- target, or the version changed meanwhile, the thresholds are kept and the
--- audit row says why.  Queries run as the caller with the caller's search_path.
+-- target, or another version was activated while the queries ran, the
+-- thresholds are kept and the audit row says why.  Queries run as the caller with the caller's search_path.
 CREATE FUNCTION fraud_model_recalibrate(name text, labeled_query text,
 										target_precision float8 DEFAULT 0.5,
 										decline_precision float8 DEFAULT 0.9,
@@ -385,6 +385,7 @@ AS $$
 #variable_conflict use_column
 DECLARE
 	active_version integer;
+	queried_version integer;
 	old_review float8;
 	old_decline float8;
 	scores float8[];
@@ -412,7 +413,10 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Declining is the stricter decision: its precision target is the higher one.';
 	END IF;
-	-- The labels first, under the caller's search_path.
+	-- The version the labels are for (labeled_query selects its scores), then
+	-- the labels, under the caller's search_path.
+	SELECT m.version INTO queried_version
+	FROM @extschema@.fraud_score_models m WHERE m.name = fraud_model_recalibrate.name AND m.active;
 	PERFORM set_config('search_path', query_search_path, true);
 	BEGIN
 		EXECUTE format('SELECT array_agg(l.score::float8), array_agg(l.is_fraud::boolean) FROM (%s) l',
@@ -449,7 +453,12 @@ BEGIN
 		recent, target_precision, decline_precision, confidence, min_frauds);
 	new_review := coalesce(t.review_threshold, old_review);
 	new_decline := greatest(coalesce(t.decline_threshold, old_decline), new_review);
-	IF t.review_threshold IS NULL THEN
+	IF queried_version IS DISTINCT FROM active_version THEN
+		outcome := format('kept: version %s was activated while the labels were read for version %s',
+						  active_version, queried_version);
+		new_review := old_review;
+		new_decline := old_decline;
+	ELSIF t.review_threshold IS NULL THEN
 		outcome := format('kept: no threshold reaches precision %s', target_precision);
 		new_decline := old_decline;
 	ELSIF new_review = old_review AND new_decline = old_decline THEN

@@ -169,6 +169,17 @@ SET enable_seqscan = off;
 SELECT row_key, challenger_version FROM fraud_score_shadow_log WHERE row_key = '2001' ORDER BY 2;
 RESET enable_seqscan;
 DROP INDEX sh_log_key;
+-- A trigger of the owner's on the log that fails: the row is written, its
+-- challengers are not logged, with a WARNING.
+CREATE FUNCTION sh_log_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the log is full';
+END $$;
+CREATE TRIGGER log_guard BEFORE INSERT ON fraud_score_shadow_log
+    FOR EACH ROW EXECUTE FUNCTION sh_log_guard();
+INSERT INTO sh_tx (id, amount) VALUES (2002, 5) RETURNING id, model_version;
+SELECT count(*) AS logged FROM fraud_score_shadow_log WHERE row_key = '2002';
+DROP TRIGGER log_guard ON fraud_score_shadow_log;
 
 -- fraud_score() and fraud_decide() score with the champion alone.
 SELECT count(*) AS before FROM fraud_score_shadow_log \gset

@@ -356,10 +356,10 @@ fraud_recalibration_thresholds(PG_FUNCTION_ARGS)
 	int64		frauds;
 	LabeledScore *rows;
 	double	   *recent = NULL;
-	double		review_precision = PG_GETARG_FLOAT8(3);
-	double		decline_precision = PG_GETARG_FLOAT8(4);
-	double		confidence = PG_GETARG_FLOAT8(5);
-	int32		min_frauds = PG_GETARG_INT32(6);
+	double		review_precision;
+	double		decline_precision;
+	double		confidence;
+	int32		min_frauds;
 	double		prior,
 				labeled_prior,
 				estimated_prior;
@@ -373,6 +373,15 @@ fraud_recalibration_thresholds(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("scores and labels must not be null")));
+	for (int arg = 3; arg <= 6; arg++)
+		if (PG_ARGISNULL(arg))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("the target precisions, confidence and min_frauds must not be null")));
+	review_precision = PG_GETARG_FLOAT8(3);
+	decline_precision = PG_GETARG_FLOAT8(4);
+	confidence = PG_GETARG_FLOAT8(5);
+	min_frauds = PG_GETARG_INT32(6);
 	if (!(review_precision > 0 && review_precision < 1) || !(decline_precision > 0 && decline_precision < 1))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -793,6 +793,31 @@ load_shadow_entries(CacheEntry *entry, Relation rel, CacheEntry ***loaded)
 	return count;
 }
 
+static void
+free_shadow_entry(CacheEntry *shadow)
+{
+	if (shadow->meta_context != NULL)
+		MemoryContextDelete(shadow->meta_context);
+	if (shadow->booster_context != NULL)
+		MemoryContextDelete(shadow->booster_context);
+	pfree(shadow);
+}
+
+/*
+ * After a failure to load them: no challengers for this name until the
+ * catalog changes (the next invalidation loads them again).
+ */
+void
+catalog_forget_shadows(FraudModel *active)
+{
+	CacheEntry *entry = entry_of(active);
+
+	for (int j = 0; j < entry->num_shadows; j++)
+		free_shadow_entry(entry->shadows[j]);
+	entry->num_shadows = 0;
+	entry->shadows_valid = true;
+}
+
 /*
  * The challenger versions of an active model's name (shadow_fraction set),
  * each loaded as the active version is: their count, and *models, valid
@@ -832,13 +857,8 @@ catalog_shadow_models(FraudModel *active, FraudModel ***models)
 
 		for (int i = 0; i < count; i++)
 			still |= shadows[i] == entry->shadows[j];
-		if (still)
-			continue;
-		if (entry->shadows[j]->meta_context != NULL)
-			MemoryContextDelete(entry->shadows[j]->meta_context);
-		if (entry->shadows[j]->booster_context != NULL)
-			MemoryContextDelete(entry->shadows[j]->booster_context);
-		pfree(entry->shadows[j]);
+		if (!still)
+			free_shadow_entry(entry->shadows[j]);
 	}
 	if (entry->shadows != NULL)
 		pfree(entry->shadows);

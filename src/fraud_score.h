@@ -269,6 +269,7 @@ extern FraudModel *catalog_get_active_model(const char *name);
 extern FraudModel *catalog_cached_model(const char *name);
 extern int	catalog_cached_shadows(FraudModel *active, FraudModel ***models);
 extern int	catalog_shadow_models(FraudModel *active, FraudModel ***models);
+extern void catalog_forget_shadows(FraudModel *active);
 extern Oid	catalog_shadow_log_relid(void);
 
 /* ---------------------------------------------------------- scoring.c */

@@ -43,6 +43,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/json.h"
@@ -315,12 +316,14 @@ sampled(uint64 hash, double fraction)
 	return fraction >= 1.0 || (double) (hash >> 11) * (1.0 / (double) (UINT64CONST(1) << 53)) < fraction;
 }
 
+/* fraud_score_shadow_log's columns, as the extension creates them. */
+static const Oid log_column_types[LOG_COLUMNS] = {TEXTOID, REGCLASSOID, TEXTOID, TIMESTAMPTZOID,
+INT4OID, FLOAT8OID, TEXTOID, INT4OID, FLOAT8OID, TEXTOID};
+
 /* The log's INSERT, for the current log table. */
 static SPIPlanPtr
 prepared_log_insert(Oid relid)
 {
-	Oid			types[LOG_COLUMNS] = {TEXTOID, REGCLASSOID, TEXTOID, TIMESTAMPTZOID, INT4OID,
-	FLOAT8OID, TEXTOID, INT4OID, FLOAT8OID, TEXTOID};
 	char	   *sql;
 	SPIPlanPtr	plan;
 
@@ -334,7 +337,7 @@ prepared_log_insert(Oid relid)
 				   "challenger_decision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
 				   quote_identifier(get_namespace_name(get_rel_namespace(relid))),
 				   quote_identifier(get_rel_name(relid)));
-	plan = SPI_prepare(sql, LOG_COLUMNS, types);
+	plan = SPI_prepare(sql, LOG_COLUMNS, (Oid *) log_column_types);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the challenger log insert: %s",
 			 SPI_result_code_string(SPI_result));
@@ -351,9 +354,18 @@ insert_log_rows_spi(Relation log, Datum (*values)[LOG_COLUMNS], bool (*nulls)[LO
 	Oid			saved_user;
 	int			saved_context;
 
+	int			guc_level;
+
+	/*
+	 * As the owner, with a search_path the inserting role cannot choose:
+	 * the owner's triggers and index expressions run here.
+	 */
 	GetUserIdAndSecContext(&saved_user, &saved_context);
 	SetUserIdAndSecContext(log->rd_rel->relowner,
 						   saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	guc_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	for (int i = 0; i < count; i++)
@@ -368,7 +380,46 @@ insert_log_rows_spi(Relation log, Datum (*values)[LOG_COLUMNS], bool (*nulls)[LO
 			elog(ERROR, "challenger log insert failed: %s", SPI_result_code_string(rc));
 	}
 	SPI_finish();
+	AtEOXact_GUC(true, guc_level);
 	SetUserIdAndSecContext(saved_user, saved_context);
+}
+
+/*
+ * Whether rows can go straight to the log's heap: the table exactly as the
+ * extension made it (its columns and types, none dropped or added) with
+ * nothing of the owner's that an INSERT would run or check: no index,
+ * trigger, rule, check constraint or row security.
+ */
+static bool
+log_as_created(Relation log)
+{
+	TupleDesc	desc = RelationGetDescr(log);
+
+	if (desc->natts != LOG_COLUMNS || log->rd_rel->relkind != RELKIND_RELATION ||
+		log->rd_rel->relhasindex || log->rd_rel->relhasrules || log->rd_rel->relrowsecurity ||
+		log->trigdesc != NULL || (desc->constr != NULL && desc->constr->num_check > 0))
+		return false;
+	for (int c = 0; c < LOG_COLUMNS; c++)
+		if (TupleDescAttr(desc, c)->attisdropped || TupleDescAttr(desc, c)->atttypid != log_column_types[c])
+			return false;
+	return true;
+}
+
+/* The log rows through SPI, in a subtransaction: the owner's additions may fail. */
+typedef struct LogRows
+{
+	Relation	log;
+	Datum		(*values)[LOG_COLUMNS];
+	bool		(*nulls)[LOG_COLUMNS];
+	int			count;
+} LogRows;
+
+static void
+log_rows_step(void *arg)
+{
+	LogRows    *rows = arg;
+
+	insert_log_rows_spi(rows->log, rows->values, rows->nulls, rows->count);
 }
 
 /* Append the challengers' results to the log. */
@@ -380,9 +431,6 @@ write_log(const ShadowChampion *champion, Relation rel, const char *key,
 	Datum		(*values)[LOG_COLUMNS] = palloc(sizeof(*values) * count);
 	bool		(*nulls)[LOG_COLUMNS] = palloc0(sizeof(*nulls) * count);
 
-	if (RelationGetDescr(log)->natts != LOG_COLUMNS)
-		elog(ERROR, "fraud_score_shadow_log has %d columns, expected %d",
-			 RelationGetDescr(log)->natts, LOG_COLUMNS);
 	for (int i = 0; i < count; i++)
 	{
 		values[i][0] = CStringGetTextDatum(champion->name);
@@ -399,12 +447,21 @@ write_log(const ShadowChampion *champion, Relation rel, const char *key,
 		values[i][9] = results[i].scored ? CStringGetTextDatum(results[i].decision) : (Datum) 0;
 		nulls[i][9] = !results[i].scored;
 	}
-	if (RelationGetForm(log)->relhasindex || log->trigdesc != NULL ||
-		log->rd_rel->relkind != RELKIND_RELATION)
-		insert_log_rows_spi(log, values, nulls, count);
-	else
+	if (log_as_created(log))
 		for (int i = 0; i < count; i++)
 			simple_heap_insert(log, heap_form_tuple(RelationGetDescr(log), values[i], nulls[i]));
+	else
+	{
+		LogRows		rows = {log, values, nulls, count};
+		FraudFailure failure = {0};
+
+		if (!guard_run(log_rows_step, &rows, &failure))
+			ereport(WARNING,
+					(errcode(failure.sqlerrcode),
+					 errmsg("fraud_score_trigger could not log the challengers of a row of \"%s\": %s",
+							RelationGetRelationName(rel), failure.message),
+					 errdetail("The row is written; the challengers' results for it are not logged.")));
+	}
 	table_close(log, RowExclusiveLock);
 }
 
@@ -412,23 +469,19 @@ write_log(const ShadowChampion *champion, Relation rel, const char *key,
 static pg_noinline int
 challengers(FraudModel *active, FraudModel ***models)
 {
-	/* the active model (each rebuild has its own generation) whose challengers failed to load */
-	static uint32 failed_generation = 0;
 	LoadStep	step = {active, NULL, 0};
 	FraudFailure failure = {0};
 	int			count = catalog_cached_shadows(active, models);
 
 	if (count >= 0)
 		return count;
-	/* tried and failed since the catalog last changed: not again for every row */
-	if (active->generation == failed_generation)
-		return 0;
 	if (guard_run(load_step, &step, &failure))
 	{
 		*models = step.models;
 		return step.count;
 	}
-	failed_generation = active->generation;
+	/* none until the catalog changes: not again for every row */
+	catalog_forget_shadows(active);
 	ereport(WARNING,
 			(errcode(failure.sqlerrcode),
 			 errmsg("fraud_score_trigger could not load the challengers of fraud model \"%s\": %s",
