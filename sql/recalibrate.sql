@@ -139,6 +139,8 @@ SELECT * FROM fraud_recalibration_thresholds(NULL, ARRAY[true], NULL, 0.5, 0.9, 
 SELECT * FROM fraud_recalibration_thresholds(ARRAY[0.5, 0.4], ARRAY[true], NULL, 0.5, 0.9, 0.9, 1);
 SELECT * FROM fraud_recalibration_thresholds(ARRAY[0.5, 0.4], ARRAY[true, false], ARRAY[[0.1], [0.2]], 0.5, 0.9, 0.9, 1);
 SELECT * FROM fraud_recalibration_thresholds(ARRAY[0.5, 0.4], ARRAY[true, false], NULL, 0, 0.9, 0.9, 1);
+SELECT * FROM fraud_recalibration_thresholds(ARRAY[0.5, 0.4], ARRAY[true, false], NULL, 0.5, 0.9, 0.9, NULL);
+SELECT fraud_model_recalibrate('rc', 'SELECT score, is_fraud FROM rc_labeled', confidence => NULL);
 
 -- Recalibrating is for fraud_score_admin, whose audit rows name them.
 CREATE ROLE rc_app;
