@@ -62,12 +62,18 @@ ALTER TABLE fraud_score_models ADD COLUMN shadow_fraction float8
 	CONSTRAINT fraud_score_models_shadow_check
 	CHECK (shadow_fraction IS NULL OR (shadow_fraction > 0 AND shadow_fraction <= 1 AND NOT active));
 
+-- Reference distributions of the version's score and features (quantile
+-- bins, src/drift.c), which drift reports compare recent rows with: stored
+-- by fraud_model_train from its validation rows, or by
+-- fraud_model_set_reference from a query.
+ALTER TABLE fraud_score_models ADD COLUMN reference jsonb;
+
 CREATE OR REPLACE VIEW fraud_models AS
 	SELECT name, version, active, objective, num_features, features,
 		   review_threshold, decline_threshold,
 		   octet_length(model) AS size_bytes, sha256,
 		   created_at, created_by, description, metrics, feature_function,
-		   categories, library, format_version, reasons, shadow_fraction
+		   categories, library, format_version, reasons, shadow_fraction, reference
 	FROM fraud_score_models;
 
 -- What each challenger decided beside the champion, one row per sampled row
@@ -486,3 +492,140 @@ $$;
 
 REVOKE ALL ON FUNCTION fraud_model_recalibrate(text, text, float8, float8, text, float8, integer, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fraud_model_recalibrate(text, text, float8, float8, text, float8, integer, text) TO fraud_score_admin;
+
+-- Drift.  A version's reference distributions from a query of row documents
+-- (as fraud_score takes them; the first column), scored by the version;
+-- returns the stored document.  The query runs as the caller.
+CREATE FUNCTION fraud_model_set_reference(name text, version integer, reference_query text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'fraud_model_set_reference'
+LANGUAGE C VOLATILE;
+
+-- The population stability index of recent row documents (recent_query's
+-- first column) against the version's reference distributions (the active
+-- version when version is null): a row for the score, then one per feature
+-- in the version's order.  drift is 'none' below 0.1, 'moderate' below
+-- 0.25, else 'major'; sampling_psi is what two samples of these sizes from
+-- one distribution show on average.
+CREATE FUNCTION fraud_model_drift(name text, recent_query text, version integer DEFAULT NULL,
+								  OUT kind text, OUT feature text, OUT psi float8, OUT drift text,
+								  OUT sampling_psi float8, OUT reference_rows bigint,
+								  OUT recent_rows bigint, OUT reference_missing float8,
+								  OUT recent_missing float8)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'fraud_model_drift'
+LANGUAGE C VOLATILE;
+
+REVOKE ALL ON FUNCTION fraud_model_set_reference(text, integer, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION fraud_model_drift(text, text, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fraud_model_set_reference(text, integer, text) TO fraud_score_admin;
+GRANT EXECUTE ON FUNCTION fraud_model_drift(text, text, integer) TO fraud_score_admin;
+
+-- Backtest: a candidate version and the active one scored over the same
+-- historical row documents (history_query: the document first, then
+-- is_fraud boolean, null where unknown, and optionally amount), each row's
+-- features through each version's feature function as of the row, as the
+-- trigger would have computed them.  One row per version: what each would
+-- have flagged (score >= its review threshold) and caught.
+CREATE FUNCTION fraud_model_backtest(name text, candidate integer, history_query text,
+									 OUT role text, OUT version integer,
+									 OUT review_threshold float8, OUT decline_threshold float8,
+									 OUT rows bigint, OUT flagged bigint, OUT flagged_rate float8,
+									 OUT declined bigint, OUT labeled bigint, OUT frauds bigint,
+									 OUT frauds_caught bigint, OUT false_positives bigint,
+									 OUT fraud_amount float8, OUT amount_caught float8,
+									 OUT "precision" float8, OUT recall float8,
+									 OUT auc float8, OUT average_precision float8)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'fraud_model_backtest'
+LANGUAGE C VOLATILE;
+
+REVOKE ALL ON FUNCTION fraud_model_backtest(text, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fraud_model_backtest(text, integer, text) TO fraud_score_admin;
+
+-- Export and import carry the reference distributions.
+CREATE OR REPLACE FUNCTION fraud_model_export(name text, version integer DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	m @extschema@.fraud_score_models%ROWTYPE;
+BEGIN
+	SELECT * INTO m FROM @extschema@.fraud_score_models s
+	WHERE s.name = fraud_model_export.name
+	  AND (s.version = fraud_model_export.version
+		   OR (fraud_model_export.version IS NULL AND s.active));
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'fraud model "%" has no version %', fraud_model_export.name,
+			coalesce(fraud_model_export.version::text, 'that is active')
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'The fraud_models view lists the loaded versions.';
+	END IF;
+	RETURN jsonb_build_object(
+		'format', 'fraud_score model 1',
+		'name', m.name,
+		'version', m.version,
+		'objective', m.objective,
+		'features', to_jsonb(m.features),
+		'review_threshold', m.review_threshold,
+		'decline_threshold', m.decline_threshold,
+		'feature_function', m.feature_function,
+		'description', m.description,
+		'metrics', m.metrics,
+		'categories', m.categories,
+		'library', m.library,
+		'format_version', m.format_version,
+		'reasons', m.reasons,
+		'reference', m.reference,
+		'sha256', m.sha256)
+	|| CASE WHEN m.library = 'lightgbm'
+			THEN jsonb_build_object('model_text', convert_from(m.model, 'UTF8'))
+			ELSE jsonb_build_object('model_ubj_base64', translate(encode(m.model, 'base64'), E'\n', ''))
+	   END;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION fraud_model_import(document jsonb, name text DEFAULT NULL,
+											  activate boolean DEFAULT true)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	bytes bytea;
+	imported integer;
+BEGIN
+	IF document IS NULL OR document->>'format' IS DISTINCT FROM 'fraud_score model 1' THEN
+		RAISE EXCEPTION 'not a fraud_score model document'
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('The "format" key is %s, not "fraud_score model 1".',
+								  coalesce(document->>'format', 'missing')),
+				  HINT = 'Export models with fraud_model_export().';
+	END IF;
+	bytes := CASE WHEN document ? 'model_text' THEN convert_to(document->>'model_text', 'UTF8')
+				  ELSE decode(document->>'model_ubj_base64', 'base64') END;
+	IF document ? 'sha256' AND encode(sha256(bytes), 'hex') <> document->>'sha256' THEN
+		RAISE EXCEPTION 'model document is corrupt'
+			USING ERRCODE = 'data_corrupted',
+				  DETAIL = 'The sha256 of the model bytes does not match the document.';
+	END IF;
+	imported := @extschema@.fraud_model_load(
+		coalesce(name, document->>'name'), bytes,
+		ARRAY(SELECT jsonb_array_elements_text(document->'features')),
+		(document->>'review_threshold')::float8,
+		(document->>'decline_threshold')::float8,
+		activate,
+		document->>'description',
+		(document->>'feature_function')::regprocedure,
+		document->'metrics',
+		nullif(document->'categories', 'null'),
+		nullif(document->'reasons', 'null'));
+	IF nullif(document->'reference', 'null') IS NOT NULL THEN
+		UPDATE @extschema@.fraud_score_models m SET reference = document->'reference'
+		WHERE m.name = coalesce(fraud_model_import.name, document->>'name') AND m.version = imported;
+	END IF;
+	RETURN imported;
+END
+$$;

@@ -598,6 +598,22 @@ catalog_cached_model(const char *name)
 	return entry != NULL && entry_usable(entry) ? &entry->model : NULL;
 }
 
+static void
+create_model_cache(void)
+{
+	HASHCTL		ctl = {0};
+
+	if (model_cache != NULL)
+		return;
+	cache_context = AllocSetContextCreate(TopMemoryContext, "fraud_score model cache",
+										  ALLOCSET_SMALL_SIZES);
+	ctl.keysize = NAMEDATALEN;
+	ctl.entrysize = sizeof(CacheEntry);
+	ctl.hcxt = cache_context;
+	model_cache = hash_create("fraud_score models", 16, &ctl,
+							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
 FraudModel *
 catalog_get_active_model(const char *name)
 {
@@ -614,19 +630,7 @@ catalog_get_active_model(const char *name)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("fraud model \"%s\" does not exist", name)));
 
-	if (model_cache == NULL)
-	{
-		HASHCTL		ctl = {0};
-
-		cache_context = AllocSetContextCreate(TopMemoryContext, "fraud_score model cache",
-											  ALLOCSET_SMALL_SIZES);
-		ctl.keysize = NAMEDATALEN;
-		ctl.entrysize = sizeof(CacheEntry);
-		ctl.hcxt = cache_context;
-		model_cache = hash_create("fraud_score models", 16, &ctl,
-								  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	}
-
+	create_model_cache();
 	entry = hash_search(model_cache, name, HASH_ENTER, &found);
 	if (!found)
 	{
@@ -873,6 +877,74 @@ catalog_shadow_models(FraudModel *active, FraudModel ***models)
 	entry->shadows_valid = catalog_invalidations == invalidations_before;
 	*models = entry->shadow_models;
 	return count;
+}
+
+/*
+ * One version of a model, loaded for one operation (a backtest, a drift
+ * report) as the active version would be, but not cached: it lives in the
+ * caller's memory context (its booster freed with it) and is not counted
+ * in the serving statistics.  The active version when "active", else
+ * "version".  *reference (if asked) gets the version's reference
+ * distributions, or NULL.
+ */
+FraudModel *
+catalog_load_version(const char *name, bool active, int32 version, Jsonb **reference)
+{
+	CacheEntry *entry = palloc0(sizeof(CacheEntry));
+	Relation	rel;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	bool		isnull;
+
+	if (strlen(name) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("fraud model \"%s\" does not exist", name)));
+	create_model_cache();
+	strlcpy(entry->name, name, NAMEDATALEN);
+	rel = table_open(catalog_models_relid(), AccessShareLock);
+	ScanKeyEntryInitialize(&key[0], 0, Anum_name, BTEqualStrategyNumber, InvalidOid,
+						   C_COLLATION_OID, F_TEXTEQ, CStringGetTextDatum(name));
+	ScanKeyInit(&key[1], Anum_version, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(version));
+	scan = systable_beginscan(rel, models_index(rel, MODELS_PKEY_INDEX), true, NULL,
+							  active ? 1 : 2, key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+		if (!active || DatumGetBool(heap_getattr(tuple, Anum_active, RelationGetDescr(rel), &isnull)))
+			break;
+	if (!HeapTupleIsValid(tuple))
+	{
+		if (model_name_exists(rel, name) && active)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("fraud model \"%s\" has no active version", name),
+					 errhint("Activate a version with fraud_model_activate(), or name a version.")));
+		if (model_name_exists(rel, name))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("fraud model \"%s\" has no version %d", name, version),
+					 errhint("The fraud_models view lists the loaded versions.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("fraud model \"%s\" does not exist", name),
+				 errhint("The fraud_models view lists the loaded versions.")));
+	}
+	load_entry(entry, rel, tuple);
+	/* load_entry gave the cache its memory: the caller owns it instead */
+	MemoryContextSetParent(entry->meta_context, CurrentMemoryContext);
+	if (entry->booster_context != NULL)
+		MemoryContextSetParent(entry->booster_context, CurrentMemoryContext);
+	if (reference != NULL)
+	{
+		AttrNumber	att = get_attnum(RelationGetRelid(rel), "reference");
+		Datum		value = att == InvalidAttrNumber ? (Datum) 0 :
+			heap_getattr(tuple, att, RelationGetDescr(rel), &isnull);
+
+		*reference = att == InvalidAttrNumber || isnull ? NULL : DatumGetJsonbPCopy(value);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return &entry->model;
 }
 
 /* Statement trigger on the catalog: tell every backend to reload. */

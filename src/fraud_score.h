@@ -271,6 +271,30 @@ extern int	catalog_cached_shadows(FraudModel *active, FraudModel ***models);
 extern int	catalog_shadow_models(FraudModel *active, FraudModel ***models);
 extern void catalog_forget_shadows(FraudModel *active);
 extern Oid	catalog_shadow_log_relid(void);
+extern FraudModel *catalog_load_version(const char *name, bool active, int32 version,
+										Jsonb **reference);
+
+/* ---------------------------------------------------------- history.c */
+typedef struct HistoryReader
+{
+	const char *query_name;		/* for messages: "history_query" */
+	struct PortalData *portal;
+	struct SPITupleTable *batch;
+	TupleDesc	desc;
+	uint64		next;			/* in batch */
+	int64		rows;			/* read so far */
+	MemoryContext batch_context;	/* reset before each batch */
+} HistoryReader;
+
+extern struct PortalData *history_open(const char *query, const char *query_name);
+extern void history_start(HistoryReader *reader, const char *query, const char *query_name);
+extern HeapTuple history_next(HistoryReader *reader);
+extern int	history_column(HistoryReader *reader, const char *name, bool (*accepts) (Oid type),
+						   const char *type_description, bool required);
+extern bool history_is_number_type(Oid type);
+extern double history_number(Datum value, Oid type);
+extern Jsonb *history_document(HistoryReader *reader, HeapTuple tuple);
+extern Jsonb *history_feature_output(FraudModel *model, Jsonb *doc);
 
 /* ---------------------------------------------------------- scoring.c */
 extern double *scoring_input_buffer(int num_features);
@@ -327,6 +351,13 @@ extern bool shadow_has_challengers(FraudModel *active);
 extern void shadow_score_row(const ShadowChampion *champion, Relation rel,
 							 const RowJsonLayout *layout, const Datum *values,
 							 const bool *nulls);
+
+/* ------------------------------------------------------------ drift.c */
+extern Jsonb *drift_reference_from_matrix(const float *x, const double *scores, int64 nrow,
+										  int num_features, char **feature_names,
+										  const char *source);
+extern void drift_store_reference(const char *schema, const char *name, int32 version,
+								  Jsonb *reference);
 
 /* ---------------------------------------------------------- metrics.c */
 

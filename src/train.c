@@ -30,7 +30,6 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/plancache.h"
 
 #include "fraud_score.h"
 #include "xgb.h"
@@ -311,25 +310,6 @@ typedef struct QueryReader
 	int		   *columns;		/* column layout: attnum of each feature */
 } QueryReader;
 
-/* Prepare a query, check that it is one SELECT, and open a cursor on it. */
-static Portal
-open_select_cursor(const char *query, const char *query_name)
-{
-	SPIPlanPtr	plan;
-	List	   *sources;
-
-	plan = SPI_prepare(query, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for %s: %s", query_name, SPI_result_code_string(SPI_result));
-	sources = SPI_plan_get_plan_sources(plan);
-	if (list_length(sources) != 1 ||
-		((CachedPlanSource *) linitial(sources))->commandTag != CMDTAG_SELECT)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a single SELECT", query_name)));
-	return SPI_cursor_open(NULL, plan, NULL, NULL, true);
-}
-
 /*
  * Column layout: the attnum of each of the layout's features in this
  * query, which must have them all, of usable types.
@@ -459,7 +439,7 @@ read_query(const char *query, const char *query_name, const char *label_column,
 	MemoryContext batch_context = AllocSetContextCreate(CurrentMemoryContext,
 														"fraud_score training batch",
 														ALLOCSET_DEFAULT_SIZES);
-	Portal		portal = open_select_cursor(query, query_name);
+	Portal		portal = history_open(query, query_name);
 
 	for (;;)
 	{
@@ -590,6 +570,7 @@ typedef struct TrainResult
 	double		review_threshold;
 	double		decline_threshold;
 	char	   *metrics;		/* the metrics column, as JSON text */
+	double	   *validation_scores;	/* the model's, of the validation rows; or NULL */
 } TrainResult;
 
 /*
@@ -606,6 +587,7 @@ training_metrics(XgbTraining *training, const TrainOptions *opts,
 
 	result->review_threshold = 0.5;
 	result->decline_threshold = 0.9;
+	result->validation_scores = NULL;
 	initStringInfo(&json);
 	appendStringInfo(&json, "{\"training_rows\": %d, \"training_frauds\": %d", train->nrow, train->positives);
 	if (valid->nrow > 0)
@@ -613,6 +595,7 @@ training_metrics(XgbTraining *training, const TrainOptions *opts,
 		double	   *scores = palloc_extended(sizeof(double) * valid->nrow, MCXT_ALLOC_HUGE);
 
 		xgb_train_predict_validation(training, scores);
+		result->validation_scores = scores;
 		metrics_compute(scores, valid->y, valid->nrow, opts->review_precision,
 						opts->decline_precision, &metrics);
 		have_metrics = !isnan(metrics.auc);
@@ -676,6 +659,28 @@ store_model(const char *schema, text *name, bytea *model, const FeatureLayout *l
 	return DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
+/*
+ * The version's reference distributions for drift reports (drift.c): its
+ * validation rows' features and scores, or, without validation rows, its
+ * training rows' features alone.
+ */
+static void
+store_reference(const char *schema, text *name, int32 version, const FeatureLayout *layout,
+				const RowSet *train, const RowSet *valid, const TrainResult *result)
+{
+	Jsonb	   *reference;
+
+	if (valid->nrow > 0)
+		reference = drift_reference_from_matrix(valid->x, result->validation_scores, valid->nrow,
+												layout->num_features, layout->names,
+												"validation_query");
+	else
+		reference = drift_reference_from_matrix(train->x, NULL, train->nrow,
+												layout->num_features, layout->names,
+												"training_query");
+	drift_store_reference(schema, text_to_cstring(name), version, reference);
+}
+
 Datum
 fraud_model_train(PG_FUNCTION_ARGS)
 {
@@ -723,6 +728,7 @@ fraud_model_train(PG_FUNCTION_ARGS)
 						   model_feature_names_to_utf8(layout.names, layout.num_features),
 						   layout.num_features);
 	version = store_model(schema, name, model, &layout, &opts, &result, activate);
+	store_reference(schema, name, version, &layout, &train, &valid, &result);
 	SPI_finish();
 	MemoryContextDelete(train_context);
 	PG_RETURN_INT32(version);
