@@ -26,6 +26,14 @@
 --                  rows of the last "labeled_window" that have matured, scored
 --                  by the active version, with the fraud rate of the last
 --                  "recent_window" estimated from its scores.
+-- card_tx_drift(model, as_of, recent_window)
+--                  fraud_model_drift over the transactions of the last
+--                  "recent_window": their features and the active version's
+--                  score against the version's reference distributions.
+-- card_tx_backtest(model, candidate, since, until, as_of, delay)
+--                  fraud_model_backtest of version "candidate" beside the active
+--                  version over the transactions from "since" to "until", their
+--                  features as of each one, labels as known at "as_of".
 
 CREATE TABLE card_tx (
 	transaction_id bigint PRIMARY KEY,
@@ -222,4 +230,39 @@ AS $$
 		$q$, as_of, recent_window),
 		target_precision => target_precision,
 		decline_precision => decline_precision)
+$$;
+
+CREATE FUNCTION card_tx_drift(model text,
+							  as_of timestamp DEFAULT localtimestamp,
+							  recent_window interval DEFAULT '1 day')
+RETURNS TABLE (kind text, feature text, psi float8, drift text, sampling_psi float8,
+			   reference_rows bigint, recent_rows bigint, reference_missing float8,
+			   recent_missing float8)
+LANGUAGE sql
+AS $$
+	SELECT * FROM fraud_model_drift(model, format($q$
+		SELECT to_jsonb(t) FROM card_tx t
+		WHERE tx_datetime >= %1$L::timestamp - %2$L::interval AND tx_datetime < %1$L
+	$q$, as_of, recent_window))
+$$;
+
+CREATE FUNCTION card_tx_backtest(model text, candidate integer, since timestamp, until timestamp,
+								 as_of timestamp DEFAULT localtimestamp,
+								 delay interval DEFAULT '7 days')
+RETURNS TABLE (role text, version integer, review_threshold float8, decline_threshold float8,
+			   rows bigint, flagged bigint, flagged_rate float8, declined bigint, labeled bigint,
+			   frauds bigint, frauds_caught bigint, false_positives bigint, fraud_amount float8,
+			   amount_caught float8, "precision" float8, recall float8, auc float8,
+			   average_precision float8)
+LANGUAGE sql
+AS $$
+	SELECT * FROM fraud_model_backtest(model, candidate, format($q$
+		SELECT to_jsonb(t) AS document,
+			   CASE WHEN fraud_reported_at <= %3$L THEN true
+					WHEN tx_datetime <= %3$L::timestamp - %4$L::interval THEN false END AS is_fraud,
+			   tx_amount AS amount
+		FROM card_tx t
+		WHERE tx_datetime >= %1$L AND tx_datetime < %2$L
+		ORDER BY seq
+	$q$, since, until, as_of, delay))
 $$;
