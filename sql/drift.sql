@@ -45,27 +45,32 @@ FROM fraud_models m,
 WHERE m.name = 'dr' ORDER BY 1, 2;
 
 -- The edges are the deciles (percentile_disc) of the values as the model
--- sees them (float4), equal ones merged, none at or above the largest.
+-- sees them (float4) and their largest, equal ones merged, after one just
+-- below the smallest (so that values outside the reference's range have
+-- bins of their own).
 CREATE FUNCTION dr_edges(v float8[]) RETURNS jsonb LANGUAGE sql AS $$
     SELECT coalesce(jsonb_agg(e ORDER BY e), '[]')
     FROM (SELECT DISTINCT e
-          FROM unnest((SELECT percentile_disc(ARRAY[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
-                              WITHIN GROUP (ORDER BY x) FROM unnest(v) x WHERE x IS NOT NULL)) e
-          WHERE e < (SELECT max(x) FROM unnest(v) x)) d
+          FROM unnest((SELECT percentile_disc(ARRAY[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1])
+                              WITHIN GROUP (ORDER BY x) FROM unnest(v) x WHERE x IS NOT NULL)) e) d
 $$;
-SELECT f->>'name' AS feature,
-       f->'edges' = dr_edges(CASE f->>'name'
-                                 WHEN 'x1' THEN (SELECT array_agg(x1::float4::float8) FROM dr_rows WHERE id > 2000)
-                                 WHEN 'x2' THEN (SELECT array_agg(x2::float4::float8) FROM dr_rows WHERE id > 2000)
-                                 ELSE (SELECT array_agg(x3::float4::float8) FROM dr_rows WHERE id > 2000) END)
-       AS edges_are_deciles,
-       f->'edges' AS edges
+CREATE FUNCTION dr_below_smallest(edges jsonb, v float8[]) RETURNS boolean LANGUAGE sql AS $$
+    SELECT (edges->>0)::float8 < min(x) AND (edges->>0)::float8 > min(x) - 1e-12 * greatest(1, abs(min(x)))
+    FROM unnest(v) x
+$$;
+CREATE VIEW dr_validation_columns AS
+SELECT 'x1' AS feature, array_agg(x1::float4::float8) AS v FROM dr_rows WHERE id > 2000
+UNION ALL SELECT 'x2', array_agg(x2::float4::float8) FROM dr_rows WHERE id > 2000
+UNION ALL SELECT 'x3', array_agg(x3::float4::float8) FROM dr_rows WHERE id > 2000;
+SELECT f->>'name' AS feature, (f->'edges') - 0 = dr_edges(c.v) AS edges_are_deciles,
+       dr_below_smallest(f->'edges', c.v) AS first_just_below, (f->'edges') - 0 AS edges
 FROM fraud_models m, jsonb_array_elements(m.reference->'features') f
+JOIN dr_validation_columns c ON c.feature = f->>'name'
 WHERE m.name = 'dr' AND m.version = 1;
 -- The score's edges are the deciles of the validation rows' scores (XGBoost's
 -- at training; the native evaluator's here, equal to float precision).
 SELECT jsonb_array_length(m.reference->'score'->'edges') AS score_edges,
-       (SELECT bool_and(abs((m.reference->'score'->'edges'->>(k::int - 1))::float8 - e::float8) < 1e-6)
+       (SELECT bool_and(abs((m.reference->'score'->'edges'->>(k::int))::float8 - e::float8) < 1e-6)
         FROM jsonb_array_elements_text(dr_edges((SELECT array_agg(fraud_score(doc, 'dr'))
                                                  FROM dr_docs WHERE id > 2000))) WITH ORDINALITY AS x(e, k))
        AS score_edges_are_deciles
@@ -90,19 +95,21 @@ SELECT kind, feature, drift FROM fraud_model_drift('dr', 'SELECT doc FROM dr_doc
 SELECT kind, feature, psi, drift, recent_rows FROM fraud_model_drift('dr', 'SELECT doc FROM dr_docs WHERE false');
 
 -- A reference from a query, and an index computed by hand: ten rows with
--- x1 = 1..10 make nine edges 1..9 and ten bins of one row each; five recent
--- rows 1, 1, 1, 2, 20 fill bins 1, 1, 1, 2 and 10.  The seven empty bins
--- count half a row (share 0.1, as the reference's), so
--- PSI = (0.6 - 0.1) ln 6 + 2 (0.2 - 0.1) ln 2.  x2 and x3 are missing on
--- both sides: index 0.
+-- x1 = 1..10 make edges just below 1, then 1..10: twelve bins, the first
+-- and last empty.  Five recent rows 1, 1, 1, 2, 20 fill bins 2, 2, 2, 3 and
+-- 12.  Empty bins count half a row (share 0.1 for the recent rows' bins 4
+-- to 11, as the reference's; 0.05 for the reference's last), bin 1 is empty
+-- on both sides, so PSI = (0.6 - 0.1) ln 6 + (0.2 - 0.1) ln 2
+-- + (0.2 - 0.05) ln 4 over 11 bins.  x2 and x3 are missing on both sides:
+-- index 0.
 SELECT s->'rows' AS rows, s->>'source' AS source, s->'score'->'counts' AS score_counts,
        s->'features'->0 AS x1, s->'features'->1 AS x2
 FROM fraud_model_set_reference('dr', 2,
     'SELECT jsonb_build_object(''x1'', i) FROM generate_series(1, 10) i') AS s;
 SELECT feature, round(psi::numeric, 6) AS psi,
-       CASE feature WHEN 'x1' THEN round((0.5 * ln(6) + 0.2 * ln(2))::numeric, 6) ELSE 0 END AS by_hand,
+       CASE feature WHEN 'x1' THEN round((0.5 * ln(6) + 0.1 * ln(2) + 0.15 * ln(4))::numeric, 6) ELSE 0 END AS by_hand,
        drift, round(sampling_psi::numeric, 4) AS sampling_psi,
-       CASE feature WHEN 'x1' THEN round((9 * (1 / 5.0 + 1 / 10.0))::numeric, 4) ELSE 0 END AS expected
+       CASE feature WHEN 'x1' THEN round((10 * (1 / 5.0 + 1 / 10.0))::numeric, 4) ELSE 0 END AS expected
 FROM fraud_model_drift('dr', $$SELECT jsonb_build_object('x1', v) FROM unnest(ARRAY[1, 1, 1, 2, 20]) v$$, 2)
 WHERE kind = 'feature';
 
@@ -157,7 +164,7 @@ WHERE name = 'dr_bare';
 SELECT fraud_model_drift('dr_bare', 'SELECT doc FROM dr_docs');
 UPDATE fraud_score_models
 SET reference = jsonb_set((SELECT reference FROM fraud_score_models WHERE name = 'dr' AND version = 1),
-                          '{features,0,edges,1}', '1')
+                          '{features,0,edges,2}', '1')
 WHERE name = 'dr_bare';
 SELECT fraud_model_drift('dr_bare', 'SELECT doc FROM dr_docs');
 UPDATE fraud_score_models

@@ -13,10 +13,12 @@
  * the version and compares.
  *
  * A distribution is REFERENCE_BINS quantile bins: edges at the deciles of
- * the reference values (equal edges merged, none at or above the largest
- * value, so that no reference bin is empty), a value belonging to the
- * first bin whose edge it does not exceed, and the missing values (NaN
- * inputs) as a bin of their own.  The index of a column is
+ * the reference values, with one just below the smallest and one at the
+ * largest (equal edges merged), so that a recent value outside the
+ * reference's range falls in a bin of its own, empty in the reference (a
+ * wave of tiny card-testing amounts, a velocity count never seen); a value
+ * belongs to the first bin whose edge it does not exceed, and the missing
+ * values (NaN inputs) are a bin of their own.  The index of a column is
  *
  *     PSI = sum over bins of (a - e) ln(a / e)
  *
@@ -123,6 +125,14 @@ compare_doubles(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* An edge after those there are, unless equal to the last (or infinite). */
+static void
+add_edge(Distribution *dist, double edge)
+{
+	if (isfinite(edge) && (dist->num_edges == 0 || edge > dist->edges[dist->num_edges - 1]))
+		dist->edges[dist->num_edges++] = edge;
+}
+
 /* The quantile bins of a column (its values sorted in place). */
 static void
 distribution_of(Column *column, Distribution *dist)
@@ -130,21 +140,17 @@ distribution_of(Column *column, Distribution *dist)
 	int64		n = column->count;
 	int			bin = 0;
 
-	dist->edges = palloc(sizeof(double) * REFERENCE_BINS);
+	dist->edges = palloc(sizeof(double) * (REFERENCE_BINS + 1));
 	dist->num_edges = 0;
 	dist->missing = column->missing;
 	dist->rows = n + column->missing;
 	if (n > 0)
 	{
 		qsort(column->values, n, sizeof(double), compare_doubles);
+		add_edge(dist, nextafter(column->values[0], -INFINITY));
 		for (int i = 1; i < REFERENCE_BINS; i++)
-		{
-			double		edge = column->values[(i * n + REFERENCE_BINS - 1) / REFERENCE_BINS - 1];
-
-			if (isfinite(edge) && edge < column->values[n - 1] &&
-				(dist->num_edges == 0 || edge > dist->edges[dist->num_edges - 1]))
-				dist->edges[dist->num_edges++] = edge;
-		}
+			add_edge(dist, column->values[(i * n + REFERENCE_BINS - 1) / REFERENCE_BINS - 1]);
+		add_edge(dist, column->values[n - 1]);
 	}
 	dist->counts = palloc0(sizeof(int64) * (dist->num_edges + 1));
 	for (int64 k = 0; k < n; k++)
@@ -426,7 +432,7 @@ read_distribution(ReferenceDoc *doc, JsonbContainer *object, Distribution *dist)
 	if (edges == NULL || counts == NULL || missing == NULL)
 		return;
 	dist->num_edges = JsonContainerSize(edges->val.binary.data);
-	if (dist->num_edges >= REFERENCE_BINS * 16 ||
+	if (dist->num_edges > REFERENCE_BINS * 16 ||
 		JsonContainerSize(counts->val.binary.data) != (uint32) dist->num_edges + 1)
 	{
 		doc->problem = doc->problem ? doc->problem : "A distribution's counts are not one more than its edges.";
