@@ -598,6 +598,7 @@ typedef struct
 	long		plain_rows;
 	int			check_only;
 	double		recalibrate;	/* target precision, or 0: no nightly recalibration */
+	int			backtest;		/* after the replay, backtest over the replayed rows */
 } Options;
 
 static void
@@ -626,6 +627,10 @@ usage(FILE *f)
 		  "  --recalibrate P    at every simulated midnight, once the labels due by then are\n"
 		  "                     reported, run the example's nightly recalibration\n"
 		  "                     (card_tx_recalibrate) with target precision P (0 < P < 1)\n"
+		  "  --backtest         afterwards, backtest the model (a second, inactive copy of it)\n"
+		  "                     beside the active version over the replayed rows\n"
+		  "                     (card_tx_backtest): its rate beside the scored INSERTs', and\n"
+		  "                     whether the active side flags what the trigger flagged\n"
 		  "  --help             this text\n"
 		  "(--root DIR, the repository, and --check-only are for the wrapper bench/replay.)\n", f);
 }
@@ -726,6 +731,8 @@ parse_options(int argc, char **argv, Options *o)
 			o->delay_days = (int) d;
 			o->have_delay = 1;
 		}
+		else if (strcmp(a, "--backtest") == 0)
+			o->backtest = 1;
 		else if (is_option(a, "--recalibrate"))
 		{
 			const char *v = option_value(argc, argv, &i, "--recalibrate");
@@ -1176,6 +1183,68 @@ copy_end(const char *what, const char *statement)
 		PQclear(res);
 }
 
+/* What card_tx_backtest reported about the replayed rows. */
+typedef struct Backtest
+{
+	int			candidate;
+	long		rows;
+	long		candidate_flagged;
+	long		active_flagged;
+	double		active_precision;
+	double		active_recall;
+	double		seconds;
+} Backtest;
+
+/*
+ * The model scored again over the replayed rows by fraud_model_backtest
+ * (through the example's card_tx_backtest), as a second, inactive copy
+ * beside the active version: each row's features as of its arrival, the
+ * labels known at the last replayed row.
+ */
+static void
+backtest_replayed(const char *model_name, int64_t first, int64_t last, int delay_days, Backtest *bt)
+{
+	char		since[20],
+				until[20],
+				delay_text[32];
+	const char *params[1];
+	PGresult   *res;
+	double		t0;
+
+	params[0] = model_name;
+	res = PQexecParams(conn, "SELECT fraud_model_import(fraud_model_export($1), activate => false)",
+					   1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		pg_fail("importing the backtest's candidate", "fraud_model_import(fraud_model_export(...))", res);
+	bt->candidate = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+
+	format_timestamp(first, since);
+	format_timestamp(last, until);
+	snprintf(delay_text, sizeof(delay_text), "%d days", delay_days);
+	{
+		char		candidate[16];
+		const char *p[6] = {model_name, candidate, since, until, until, delay_text};
+		const char *sql = "SELECT role, rows, flagged, \"precision\", recall "
+			"FROM card_tx_backtest($1, $2::int, $3::timestamp, $4::timestamp + interval '1 second', "
+			"as_of => $5::timestamp, delay => $6::interval)";
+
+		snprintf(candidate, sizeof(candidate), "%d", bt->candidate);
+		t0 = now_seconds();
+		res = PQexecParams(conn, sql, 6, NULL, p, NULL, NULL, 0);
+		bt->seconds = now_seconds() - t0;
+		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 2)
+			pg_fail("the backtest", sql, res);
+	}
+	bt->rows = atol(PQgetvalue(res, 0, 1));
+	bt->candidate_flagged = atol(PQgetvalue(res, 0, 2));
+	bt->active_flagged = atol(PQgetvalue(res, 1, 2));
+	bt->active_precision = PQgetisnull(res, 1, 3) ? NAN : strtod(PQgetvalue(res, 1, 3), NULL);
+	bt->active_recall = PQgetisnull(res, 1, 4) ? NAN : strtod(PQgetvalue(res, 1, 4), NULL);
+	PQclear(res);
+	fprintf(stderr, "replay: backtest of %ld rows in %.1f s\n", bt->rows, bt->seconds);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1234,6 +1303,7 @@ main(int argc, char **argv)
 				ndec[3] = {0, 0, 0};
 	long		sc_frauds[4] = {0, 0, 0, 0},
 				sc_caught[4] = {0, 0, 0, 0};
+	Backtest	backtest = {0};
 	double		rate,
 				plain_rate;
 	double		p50,
@@ -1691,6 +1761,8 @@ main(int argc, char **argv)
 		}
 		plain_wall = now_seconds() - wall0;
 	}
+	if (o.backtest)
+		backtest_replayed(model_name, rows[0].t, rows[nrows - 1].t, o.delay_days, &backtest);
 	PQfinish(conn);
 
 	/* --- metrics ------------------------------------------------------------ */
@@ -1760,6 +1832,12 @@ main(int argc, char **argv)
 			   months[k].frauds, months[k].flagged,
 			   fmt_num(n1, sizeof(n1), ratio(months[k].tp, months[k].flagged), "%.4f"),
 			   fmt_num(n2, sizeof(n2), ratio(months[k].tp, months[k].frauds), "%.4f"));
+	if (o.backtest)
+		printf("backtest       %10.0f rows/s (%.2fx the scored INSERT rate; %ld replayed rows in %.1f s):\n"
+			   "               candidate v%d flagged %ld, active v%d flagged %ld (the trigger flagged %ld)\n",
+			   backtest.rows / backtest.seconds, backtest.rows / backtest.seconds / rate, backtest.rows,
+			   backtest.seconds, backtest.candidate, backtest.candidate_flagged, model_version,
+			   backtest.active_flagged, flagged);
 	if (o.recalibrate > 0)
 		printf("recalibrations %10ld changed, %ld unchanged, %ld kept, %ld not done (target precision %g)\n",
 			   recalibrations.changed, recalibrations.unchanged, recalibrations.kept,
@@ -1839,6 +1917,14 @@ main(int argc, char **argv)
 		buf_printf(&b, ",\"recalibrations\":{\"changed\":%ld,\"unchanged\":%ld,\"kept\":%ld,\"not_done\":%ld}",
 				   recalibrations.changed, recalibrations.unchanged, recalibrations.kept,
 				   recalibrations.failed);
+	}
+	if (o.backtest)
+	{
+		buf_printf(&b, ",");
+		json_num(&b, "backtest_rows_per_second", backtest.rows / backtest.seconds, "%.1f");
+		buf_printf(&b, ",\"backtest_rows\":%ld,\"backtest_candidate_flagged\":%ld,"
+				   "\"backtest_active_flagged\":%ld", backtest.rows, backtest.candidate_flagged,
+				   backtest.active_flagged);
 	}
 	buf_printf(&b, "}");
 	printf("%s\n", b.p);

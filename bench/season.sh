@@ -7,7 +7,8 @@
 # with the example feature function on May 1 - June 17, its thresholds chosen
 # on June 18-30 (as models/build.sh does on the handbook data); then July to
 # September are replayed through the trigger, labels arriving a day late,
-# with and without --recalibrate TARGET.  Prints detection by month for both;
+# with and without --recalibrate TARGET (the one without also backtests the
+# model over the replayed rows: its rate beside the trigger's).  Prints detection by month for both;
 # with --check, fails unless the recalibrated replay keeps precision >=
 # TARGET - 0.05 in every month and recall >= 0.80 overall.
 #
@@ -85,9 +86,11 @@ monthly() {
 overall() { sed -n 's/.*"precision":\([0-9.]*\),"recall":\([0-9.]*\),"auc".*/   overall  precision \1  recall \2/p'; }
 if [ "$both" = 1 ]; then
 	echo "== season: replay July-September with the thresholds chosen in June" >&2
-	plain=$(replay)
+	plain=$(replay --backtest)
 	monthly <<< "$plain"
 	overall <<< "$plain"
+	sed -n 's/.*"inserts_per_second":\([0-9.]*\),.*"backtest_rows_per_second":\([0-9.]*\),"backtest_rows":\([0-9]*\),"backtest_candidate_flagged":[0-9]*,"backtest_active_flagged":\([0-9]*\).*/   backtest \2 rows\/s beside scored INSERTs \1 rows\/s over \3 rows; its active side flagged \4/p' <<< "$plain"
+	sed -n 's/^{"rows":[0-9]*,"frauds":[0-9]*,"flagged":\([0-9]*\),.*/   (the trigger flagged \1)/p' <<< "$plain"
 fi
 echo "== season: replay July-September, recalibrated every night for precision $target" >&2
 recal=$(replay --recalibrate "$target")
