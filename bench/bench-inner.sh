@@ -347,6 +347,46 @@ if [ "$rsn_flagged_with" != "$rsn_flagged_rows" ] || [ "$rsn_approved_with" != 0
 	exit 1
 fi
 
+echo "== parallel query: 1,000,000 rows with 0 and 2 workers, with and without a feature function, 3 rounds interleaved" >&2
+par=$(q -At <<SQL
+SET client_min_messages = warning;
+CREATE FUNCTION bench_features(doc jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE AS \$\$
+	SELECT jsonb_build_object('f9', (doc->>'f9')::float8)
+\$\$;
+SELECT fraud_model_load('m200d6_fn', model, features, feature_function => 'bench_features(jsonb)')
+FROM fraud_score_models WHERE name = 'm200d6' AND active \g /dev/null
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+CREATE TEMP TABLE par (model text, workers int, launched int, ms float8, flagged bigint);
+DO \$\$
+DECLARE
+	plan jsonb;
+	m text;
+	w int;
+BEGIN
+	FOR run IN 1..3 LOOP
+		FOREACH m IN ARRAY ARRAY['m200d6', 'm200d6_fn'] LOOP
+			FOREACH w IN ARRAY ARRAY[0, 2] LOOP
+				PERFORM set_config('max_parallel_workers_per_gather', w::text, true);
+				EXECUTE format('EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) SELECT count(*) FILTER (WHERE fraud_score(%s, %L) > 0.5) FROM rows',
+							   '$doc', m) INTO plan;
+				INSERT INTO par VALUES (m, w, coalesce((jsonb_path_query_first(plan, '\$.**."Workers Launched"'))::int, 0),
+										(plan->0->>'Execution Time')::float8, NULL);
+			END LOOP;
+		END LOOP;
+	END LOOP;
+END \$\$;
+SELECT m, min(ms) FILTER (WHERE workers = 0), min(ms) FILTER (WHERE workers = 2),
+       min(launched) FILTER (WHERE workers = 2)
+FROM par GROUP BY m ORDER BY m;
+SQL
+)
+par_serial_ms=$(awk -F'|' '$1 == "m200d6" {printf "%.0f", $2}' <<< "$par")
+par_parallel_ms=$(awk -F'|' '$1 == "m200d6" {printf "%.0f", $3}' <<< "$par")
+par_fn_serial_ms=$(awk -F'|' '$1 == "m200d6_fn" {printf "%.0f", $2}' <<< "$par")
+par_fn_parallel_ms=$(awk -F'|' '$1 == "m200d6_fn" {printf "%.0f", $3}' <<< "$par")
+par_launched=$(awk -F'|' '$1 == "m200d6" {print $4}' <<< "$par")
+
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 {
@@ -420,8 +460,16 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 	echo "|---|---|---|---|"
 	echo "| approved (no explanation computed) | $rsn_approve us | $rsn_approve_reasons us | $(ratio "$rsn_approve_reasons" "$rsn_approve") |"
 	echo "| flagged (review or decline: explained) | $rsn_flagged us | $rsn_flagged_reasons us | $(ratio "$rsn_flagged_reasons" "$rsn_flagged") (+$(awk -v a="$rsn_flagged_reasons" -v b="$rsn_flagged" 'BEGIN { printf "%.1f", a - b }') us) |"
+	echo
+	echo "Parallel query: SELECT count(*) FILTER (WHERE fraud_score(doc, model) > 0.5) over the 1,000,000 rows, best of 3"
+	echo "rounds interleaving the four runs (EXPLAIN ANALYZE, TIMING OFF; $par_launched workers launched):"
+	echo
+	echo "| model | serial | 2 workers | speed-up |"
+	echo "|---|---|---|---|"
+	echo "| m200d6 | $par_serial_ms ms | $par_parallel_ms ms | $(ratio "$par_serial_ms" "$par_parallel_ms")x |"
+	echo "| m200d6 with a (PARALLEL SAFE SQL) feature function | $par_fn_serial_ms ms | $par_fn_parallel_ms ms | $(ratio "$par_fn_serial_ms" "$par_fn_parallel_ms")x |"
 } > "$work/table.md"
-json=$(printf '{"native_us":%s,"xgboost_us":%s,"xgboost_batch_us":%s,"trigger_native_us":%s,"trigger_xgboost_us":%s,"trigger_review_us":%s,"p50_ms":%s,"p99_ms":%s,"p999_ms":%s,"first_score_ms":%s,"first_score_loaded_ms":%s,"first_score_xgboost_ms":%s,"insert_ratio_sync_on":%s,"insert_ratio_sync_off":%s,"sweep":[%s],"fit":[%s],"categorical":{"numerical_us":%s,"codes_us":%s,"names_us":%s,"codes_ratio":%s,"names_ratio":%s},"lightgbm":{"xgboost_us":%s,"lightgbm_us":%s,"ratio":%s,"agreement":%s,"max_diff":%s},"explain":{"tree_shap_us":%s,"saabas_us":%s,"xgboost_us":%s,"speedup":%s,"explainer_bytes":%s,"insert_approve_us":%s,"insert_approve_reasons_us":%s,"insert_flagged_us":%s,"insert_flagged_reasons_us":%s}}' \
+json=$(printf '{"native_us":%s,"xgboost_us":%s,"xgboost_batch_us":%s,"trigger_native_us":%s,"trigger_xgboost_us":%s,"trigger_review_us":%s,"p50_ms":%s,"p99_ms":%s,"p999_ms":%s,"first_score_ms":%s,"first_score_loaded_ms":%s,"first_score_xgboost_ms":%s,"insert_ratio_sync_on":%s,"insert_ratio_sync_off":%s,"sweep":[%s],"fit":[%s],"categorical":{"numerical_us":%s,"codes_us":%s,"names_us":%s,"codes_ratio":%s,"names_ratio":%s},"lightgbm":{"xgboost_us":%s,"lightgbm_us":%s,"ratio":%s,"agreement":%s,"max_diff":%s},"explain":{"tree_shap_us":%s,"saabas_us":%s,"xgboost_us":%s,"speedup":%s,"explainer_bytes":%s,"insert_approve_us":%s,"insert_approve_reasons_us":%s,"insert_flagged_us":%s,"insert_flagged_reasons_us":%s},"parallel":{"serial_ms":%s,"workers_ms":%s,"speedup":%s,"feature_function_serial_ms":%s,"feature_function_workers_ms":%s,"feature_function_speedup":%s,"workers_launched":%s}}' \
 	"$native_us" "$xgboost_us" "$xgb_batch_us" "$trigger_native_us" "$trigger_xgboost_us" "$trigger_review_us" "$p50" "$p99" "$p999" "$first" "$first_loaded" "$first_xgboost" \
 	"$(ratio "$ins_on_plain" "$ins_on_scored")" "$(ratio "$ins_off_plain" "$ins_off_scored")" \
 	"$(awk 'NF == 4 {printf "%s{\"trees\":%s,\"depth\":%s,\"native_us\":%s,\"xgboost_us\":%s}", sep, $1, $2, $3, $4; sep=","}' <<< "$sweep")" \
@@ -429,7 +477,9 @@ json=$(printf '{"native_us":%s,"xgboost_us":%s,"xgboost_batch_us":%s,"trigger_na
 	"$cat_num_us" "$cat_codes_us" "$cat_names_us" "$(ratio "$cat_codes_us" "$cat_num_us")" "$(ratio "$cat_names_us" "$cat_num_us")" \
 	"$lgbm_xgb_us" "$lgbm_us" "$(ratio "$lgbm_us" "$lgbm_xgb_us")" "$lgbm_agree" "$lgbm_max_diff" \
 	"$shap_us" "$saabas_us" "$xgb_contribs_us" "$(ratio "$xgb_contribs_us" "$shap_us")" "$explainer_bytes" \
-	"$rsn_approve" "$rsn_approve_reasons" "$rsn_flagged" "$rsn_flagged_reasons")
+	"$rsn_approve" "$rsn_approve_reasons" "$rsn_flagged" "$rsn_flagged_reasons" \
+	"$par_serial_ms" "$par_parallel_ms" "$(ratio "$par_serial_ms" "$par_parallel_ms")" \
+	"$par_fn_serial_ms" "$par_fn_parallel_ms" "$(ratio "$par_fn_serial_ms" "$par_fn_parallel_ms")" "${par_launched:-0}")
 echo "$json" > "$work/main.json"
 # for bench/serving-inner.sh, on a preloaded server
 q -c "SELECT fraud_model_export('m200d6')" > "$work/m200d6.json"

@@ -76,6 +76,22 @@ SELECT version, shadow_fraction FROM fraud_models ORDER BY version;
 SELECT count(*) AS logged FROM fraud_score_shadow_log;
 INSERT INTO payments (amount, hour) VALUES (250, 3);
 SELECT count(DISTINCT score) AS one_score FROM payments;
+-- Drift: no reference for versions loaded before.
+SELECT version, reference IS NULL AS no_reference FROM fraud_models ORDER BY version;
+
+ALTER EXTENSION fraud_score UPDATE TO '0.7';
+SELECT extversion FROM pg_extension WHERE extname = 'fraud_score';
+-- Model changes refuse read-only transactions (and standbys) by name; a row
+-- trigger for logical replication subscribers.
+\set SHOW_CONTEXT never
+BEGIN READ ONLY;
+SELECT fraud_model_activate('old', 1);
+ROLLBACK;
+\set SHOW_CONTEXT errors
+SELECT tgname, tgenabled FROM pg_trigger
+WHERE tgrelid = 'fraud_score_models'::regclass AND NOT tgisinternal ORDER BY tgname;
+INSERT INTO payments (amount, hour) VALUES (250, 3);
+SELECT count(DISTINCT score) AS one_score FROM payments;
 
 -- A fresh install has the same objects as 0.1 updated (today by construction:
 -- CREATE EXTENSION runs 0.1 then each update; this guards a future full script).

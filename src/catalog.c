@@ -32,12 +32,14 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_extension.h"
 #include "access/skey.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -947,7 +949,30 @@ catalog_load_version(const char *name, bool active, int32 version, Jsonb **refer
 	return &entry->model;
 }
 
-/* Statement trigger on the catalog: tell every backend to reload. */
+/*
+ * Model changes are refused at once on a standby and in a read-only
+ * transaction, with PostgreSQL's read-only error naming the operation
+ * (not the first internal statement that cannot run there).
+ */
+void
+catalog_check_writable(const char *operation)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot execute %s during recovery", operation),
+				 errhint("Change models on the primary: a standby uses a change as soon as it has replayed it.")));
+	PreventCommandIfReadOnly(operation);
+}
+
+/*
+ * Trigger on the catalog: tell every backend to reload.  As a statement
+ * trigger it fires for every change but those a logical replication apply
+ * worker makes, which fires row triggers only; as a row trigger (0.7) it
+ * acts only there, under session_replication_role = replica, so that a
+ * subscriber's sessions use a published version at their next call.  The
+ * invalidation is queued once per transaction however many rows change.
+ */
 Datum
 fraud_score_models_changed(PG_FUNCTION_ARGS)
 {
@@ -957,6 +982,8 @@ fraud_score_models_changed(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("fraud_score_models_changed() must be called as a trigger")));
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	if (TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+		CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	PG_RETURN_POINTER(NULL);
 }

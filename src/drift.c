@@ -358,6 +358,7 @@ fraud_model_set_reference(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("name, version and reference_query must not be null")));
+	catalog_check_writable("fraud_model_set_reference()");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	version = PG_GETARG_INT32(1);
 	query = text_to_cstring(PG_GETARG_TEXT_PP(2));

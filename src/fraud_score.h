@@ -271,6 +271,7 @@ extern int	catalog_cached_shadows(FraudModel *active, FraudModel ***models);
 extern int	catalog_shadow_models(FraudModel *active, FraudModel ***models);
 extern void catalog_forget_shadows(FraudModel *active);
 extern Oid	catalog_shadow_log_relid(void);
+extern void catalog_check_writable(const char *operation);
 extern FraudModel *catalog_load_version(const char *name, bool active, int32 version,
 										Jsonb **reference);
 

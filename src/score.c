@@ -32,6 +32,7 @@ FRAUD_SQL_FUNCTION(fraud_score_margin);
 FRAUD_SQL_FUNCTION(fraud_score_leaves);
 FRAUD_SQL_FUNCTION(fraud_explain);
 FRAUD_SQL_FUNCTION(fraud_explain_bias);
+FRAUD_SQL_FUNCTION(fraud_model_check_writable);
 
 /* fraud_explain's method argument as an ExplainMethod. */
 static int
@@ -382,4 +383,16 @@ fraud_model_check(PG_FUNCTION_ARGS)
 	if (tupdesc->natts > (int) lengthof(values))
 		elog(ERROR, "fraud_model_check must return at most %d columns", (int) lengthof(values));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * fraud_model_check_writable(operation): raises PostgreSQL's read-only
+ * error naming the operation on a standby or in a read-only transaction;
+ * the administration functions call it first.
+ */
+Datum
+fraud_model_check_writable(PG_FUNCTION_ARGS)
+{
+	catalog_check_writable(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_VOID();
 }

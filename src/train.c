@@ -704,6 +704,7 @@ fraud_model_train(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("name, training_query and label_column must not be null")));
+	catalog_check_writable("fraud_model_train()");
 	name = PG_GETARG_TEXT_PP(0);
 	training_query = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	label_column = text_to_cstring(PG_GETARG_TEXT_PP(2));
