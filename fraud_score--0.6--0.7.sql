@@ -374,7 +374,7 @@ RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT regexp_replace(regexp_replace(node, '(password\s*=\s*)(''[^'']*''|\S+)', '\1***', 'gi'),
+	SELECT regexp_replace(regexp_replace(node, '(password\s*=\s*)(''([^''\\]|\\.)*''|\S+)', '\1***', 'gi'),
 						  '(://[^:/@]*):[^@]*@', '\1:***@')
 $$;
 
@@ -397,6 +397,10 @@ DECLARE
 	outcome text := 'present';
 BEGIN
 	PERFORM @extschema@.fraud_model_check_writable('fraud_model_receive()');
+	IF fraud_model_receive.version IS NULL OR fraud_model_receive.version < 1 THEN
+		RAISE EXCEPTION 'version must be a positive integer'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	LOCK TABLE @extschema@.fraud_score_models IN SHARE ROW EXCLUSIVE MODE;
 	SELECT m.sha256, m.review_threshold, m.decline_threshold, m.feature_function INTO existing
 	FROM @extschema@.fraud_score_models m
@@ -416,9 +420,13 @@ BEGIN
 					  HINT = 'Drop the version there, or push the model under another version.';
 		END IF;
 	ELSE
-		-- Versions are never reused (rows scored by one keep naming it).
-		SELECT v.last_version INTO numbered FROM @extschema@.fraud_score_versions v
-		WHERE v.name = model_name;
+		-- Versions are never reused (rows scored by one keep naming it):
+		-- numbered as fraud_model_load numbers them.
+		SELECT greatest((SELECT v.last_version FROM @extschema@.fraud_score_versions v
+						 WHERE v.name = model_name),
+						(SELECT max(m.version) FROM @extschema@.fraud_score_models m
+						 WHERE m.name = model_name))
+		INTO numbered;
 		IF numbered >= fraud_model_receive.version THEN
 			RAISE EXCEPTION 'fraud model "%" version % was used on this node before', model_name,
 				fraud_model_receive.version
@@ -430,7 +438,8 @@ BEGIN
 		imported := @extschema@.fraud_model_import(document, activate => false);
 		UPDATE @extschema@.fraud_score_models m SET version = fraud_model_receive.version
 		WHERE m.name = model_name AND m.version = imported AND imported <> fraud_model_receive.version;
-		UPDATE @extschema@.fraud_score_versions v SET last_version = fraud_model_receive.version
+		UPDATE @extschema@.fraud_score_versions v
+		SET last_version = greatest(v.last_version, fraud_model_receive.version)
 		WHERE v.name = model_name;
 		outcome := 'copied';
 	END IF;
@@ -478,10 +487,16 @@ BEGIN
 		EXECUTE format('SELECT %I.dblink_disconnect($1)', dblink_schema) USING connection;
 	END IF;
 	EXECUTE format('SELECT %I.dblink_connect($1, $2)', dblink_schema) USING connection, node;
-	EXECUTE format($q$SELECT s FROM %I.dblink($1, 'SELECT n.nspname FROM pg_catalog.pg_extension e
-		JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = ''fraud_score''')
-		AS t(s text)$q$, dblink_schema) INTO remote_schema USING connection;
+	BEGIN
+		EXECUTE format($q$SELECT s FROM %I.dblink($1, 'SELECT n.nspname FROM pg_catalog.pg_extension e
+			JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = ''fraud_score''')
+			AS t(s text)$q$, dblink_schema) INTO remote_schema USING connection;
+	EXCEPTION WHEN OTHERS OR query_canceled THEN
+		EXECUTE format('SELECT %I.dblink_disconnect($1)', dblink_schema) USING connection;
+		RAISE;
+	END;
 	IF remote_schema IS NULL THEN
+		EXECUTE format('SELECT %I.dblink_disconnect($1)', dblink_schema) USING connection;
 		RAISE EXCEPTION 'fraud_score is not installed on node %', @extschema@.fraud_node_label(node)
 			USING ERRCODE = 'undefined_object',
 				  HINT = 'Run CREATE EXTENSION fraud_score there.';
@@ -510,6 +525,7 @@ DECLARE
 	opened text[] := '{}';
 	prepared text[] := '{}';
 	outcomes text[] := '{}';
+	orphaned text[] := '{}';
 	remote_schema text;
 	connection text;
 	result text;
@@ -523,7 +539,7 @@ BEGIN
 	IF nodes IS NULL AND EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
 		FOR node, result IN EXECUTE
 			format('SELECT nodeid::text, CASE WHEN success THEN result ELSE ''failed: '' || result END FROM run_command_on_all_nodes(%L)',
-				   format('SELECT %I.fraud_model_receive(%L::jsonb, %s, %L)', '@extschema@', document,
+				   format('SELECT %s.fraud_model_receive(%L::jsonb, %s, %L)', '@extschema@', document,
 						  fraud_model_push.version, activate))
 		LOOP
 			outcome := result;
@@ -538,12 +554,20 @@ BEGIN
 				  HINT = 'Give the nodes'' connection strings (a Citus coordinator may give NULL for all its nodes).';
 	END IF;
 	dblink_schema := @extschema@.fraud_dblink_schema('fraud_model_push()');
+	IF (SELECT count(DISTINCT n) FROM unnest(nodes) n) <> cardinality(nodes) THEN
+		RAISE EXCEPTION 'nodes lists a node twice'
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Name each node once: its second transaction would wait for its first.';
+	END IF;
 	FOR i IN 1 .. cardinality(nodes) LOOP
 		connection := format('fraud_model_push_%s', i);
 		BEGIN
 			remote_schema := @extschema@.fraud_node_connect(dblink_schema, connection, nodes[i]);
 			opened := opened || connection;
-			EXECUTE format('SELECT %I.dblink_exec($1, ''BEGIN'')', dblink_schema) USING connection;
+			-- a node whose catalog stays locked (by a push listing the nodes in
+			-- another order, or by this very transaction) fails, not waits forever
+			EXECUTE format('SELECT %I.dblink_exec($1, $2)', dblink_schema)
+				USING connection, 'BEGIN; SET LOCAL lock_timeout = ''10s''';
 			EXECUTE format('SELECT r FROM %I.dblink($1, format(''SELECT %%I.fraud_model_receive(%%L::jsonb, %%s, %%L)'', $2, $3, $4, $5)) AS t(r text)',
 						   dblink_schema)
 				INTO result USING connection, remote_schema, document, fraud_model_push.version, activate;
@@ -551,15 +575,26 @@ BEGIN
 				USING connection, format('PREPARE TRANSACTION %L', push_id || ' ' || i);
 			prepared := prepared || connection;
 			outcomes := outcomes || result;
-		EXCEPTION WHEN OTHERS THEN
+		EXCEPTION WHEN OTHERS OR query_canceled THEN
 			GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, failure_state = RETURNED_SQLSTATE;
 			FOR j IN 1 .. cardinality(prepared) LOOP
 				EXECUTE format('SELECT %I.dblink_exec($1, $2, false)', dblink_schema)
-					USING prepared[j], format('ROLLBACK PREPARED %L', push_id || ' ' || j);
+					INTO result USING prepared[j], format('ROLLBACK PREPARED %L', push_id || ' ' || j);
+				IF result IS DISTINCT FROM 'ROLLBACK PREPARED' THEN
+					orphaned := orphaned || format('%L on %s', push_id || ' ' || j,
+												   @extschema@.fraud_node_label(nodes[j]));
+				END IF;
 			END LOOP;
 			FOREACH connection IN ARRAY opened LOOP
 				EXECUTE format('SELECT %I.dblink_disconnect($1)', dblink_schema) USING connection;
 			END LOOP;
+			IF cardinality(orphaned) > 0 THEN
+				RAISE EXCEPTION 'fraud_model_push: node % failed: %', @extschema@.fraud_node_label(nodes[i]), failure
+					USING ERRCODE = failure_state,
+						  DETAIL = format('These prepared transactions could not be rolled back: %s.',
+										  array_to_string(orphaned, '; ')),
+						  HINT = 'Run ROLLBACK PREPARED with each name on its node when it is back; nothing else changed.';
+			END IF;
 			RAISE EXCEPTION 'fraud_model_push: node % failed: %', @extschema@.fraud_node_label(nodes[i]), failure
 				USING ERRCODE = failure_state,
 					  DETAIL = 'No node was changed.';
@@ -605,7 +640,7 @@ BEGIN
 		RETURN QUERY EXECUTE format($q$
 			WITH here AS (SELECT m.name, m.version, m.sha256, m.review_threshold, m.decline_threshold,
 								 m.feature_function, m.active
-						  FROM %1$I.fraud_score_models m),
+						  FROM %1$s.fraud_score_models m),
 				 there AS (SELECT * FROM %2$I.dblink('fraud_model_compare', format(
 							   'SELECT name, version, sha256, review_threshold, decline_threshold, feature_function, active FROM %%I.fraud_score_models', %3$L))
 						   AS t(name text, version integer, sha256 text, review_threshold float8,
@@ -629,6 +664,11 @@ BEGIN
 		$q$, '@extschema@', dblink_schema, remote_schema, @extschema@.fraud_node_label(nodes[i]));
 		EXECUTE format('SELECT %I.dblink_disconnect(''fraud_model_compare'')', dblink_schema);
 	END LOOP;
+EXCEPTION WHEN OTHERS OR query_canceled THEN
+	-- leave no connection open behind an error
+	EXECUTE format('SELECT %I.dblink_disconnect(''fraud_model_compare'') WHERE ''fraud_model_compare'' = ANY (coalesce(%I.dblink_get_connections(), ''{}''))',
+				   dblink_schema, dblink_schema);
+	RAISE;
 END
 $$;
 

@@ -357,6 +357,7 @@ SELECT fraud_model_load('m200d6_fn', model, features, feature_function => 'bench
 FROM fraud_score_models WHERE name = 'm200d6' AND active \g /dev/null
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
 CREATE TEMP TABLE par (model text, workers int, launched int, ms float8, flagged bigint);
 DO \$\$
 DECLARE
@@ -369,16 +370,16 @@ BEGIN
 			FOREACH w IN ARRAY ARRAY[0, 2] LOOP
 				PERFORM set_config('max_parallel_workers_per_gather', w::text, true);
 				EXECUTE format('EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) SELECT count(*) FILTER (WHERE fraud_score(%s, %L) > 0.5) FROM rows',
-							   '$doc', m) INTO plan;
+							   \$d\$$doc\$d\$, m) INTO plan;
 				INSERT INTO par VALUES (m, w, coalesce((jsonb_path_query_first(plan, '\$.**."Workers Launched"'))::int, 0),
 										(plan->0->>'Execution Time')::float8, NULL);
 			END LOOP;
 		END LOOP;
 	END LOOP;
 END \$\$;
-SELECT m, min(ms) FILTER (WHERE workers = 0), min(ms) FILTER (WHERE workers = 2),
+SELECT model, min(ms) FILTER (WHERE workers = 0), min(ms) FILTER (WHERE workers = 2),
        min(launched) FILTER (WHERE workers = 2)
-FROM par GROUP BY m ORDER BY m;
+FROM par GROUP BY model ORDER BY model;
 SQL
 )
 par_serial_ms=$(awk -F'|' '$1 == "m200d6" {printf "%.0f", $2}' <<< "$par")

@@ -206,9 +206,13 @@ append_distribution(StringInfo out, const Distribution *dist)
 	appendStringInfo(out, "], \"missing\": " INT64_FORMAT, dist->missing);
 }
 
-/* The reference document of the builder's rows ("source" says where they came from). */
+/*
+ * A reference document: "fill" gives column c's values (c = num_features
+ * is the score, asked for only when with_score) in a Column it may reuse.
+ */
 static Jsonb *
-builder_finish(ReferenceBuilder *builder, char **feature_names, const char *source, bool with_score)
+reference_document(const char *source, int64 rows, int num_features, char **feature_names,
+				   bool with_score, Column *(*fill) (void *arg, int c), void *arg)
 {
 	StringInfoData json;
 	Distribution dist;
@@ -216,18 +220,18 @@ builder_finish(ReferenceBuilder *builder, char **feature_names, const char *sour
 	initStringInfo(&json);
 	appendStringInfo(&json, "{\"format\": %d, \"source\": ", REFERENCE_FORMAT);
 	escape_json(&json, source);
-	appendStringInfo(&json, ", \"rows\": " INT64_FORMAT ", \"bins\": %d", builder->rows, REFERENCE_BINS);
+	appendStringInfo(&json, ", \"rows\": " INT64_FORMAT ", \"bins\": %d", rows, REFERENCE_BINS);
 	if (with_score)
 	{
-		distribution_of(&builder->columns[builder->num_features], &dist);
+		distribution_of(fill(arg, num_features), &dist);
 		appendStringInfoString(&json, ", \"score\": {");
 		append_distribution(&json, &dist);
 		appendStringInfoChar(&json, '}');
 	}
 	appendStringInfoString(&json, ", \"features\": [");
-	for (int f = 0; f < builder->num_features; f++)
+	for (int f = 0; f < num_features; f++)
 	{
-		distribution_of(&builder->columns[f], &dist);
+		distribution_of(fill(arg, f), &dist);
 		appendStringInfoString(&json, f > 0 ? ", {\"name\": " : "{\"name\": ");
 		escape_json(&json, feature_names[f]);
 		appendStringInfoString(&json, ", ");
@@ -238,26 +242,48 @@ builder_finish(ReferenceBuilder *builder, char **feature_names, const char *sour
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json.data)));
 }
 
+static Column *
+builder_column(void *arg, int c)
+{
+	return &((ReferenceBuilder *) arg)->columns[c];
+}
+
+/* Training's rows, read a column at a time into one reused buffer. */
+typedef struct MatrixColumns
+{
+	const float *x;
+	const double *scores;
+	int64		nrow;
+	int			num_features;
+	Column		buffer;
+} MatrixColumns;
+
+static Column *
+matrix_column(void *arg, int c)
+{
+	MatrixColumns *m = arg;
+
+	m->buffer.count = m->buffer.missing = 0;
+	for (int64 r = 0; r < m->nrow; r++)
+		column_add(&m->buffer, c == m->num_features ? m->scores[r] : m->x[r * m->num_features + c]);
+	return &m->buffer;
+}
+
 /*
  * fraud_model_train's reference: its rows' features (nrow x num_features,
- * row-major) and, when given, the trained model's scores of those rows.
+ * row-major) and, when given, the trained model's scores of those rows;
+ * beside the training matrices, one column of doubles at a time.
  */
 Jsonb *
 drift_reference_from_matrix(const float *x, const double *scores, int64 nrow, int num_features,
 							char **feature_names, const char *source)
 {
-	ReferenceBuilder builder;
+	MatrixColumns m = {x, scores, nrow, num_features, {0}};
 
-	builder_init(&builder, num_features);
-	for (int64 r = 0; r < nrow; r++)
-	{
-		for (int f = 0; f < num_features; f++)
-			column_add(&builder.columns[f], x[r * num_features + f]);
-		if (scores != NULL)
-			column_add(&builder.columns[num_features], scores[r]);
-	}
-	builder.rows = nrow;
-	return builder_finish(&builder, feature_names, source, scores != NULL);
+	m.buffer.capacity = Max(nrow, 1);
+	m.buffer.values = palloc_extended(sizeof(double) * m.buffer.capacity, MCXT_ALLOC_HUGE);
+	return reference_document(source, nrow, num_features, feature_names, scores != NULL,
+							  matrix_column, &m);
 }
 
 /*
@@ -371,7 +397,8 @@ fraud_model_set_reference(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA),
 				 errmsg("reference_query returned no rows")));
-	reference = builder_finish(&builder, model->feature_names, "reference_query", true);
+	reference = reference_document("reference_query", builder.rows, model->num_features,
+								   model->feature_names, true, builder_column, &builder);
 	drift_store_reference(function_schema(fcinfo), name, version, reference);
 	reference = (Jsonb *) SPI_datumTransfer(JsonbPGetDatum(reference), false, -1);
 	SPI_finish();
@@ -400,10 +427,12 @@ doc_member(ReferenceDoc *doc, JsonbContainer *object, const char *key, enum jbvT
 	return value;
 }
 
+/* A number as a double; beyond double range, an infinity (refused by the checks). */
 static double
 numeric_value(JsonbValue *value)
 {
-	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(value->val.numeric)));
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+											  NumericGetDatum(value->val.numeric)));
 }
 
 /* A non-negative integer member, or -1 after noting the problem. */

@@ -281,7 +281,7 @@ typedef struct HistoryReader
 	const char *query_name;		/* for messages: "history_query" */
 	struct PortalData *portal;
 	struct SPITupleTable *batch;
-	TupleDesc	desc;
+	TupleDesc	desc;			/* the current batch's (freed with it) */
 	uint64		next;			/* in batch */
 	int64		rows;			/* read so far */
 	MemoryContext batch_context;	/* reset before each batch */

@@ -86,6 +86,8 @@ history_next(HistoryReader *reader)
 		MemoryContextReset(reader->batch_context);
 		SPI_cursor_fetch(reader->portal, true, HISTORY_FETCH_BATCH);
 		reader->batch = SPI_tuptable;
+		/* each batch has its own copy of the descriptor, freed with it */
+		reader->desc = reader->batch->tupdesc;
 		reader->next = 0;
 		if (reader->batch->numvals == 0)
 		{

@@ -108,6 +108,17 @@ $b->safe_psql('postgres', q{SELECT fraud_model_drop('pm', 3)});
 	sprintf("SELECT fraud_model_push('pm', 3, ARRAY[%s])", literal($b->connstr('postgres'))));
 like($err, qr/version 3 was used on this node before/, 'a version number used before there is refused');
 
+# A node listed twice would wait for itself: refused.
+($ret, $out, $err) = $a->psql('postgres',
+	sprintf("SELECT fraud_model_push('pm', 2, ARRAY[%s, %s])", literal($b->connstr('postgres')), literal($b->connstr('postgres'))));
+like($err, qr/nodes lists a node twice/, 'a node listed twice: an error');
+($ret, $out, $err) = $b->psql('postgres', q{SELECT fraud_model_receive(fraud_model_export('pm', 1), 0, false)});
+like($err, qr/version must be a positive integer/, 'receiving version 0: an error');
+
+# Without nodes (and without Citus): an error with a hint.
+($ret, $out, $err) = $a->psql('postgres', "SELECT fraud_model_push('pm', 2, NULL)");
+like($err, qr/nodes must name at least one node/, 'no nodes: an error');
+
 # Passwords in connection strings are masked in what it reports.
 is($a->safe_psql('postgres', q{SELECT fraud_node_label('host=x password=secret dbname=y'),
                                       fraud_node_label('postgresql://u:secret@x/y')}),
