@@ -189,7 +189,7 @@ BEGIN
 	LOCK TABLE @extschema@.fraud_score_models IN SHARE ROW EXCLUSIVE MODE;
 	IF @extschema@.fraud_model_version_is_active(fraud_model_drop.name,
 												 fraud_model_drop.version) THEN
-		RAISE EXCEPTION 'cannot drop the active version of fraud model %', quote_ident(fraud_model_drop.name)
+		RAISE EXCEPTION 'cannot drop the active version of fraud model "%"', fraud_model_drop.name
 			USING ERRCODE = 'object_in_use',
 				  DETAIL = format('Version %s is active.', fraud_model_drop.version),
 				  HINT = 'Activate another version with fraud_model_activate() first.';

@@ -115,6 +115,11 @@ like($err, qr/nodes lists a node twice/, 'a node listed twice: an error');
 ($ret, $out, $err) = $b->psql('postgres', q{SELECT fraud_model_receive(fraud_model_export('pm', 1), 0, false)});
 like($err, qr/version must be a positive integer/, 'receiving version 0: an error');
 
+# A node without fraud_score (another database of B): named in the error.
+(my $template = $b->connstr('template1')) =~ s/'/''/g;
+($ret, $out, $err) = $a->psql('postgres', "SELECT fraud_model_push('pm', 2, ARRAY['$template'])");
+like($err, qr/fraud_score is not installed on node/, 'a node without fraud_score: an error naming it');
+
 # Without nodes (and without Citus): an error with a hint.
 ($ret, $out, $err) = $a->psql('postgres', "SELECT fraud_model_push('pm', 2, NULL)");
 like($err, qr/nodes must name at least one node/, 'no nodes: an error');
