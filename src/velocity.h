@@ -109,5 +109,22 @@ typedef struct VelocitySet
 /* vdef.c */
 extern VelocitySet *vdef_build(const char *name, Relation source, Jsonb *definition);
 
+/* A set as one backend holds it: the definition and where its buckets are. */
+typedef struct VelocityRuntime
+{
+	VelocitySet *set;
+	Oid		   *bucket_relids;	/* per entity */
+	Oid		   *bucket_indexes;
+	Oid		  **key_eq_procs;	/* per entity, per key */
+	int		   *words;			/* slot payload words per entity */
+	int		  **column_offsets;
+	Datum	   *scale_factors;	/* per column: numeric 10^scale, for fixed numerics */
+	MemoryContext context;
+} VelocityRuntime;
+
+/* vset.c */
+extern void vset_init(void);
+extern VelocityRuntime *vset_get(const char *name);
+
 
 #endif							/* VELOCITY_H */
