@@ -6,10 +6,10 @@
  *		rows of a (keys, tier, bucket) without ever waiting on another
  *		writer (docs/velocity-design.md, "Storage").
  *
- * A stripe row is found with SnapshotSelf after CommandCounterIncrement
- * (so that this command's earlier versions are visible and updatable),
- * locked with LockWaitSkip, and updated in place of the old version; when
- * every stripe is locked by somebody else, a new stripe row is inserted.
+ * A stripe row is found with the transaction's snapshot after
+ * CommandCounterIncrement and updated with heap_update(wait = false), a
+ * compare-and-swap on the version found; when every stripe is held or
+ * replaced by somebody else, a new stripe row is inserted.
  * Counts therefore go into a row this transaction holds, never lost, and a
  * writer never waits, so two writers of one hot entity neither deadlock nor
  * queue.
@@ -274,9 +274,13 @@ new_row(BucketTarget *target, const Datum *keys, int tier, int64 bucket, int slo
 
 /*
  * Applies a delta to the first stripe row of (keys, tier, bucket) that can
- * be locked at once, or to a new one.  The caller has called
- * CommandCounterIncrement, so that versions this command made are
- * visible to SnapshotSelf and updatable.
+ * be updated at once, or to a new one.  Stripes are found with the
+ * transaction's snapshot (REPEATABLE READ: a version committed after it is
+ * skipped, never updated, so this transaction's own reads cannot count a
+ * stripe twice) and updated with heap_update(wait = false): a version that
+ * another writer holds or has replaced is skipped.  The caller has called
+ * CommandCounterIncrement, so that this command's own versions are visible
+ * and updatable.
  */
 void
 buckets_apply(BucketTarget *target, const Datum *keys, int tier, int64 bucket, int slot_index,
@@ -286,7 +290,8 @@ buckets_apply(BucketTarget *target, const Datum *keys, int tier, int64 bucket, i
 	ScanKeyData skeys[INDEX_MAX_KEYS];
 	IndexScanDesc scan;
 	TupleTableSlot *found = table_slot_create(target->rel, NULL);
-	TupleTableSlot *locked = table_slot_create(target->rel, NULL);
+	Snapshot	snapshot = RegisterSnapshot(IsolationUsesXactSnapshot() ?
+											GetTransactionSnapshot() : GetLatestSnapshot());
 	bool		done = false;
 
 	for (int i = 0; i < k; i++)
@@ -295,29 +300,26 @@ buckets_apply(BucketTarget *target, const Datum *keys, int tier, int64 bucket, i
 				Int16GetDatum((int16) tier));
 	ScanKeyInit(&skeys[k + 1], k + BUCKET_ATT_BUCKET, BTEqualStrategyNumber, F_INT8EQ,
 				Int64GetDatum(bucket));
-	scan = index_beginscan(target->rel, target->index, SnapshotSelf, k + 2, 0);
+	scan = index_beginscan(target->rel, target->index, snapshot, k + 2, 0);
 	index_rescan(scan, skeys, k + 2, NULL, 0);
 	while (!done && index_getnext_slot(scan, ForwardScanDirection, found))
 	{
+		bool		should_free;
+		HeapTuple	old = ExecFetchSlotHeapTuple(found, false, &should_free);
+		HeapTuple	tuple = row_with_delta(target, old, tier, slot_index, d);
 		TM_FailureData tmfd;
-		TM_Result	result;
+		LockTupleMode lockmode;
 
-		result = table_tuple_lock(target->rel, &found->tts_tid, GetLatestSnapshot(), locked,
-								  GetCurrentCommandId(false), LockTupleNoKeyExclusive,
-								  LockWaitSkip, 0, &tmfd);
-		if (result == TM_Ok)
+		if (heap_update(target->rel, &found->tts_tid, tuple, GetCurrentCommandId(true),
+						InvalidSnapshot, false, &tmfd, &lockmode) == TM_Ok)
 		{
-			bool		should_free;
-			HeapTuple	old = ExecFetchSlotHeapTuple(locked, false, &should_free);
-			HeapTuple	tuple = row_with_delta(target, old, tier, slot_index, d);
-
-			simple_heap_update(target->rel, &old->t_self, tuple);
 			insert_index_entries(target->rel, tuple);
 			done = true;
 		}
-		/* locked by another writer, or changed since it was found: next */
+		/* held by another writer, or replaced since the snapshot: the next */
 	}
 	index_endscan(scan);
+	UnregisterSnapshot(snapshot);
 	if (!done)
 	{
 		HeapTuple	tuple = new_row(target, keys, tier, bucket, slot_index, d);
@@ -326,5 +328,4 @@ buckets_apply(BucketTarget *target, const Datum *keys, int tier, int64 bucket, i
 		insert_index_entries(target->rel, tuple);
 	}
 	ExecDropSingleTupleTableSlot(found);
-	ExecDropSingleTupleTableSlot(locked);
 }
