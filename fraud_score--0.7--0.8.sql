@@ -84,3 +84,100 @@ $$;
 
 REVOKE ALL ON FUNCTION fraud_feature_set_create(text, regclass, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fraud_feature_set_create(text, regclass, jsonb) TO fraud_score_admin;
+
+-- The reference: a row document's features recomputed from the raw rows by
+-- plain SQL, one query per feature, with the same point-in-time rules
+-- (arrival < the row's, time in (t - window, t], known_at <= t).  Slow by
+-- design; the tests and fraud_feature_set_verify compare against it.
+CREATE FUNCTION fraud_feature_set_recompute(name text, document jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	fs record;
+	d jsonb;
+	f record;
+	t timestamptz;
+	arrival bigint;
+	key_match text;
+	in_window text;
+	unlabeled text;
+	known text;
+	result jsonb := '{}';
+	value numeric;
+	mean numeric;
+	digits integer;
+	v jsonb;
+BEGIN
+	SELECT * INTO fs FROM @extschema@.fraud_feature_sets s WHERE s.name = fraud_feature_set_recompute.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'feature set "%" does not exist', fraud_feature_set_recompute.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	d := fs.definition;
+	digits := (d->>'digits')::integer;
+	t := coalesce((document->>(d->>'time'))::timestamptz, localtimestamp);
+	arrival := coalesce((document->>(d->>'arrival'))::bigint, 9223372036854775807);
+	known := CASE WHEN d ? 'known_at' THEN format('h.%I <= %L', d->>'known_at', t) ELSE 'false' END;
+	unlabeled := format('NOT coalesce(%s, false)', known);
+	FOR f IN SELECT key, value FROM jsonb_each(d->'features') LOOP
+		IF f.value->>'kind' IN ('value', 'hour', 'day_of_week', 'is_weekend') THEN
+			v := CASE f.value->>'kind'
+				WHEN 'value' THEN document->(f.value->>'column')
+				WHEN 'hour' THEN to_jsonb(extract(hour FROM t::timestamp))
+				WHEN 'day_of_week' THEN to_jsonb(extract(isodow FROM t::timestamp))
+				ELSE to_jsonb(extract(isodow FROM t::timestamp) >= 6) END;
+			result := result || jsonb_build_object(f.key, v);
+			CONTINUE;
+		END IF;
+		SELECT string_agg(format('h.%I IS NOT DISTINCT FROM (%L::jsonb->>%L)::%s', k.col, document, k.col,
+								 format_type(a.atttypid, a.atttypmod)), ' AND ')
+		INTO key_match
+		FROM jsonb_array_elements_text(d->'entities'->(f.value->>'entity')->'keys') k(col)
+		JOIN pg_attribute a ON a.attrelid = fs.source AND a.attname = k.col;
+		in_window := format('%s AND h.%I <= %L AND h.%I < %s', key_match, d->>'time', t, d->>'arrival', arrival);
+		IF f.value ? 'window' THEN
+			in_window := in_window || format(' AND h.%I > %L::timestamptz - %L::interval', d->>'time', t,
+											 f.value->>'window');
+		END IF;
+		-- per kind, one aggregate over the window's rows
+		EXECUTE format('SELECT %s FROM %s h WHERE %s',
+			CASE f.value->>'kind'
+				WHEN 'count' THEN 'count(*)'
+				WHEN 'sum' THEN format('sum(h.%I)', f.value->>'column')
+				WHEN 'mean' THEN format('avg(h.%I)', f.value->>'column')
+				WHEN 'min' THEN format('min(h.%I)', f.value->>'column')
+				WHEN 'max' THEN format('max(h.%I)', f.value->>'column')
+				WHEN 'ratio' THEN format('(%L::jsonb->>%L)::numeric / nullif(avg(h.%I), 0)', document,
+										 f.value->>'column', f.value->>'column')
+				WHEN 'known_count' THEN format('count(*) FILTER (WHERE %s)', known)
+				WHEN 'known_rate' THEN format('(count(*) FILTER (WHERE %s))::numeric / nullif(count(*), 0)', known)
+				WHEN 'days_since_known' THEN format('extract(epoch FROM %L::timestamptz - max(h.%I) FILTER (WHERE %s)) / 86400',
+													t, d->>'time', known)
+				WHEN 'episode_days' THEN format('extract(epoch FROM %L::timestamptz - min(h.%I) FILTER (WHERE %s)) / 86400',
+												t, d->>'time', known)
+				WHEN 'exceeds' THEN 'NULL'
+			END, fs.source,
+			in_window || CASE WHEN coalesce(f.value->>'rows', 'all') = 'unlabeled' THEN ' AND ' || unlabeled
+							  WHEN f.value->>'rows' = 'known' THEN ' AND ' || known ELSE '' END)
+		INTO value;
+		IF f.value->>'kind' = 'exceeds' THEN
+			EXECUTE format('SELECT avg(h.%I) FROM %s h WHERE %s AND h.%I > %L::timestamptz - %L::interval%s',
+						   f.value->>'column', fs.source, key_match || format(' AND h.%I <= %L AND h.%I < %s',
+						   d->>'time', t, d->>'arrival', arrival), d->>'time', t, f.value->>'mean_window',
+						   CASE WHEN coalesce(f.value->>'mean_rows', 'all') = 'unlabeled' THEN ' AND ' || unlabeled
+								WHEN f.value->>'mean_rows' = 'known' THEN ' AND ' || known ELSE '' END)
+			INTO mean;
+			EXECUTE format('SELECT count(*) FILTER (WHERE h.%I > %s * %L::numeric) FROM %s h WHERE %s',
+						   f.value->>'column', f.value->>'factor', mean, fs.source, in_window)
+			INTO value;
+		END IF;
+		IF digits IS NOT NULL AND f.value->>'kind' NOT IN ('count', 'known_count', 'exceeds', 'min', 'max', 'sum') THEN
+			value := round(value, digits);
+		END IF;
+		result := result || jsonb_build_object(f.key, value);
+	END LOOP;
+	RETURN result;
+END
+$$;
