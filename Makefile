@@ -33,6 +33,10 @@ OBJS = \
 	src/vdef.o \
 	src/buckets.o \
 	src/vset.o \
+	src/vread.o \
+	src/vfeatures.o \
+	src/vbackfill.o \
+	src/vverify.o \
 	src/velocity_sql.o
 
 DATA = fraud_score--0.1.sql fraud_score--0.1--0.2.sql fraud_score--0.2--0.3.sql fraud_score--0.3--0.4.sql fraud_score--0.4--0.5.sql fraud_score--0.5--0.6.sql fraud_score--0.6--0.7.sql fraud_score--0.7--0.8.sql

@@ -27,6 +27,7 @@
 #include "executor/tuptable.h"
 #include "access/nbtree.h"
 #include "catalog/index.h"
+#include "common/int.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -36,53 +37,221 @@
 #include "velocity.h"
 #include "buckets.h"
 
-/* Words of a slot's payload for an entity: n, nk, min/max labeled time,
- * then per summed column sum and labeled sum, and min and max if kept. */
+/* Words of a slot's payload for an entity (W_* then WC_* per summed column). */
 int
-buckets_payload_words(const VelocitySet *vs, const VelocityEntity *e, int *column_offsets)
+buckets_payload_words(const VelocitySet *vs, VelocityEntity *e)
 {
-	int			words = SLOT_FIRST_COLUMN_WORD;
+	int			words = W_FIRST_COLUMN;
 
+	e->column_offsets = palloc(sizeof(int) * Max(vs->num_columns, 1));
 	for (int c = 0; c < vs->num_columns; c++)
 	{
-		column_offsets[c] = -1;
+		e->column_offsets[c] = -1;
 		if (!e->column_used[c])
 			continue;
-		column_offsets[c] = words;
-		words += e->column_extremes[c] ? 4 : 2;
+		e->column_offsets[c] = words;
+		words += e->column_extremes[c] ? 6 : 4;
 	}
 	return words;
 }
 
-/* The sparse slots of a row as a dense array of num_slots * words words,
- * with "present" marking the slots that have an entry. */
+/* A payload with no rows: empty bounds, so that merging widens from it. */
 void
-buckets_decode(bytea *slots, int num_slots, int words, int64 *dense, bool *present)
+buckets_empty(const VelocityEntity *e, int64 *p)
+{
+	memset(p, 0, sizeof(int64) * e->words);
+	p[W_MIN_TIME] = p[W_MIN_KNOWN] = p[W_MIN_LTIME] = PG_INT64_MAX;
+	p[W_MAX_TIME] = p[W_MAX_ARRIVAL] = p[W_MAX_KNOWN] = p[W_MAX_LTIME] = PG_INT64_MIN;
+	for (int c = 0; c < e->num_columns; c++)
+	{
+		int			o = e->column_offsets[c];
+
+		if (o >= 0 && e->column_extremes[c])
+		{
+			p[o + WC_MIN] = PG_INT64_MAX;
+			p[o + WC_MAX] = PG_INT64_MIN;
+		}
+	}
+}
+
+static int64
+checked_add(int64 a, int64 b)
+{
+	int64		r;
+
+	if (pg_add_s64_overflow(a, b, &r))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("a bucket sum of a declared feature set is out of range"),
+				 errdetail("Sums are kept as 64-bit integers in units of the column's scale.")));
+	return r;
+}
+
+void
+buckets_merge(const VelocityEntity *e, int64 *into, const int64 *from)
+{
+	into[W_N] = checked_add(into[W_N], from[W_N]);
+	into[W_NK] = checked_add(into[W_NK], from[W_NK]);
+	into[W_MIN_TIME] = Min(into[W_MIN_TIME], from[W_MIN_TIME]);
+	into[W_MAX_TIME] = Max(into[W_MAX_TIME], from[W_MAX_TIME]);
+	into[W_MAX_ARRIVAL] = Max(into[W_MAX_ARRIVAL], from[W_MAX_ARRIVAL]);
+	into[W_MIN_KNOWN] = Min(into[W_MIN_KNOWN], from[W_MIN_KNOWN]);
+	into[W_MAX_KNOWN] = Max(into[W_MAX_KNOWN], from[W_MAX_KNOWN]);
+	into[W_MIN_LTIME] = Min(into[W_MIN_LTIME], from[W_MIN_LTIME]);
+	into[W_MAX_LTIME] = Max(into[W_MAX_LTIME], from[W_MAX_LTIME]);
+	into[W_STALE] |= from[W_STALE];
+	for (int c = 0; c < e->num_columns; c++)
+	{
+		int			o = e->column_offsets[c];
+
+		if (o < 0)
+			continue;
+		for (int w = WC_COUNT; w <= WC_SUM_KNOWN; w++)
+			into[o + w] = checked_add(into[o + w], from[o + w]);
+		if (e->column_extremes[c])
+		{
+			into[o + WC_MIN] = Min(into[o + WC_MIN], from[o + WC_MIN]);
+			into[o + WC_MAX] = Max(into[o + WC_MAX], from[o + WC_MAX]);
+		}
+	}
+}
+
+/*
+ * A source row's contribution (sign 1) or its removal (sign -1).  A removal
+ * subtracts the counts and sums but cannot narrow bounds or extremes: it
+ * leaves them as they were and marks the slot stale instead.
+ */
+void
+buckets_row_payload(const VelocityEntity *e, const VelocityRowValues *row, int sign,
+					int64 *p)
+{
+	buckets_empty(e, p);
+	p[W_N] = sign;
+	if (sign > 0)
+	{
+		p[W_MIN_TIME] = p[W_MAX_TIME] = row->time;
+		p[W_MAX_ARRIVAL] = row->arrival;
+	}
+	else
+		p[W_STALE] = 1;
+	if (row->known_valid)
+	{
+		p[W_NK] = sign;
+		if (sign > 0)
+		{
+			p[W_MIN_KNOWN] = p[W_MAX_KNOWN] = row->known;
+			p[W_MIN_LTIME] = p[W_MAX_LTIME] = row->time;
+		}
+	}
+	for (int c = 0; c < e->num_columns; c++)
+	{
+		int			o = e->column_offsets[c];
+
+		if (o < 0 || !row->value_valid[c])
+			continue;
+		p[o + WC_COUNT] = sign;
+		p[o + WC_SUM] = sign * row->value[c];
+		if (row->known_valid)
+		{
+			p[o + WC_COUNT_KNOWN] = sign;
+			p[o + WC_SUM_KNOWN] = sign * row->value[c];
+		}
+		if (e->column_extremes[c] && sign > 0)
+			p[o + WC_MIN] = p[o + WC_MAX] = row->value[c];
+	}
+}
+
+/*
+ * The change of an update that kept the row's time, arrival and values and
+ * changed only its known_at (a label arriving): false if it changed more.
+ * A label set or moved only widens bounds; one taken away marks the slot
+ * stale, as its labeled rows' extremes may now be too wide.
+ */
+bool
+buckets_label_delta(const VelocityEntity *e, const VelocityRowValues *o,
+					const VelocityRowValues *n, int64 *p)
+{
+	if (o->time != n->time || o->arrival != n->arrival)
+		return false;
+	for (int c = 0; c < e->num_columns; c++)
+		if (e->column_offsets[c] >= 0 &&
+			(o->value_valid[c] != n->value_valid[c] ||
+			 (o->value_valid[c] && o->value[c] != n->value[c])))
+			return false;
+	buckets_empty(e, p);
+	if (o->known_valid && !n->known_valid)
+	{
+		buckets_row_payload(e, o, -1, p);
+		p[W_N] = 0;
+		for (int c = 0; c < e->num_columns; c++)
+			if (e->column_offsets[c] >= 0)
+				p[e->column_offsets[c] + WC_COUNT] = p[e->column_offsets[c] + WC_SUM] = 0;
+		return true;
+	}
+	if (!n->known_valid)
+		return true;
+	p[W_MIN_KNOWN] = p[W_MAX_KNOWN] = n->known;
+	if (o->known_valid)
+		return true;
+	p[W_NK] = 1;
+	p[W_MIN_LTIME] = p[W_MAX_LTIME] = n->time;
+	for (int c = 0; c < e->num_columns; c++)
+	{
+		int			off = e->column_offsets[c];
+
+		if (off >= 0 && n->value_valid[c])
+		{
+			p[off + WC_COUNT_KNOWN] = 1;
+			p[off + WC_SUM_KNOWN] = n->value[c];
+		}
+	}
+	return true;
+}
+
+int64
+buckets_floor_div(int64 a, int64 b)
+{
+	return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/* The sparse slots of a row as a dense array of slots * words words, with
+ * "present" marking the slots that have an entry. */
+void
+buckets_decode(const VelocityEntity *e, int tier, bytea *slots, int64 *dense, bool *present)
 {
 	const char *p = VARDATA_ANY(slots);
 	const char *end = p + VARSIZE_ANY_EXHDR(slots);
-	Size		entry = sizeof(int64) * (words + 1);
+	int			num_slots = e->tier_slots[tier];
+	Size		entry = sizeof(int64) * (e->words + 1);
 
 	memset(present, 0, sizeof(bool) * num_slots);
+	if (VARSIZE_ANY_EXHDR(slots) % entry != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("bucket row of entity \"%s\" has %zu bytes of slots, not a multiple of %zu",
+						e->name, (Size) VARSIZE_ANY_EXHDR(slots), entry),
+				 errhint("Rebuild the buckets with fraud_feature_set_backfill.")));
 	for (; p + entry <= end; p += entry)
 	{
 		int64		slot;
 
 		memcpy(&slot, p, sizeof(int64));
-		if (slot < 0 || slot >= num_slots)
+		if (slot < 0 || slot >= num_slots || present[slot])
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("bucket row has slot %lld of %d", (long long) slot, num_slots),
+					 errmsg("bucket row of entity \"%s\" has slot %lld of %d twice or out of range",
+							e->name, (long long) slot, num_slots),
 					 errhint("Rebuild the buckets with fraud_feature_set_backfill.")));
-		memcpy(dense + slot * words, p + sizeof(int64), sizeof(int64) * words);
+		memcpy(dense + slot * e->words, p + sizeof(int64), sizeof(int64) * e->words);
 		present[slot] = true;
 	}
 }
 
 bytea *
-buckets_encode(int num_slots, int words, const int64 *dense, const bool *present)
+buckets_encode(const VelocityEntity *e, int tier, const int64 *dense, const bool *present)
 {
-	Size		entry = sizeof(int64) * (words + 1);
+	int			num_slots = e->tier_slots[tier];
+	Size		entry = sizeof(int64) * (e->words + 1);
 	int			count = 0;
 	bytea	   *out;
 	char	   *p;
@@ -97,73 +266,10 @@ buckets_encode(int num_slots, int words, const int64 *dense, const bool *present
 		if (!present[s])
 			continue;
 		memcpy(p, &s, sizeof(int64));
-		memcpy(p + sizeof(int64), dense + s * words, sizeof(int64) * words);
+		memcpy(p + sizeof(int64), dense + s * e->words, sizeof(int64) * e->words);
 		p += entry;
 	}
 	return out;
-}
-
-/* Adds one delta to a dense slot: additive words add, extremes widen. */
-void
-buckets_add_delta(int64 *slot, const BucketDelta *d, int words, const int *column_offsets,
-				  const VelocitySet *vs, const VelocityEntity *e, bool was_present)
-{
-	slot[SLOT_N] += d->n;
-	slot[SLOT_NK] += d->nk;
-	if (d->labeled_time_valid)
-	{
-		if (!was_present || slot[SLOT_NK] - d->nk == 0 || d->labeled_time < slot[SLOT_MIN_LTIME])
-			slot[SLOT_MIN_LTIME] = d->labeled_time;
-		if (!was_present || slot[SLOT_NK] - d->nk == 0 || d->labeled_time > slot[SLOT_MAX_LTIME])
-			slot[SLOT_MAX_LTIME] = d->labeled_time;
-	}
-	for (int c = 0; c < vs->num_columns; c++)
-	{
-		int			o = column_offsets[c];
-
-		if (o < 0)
-			continue;
-		if (vs->columns[c].fixed)
-		{
-			slot[o] += d->fixed[c];
-			slot[o + 1] += d->fixed_known[c];
-		}
-		else
-		{
-			double		sum,
-						known;
-
-			memcpy(&sum, &slot[o], sizeof(double));
-			memcpy(&known, &slot[o + 1], sizeof(double));
-			sum += d->real[c];
-			known += d->real_known[c];
-			memcpy(&slot[o], &sum, sizeof(double));
-			memcpy(&slot[o + 1], &known, sizeof(double));
-		}
-		if (e->column_extremes[c] && d->value_valid[c])
-		{
-			/* extremes as the column's own representation, ordered as int64 or double */
-			if (vs->columns[c].fixed)
-			{
-				if (!was_present || d->fixed_value[c] < slot[o + 2])
-					slot[o + 2] = d->fixed_value[c];
-				if (!was_present || d->fixed_value[c] > slot[o + 3])
-					slot[o + 3] = d->fixed_value[c];
-			}
-			else
-			{
-				double		lo,
-							hi;
-
-				memcpy(&lo, &slot[o + 2], sizeof(double));
-				memcpy(&hi, &slot[o + 3], sizeof(double));
-				if (!was_present || d->real_value[c] < lo)
-					memcpy(&slot[o + 2], &d->real_value[c], sizeof(double));
-				if (!was_present || d->real_value[c] > hi)
-					memcpy(&slot[o + 3], &d->real_value[c], sizeof(double));
-			}
-		}
-	}
 }
 
 /* Index entries for a new tuple version that is not heap-only (every index
@@ -202,74 +308,53 @@ insert_index_entries(Relation rel, HeapTuple tuple)
 	list_free(indexes);
 }
 
-/* The row's values with the delta added: bounds widened, the slot changed. */
+/* The row's values with the delta merged into one slot. */
 static HeapTuple
 row_with_delta(BucketTarget *target, HeapTuple old, int tier, int slot_index,
-			   const BucketDelta *d)
+			   const int64 *delta)
 {
+	const VelocityEntity *e = target->e;
 	TupleDesc	desc = RelationGetDescr(target->rel);
-	int			k = target->e->num_keys;
-	int			num_slots = target->e->tier_slots[tier];
+	int			k = e->num_keys;
+	int			num_slots = e->tier_slots[tier];
 	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
 	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
-	int64	   *dense = palloc0(sizeof(int64) * num_slots * target->words);
+	int64	   *dense = palloc(sizeof(int64) * num_slots * e->words);
 	bool	   *present = palloc(sizeof(bool) * num_slots);
-	bool		was_present;
 	HeapTuple	tuple;
 
 	heap_deform_tuple(old, desc, values, nulls);
-	buckets_decode(DatumGetByteaPP(values[k + BUCKET_ATT_SLOTS - 1]), num_slots, target->words,
-				   dense, present);
-	was_present = present[slot_index];
-	buckets_add_delta(dense + slot_index * target->words, d, target->words,
-					  target->column_offsets, target->vs, target->e, was_present);
+	buckets_decode(e, tier, DatumGetByteaPP(values[k + BUCKET_ATT_SLOTS - 1]), dense, present);
+	if (!present[slot_index])
+		buckets_empty(e, dense + slot_index * e->words);
+	buckets_merge(e, dense + slot_index * e->words, delta);
 	present[slot_index] = true;
-	values[k + BUCKET_ATT_SLOTS - 1] = PointerGetDatum(buckets_encode(num_slots, target->words,
-																	   dense, present));
-	values[k + BUCKET_ATT_MIN_TIME - 1] =
-		Int64GetDatum(Min(DatumGetInt64(values[k + BUCKET_ATT_MIN_TIME - 1]), d->time));
-	values[k + BUCKET_ATT_MAX_TIME - 1] =
-		Int64GetDatum(Max(DatumGetInt64(values[k + BUCKET_ATT_MAX_TIME - 1]), d->time));
-	values[k + BUCKET_ATT_MAX_SEQ - 1] =
-		Int64GetDatum(Max(DatumGetInt64(values[k + BUCKET_ATT_MAX_SEQ - 1]), d->arrival));
-	if (d->known_valid)
-		values[k + BUCKET_ATT_MAX_KNOWN - 1] =
-			Int64GetDatum(Max(DatumGetInt64(values[k + BUCKET_ATT_MAX_KNOWN - 1]), d->known));
-	if (d->removal)
-		values[k + BUCKET_ATT_STALE - 1] = BoolGetDatum(true);
+	values[k + BUCKET_ATT_SLOTS - 1] = PointerGetDatum(buckets_encode(e, tier, dense, present));
 	tuple = heap_form_tuple(desc, values, nulls);
 	tuple->t_self = old->t_self;
 	return tuple;
 }
 
-/* A new stripe row holding only the delta. */
-static HeapTuple
-new_row(BucketTarget *target, const Datum *keys, int tier, int64 bucket, int slot_index,
-		const BucketDelta *d)
+/* A new stripe row holding the given slots. */
+void
+buckets_insert_row(BucketTarget *target, const Datum *keys, int tier, int64 bucket,
+				   const int64 *dense, const bool *present)
 {
 	TupleDesc	desc = RelationGetDescr(target->rel);
 	int			k = target->e->num_keys;
-	int			num_slots = target->e->tier_slots[tier];
 	Datum	   *values = palloc0(sizeof(Datum) * desc->natts);
 	bool	   *nulls = palloc0(sizeof(bool) * desc->natts);
-	int64	   *dense = palloc0(sizeof(int64) * num_slots * target->words);
-	bool	   *present = palloc0(sizeof(bool) * num_slots);
+	HeapTuple	tuple;
 
 	for (int i = 0; i < k; i++)
 		values[i] = keys[i];
-	buckets_add_delta(dense + slot_index * target->words, d, target->words,
-					  target->column_offsets, target->vs, target->e, false);
-	present[slot_index] = true;
 	values[k + BUCKET_ATT_TIER - 1] = Int16GetDatum((int16) tier);
 	values[k + BUCKET_ATT_BUCKET - 1] = Int64GetDatum(bucket);
-	values[k + BUCKET_ATT_MIN_TIME - 1] = Int64GetDatum(d->time);
-	values[k + BUCKET_ATT_MAX_TIME - 1] = Int64GetDatum(d->time);
-	values[k + BUCKET_ATT_MAX_SEQ - 1] = Int64GetDatum(d->arrival);
-	values[k + BUCKET_ATT_MAX_KNOWN - 1] = Int64GetDatum(d->known_valid ? d->known : PG_INT64_MIN);
-	values[k + BUCKET_ATT_STALE - 1] = BoolGetDatum(d->removal);
-	values[k + BUCKET_ATT_SLOTS - 1] = PointerGetDatum(buckets_encode(num_slots, target->words,
-																	   dense, present));
-	return heap_form_tuple(desc, values, nulls);
+	values[k + BUCKET_ATT_SLOTS - 1] = PointerGetDatum(buckets_encode(target->e, tier, dense,
+																	   present));
+	tuple = heap_form_tuple(desc, values, nulls);
+	simple_heap_insert(target->rel, tuple);
+	insert_index_entries(target->rel, tuple);
 }
 
 /*
@@ -284,7 +369,7 @@ new_row(BucketTarget *target, const Datum *keys, int tier, int64 bucket, int slo
  */
 void
 buckets_apply(BucketTarget *target, const Datum *keys, int tier, int64 bucket, int slot_index,
-			  const BucketDelta *d)
+			  const int64 *delta)
 {
 	int			k = target->e->num_keys;
 	ScanKeyData skeys[INDEX_MAX_KEYS];
@@ -306,7 +391,7 @@ buckets_apply(BucketTarget *target, const Datum *keys, int tier, int64 bucket, i
 	{
 		bool		should_free;
 		HeapTuple	old = ExecFetchSlotHeapTuple(found, false, &should_free);
-		HeapTuple	tuple = row_with_delta(target, old, tier, slot_index, d);
+		HeapTuple	tuple = row_with_delta(target, old, tier, slot_index, delta);
 		TM_FailureData tmfd;
 		LockTupleMode lockmode;
 
@@ -322,10 +407,14 @@ buckets_apply(BucketTarget *target, const Datum *keys, int tier, int64 bucket, i
 	UnregisterSnapshot(snapshot);
 	if (!done)
 	{
-		HeapTuple	tuple = new_row(target, keys, tier, bucket, slot_index, d);
+		int			num_slots = target->e->tier_slots[tier];
+		int64	   *dense = palloc(sizeof(int64) * num_slots * target->e->words);
+		bool	   *present = palloc0(sizeof(bool) * num_slots);
 
-		simple_heap_insert(target->rel, tuple);
-		insert_index_entries(target->rel, tuple);
+		buckets_empty(target->e, dense + slot_index * target->e->words);
+		buckets_merge(target->e, dense + slot_index * target->e->words, delta);
+		present[slot_index] = true;
+		buckets_insert_row(target, keys, tier, bucket, dense, present);
 	}
 	ExecDropSingleTupleTableSlot(found);
 }

@@ -1,7 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * buckets.h
- *		A bucket row's slot payload and one row's change to it (buckets.c).
+ *		The slot payload of declared feature sets' bucket rows, one source
+ *		row's contribution to it, and the stripe writes (buckets.c).
+ *
+ * A payload is an array of int64 words.  Counts and sums add; bounds and
+ * extremes widen; "stale" ORs.  A source row's contribution is itself a
+ * payload (a removal has negative counts, empty bounds and stale set), so
+ * adding a row, removing one and merging the stripes of a bucket are all
+ * buckets_merge.
  *
  *-------------------------------------------------------------------------
  */
@@ -10,67 +17,54 @@
 
 #include "velocity.h"
 
-/* Word positions in a slot's payload. */
-#define SLOT_N 0
-#define SLOT_NK 1				/* rows with a known_at (labeled) */
-#define SLOT_MIN_LTIME 2		/* labeled rows' earliest time */
-#define SLOT_MAX_LTIME 3		/* labeled rows' latest time */
-#define SLOT_FIRST_COLUMN_WORD 4
+#define W_N 0					/* rows */
+#define W_MIN_TIME 1			/* bounds of the rows' times */
+#define W_MAX_TIME 2
+#define W_MAX_ARRIVAL 3			/* bound of the rows' arrivals */
+#define W_NK 4					/* rows with a known_at */
+#define W_MIN_KNOWN 5			/* bounds of their known_at */
+#define W_MAX_KNOWN 6
+#define W_MIN_LTIME 7			/* extremes of their times */
+#define W_MAX_LTIME 8
+#define W_STALE 9				/* a removal: extremes may be too wide */
+#define W_FIRST_COLUMN 10
+/* then per summed column: */
+#define WC_COUNT 0				/* non-null values */
+#define WC_SUM 1				/* exact, in units of 10^-scale */
+#define WC_COUNT_KNOWN 2		/* of rows with a known_at */
+#define WC_SUM_KNOWN 3
+#define WC_MIN 4				/* when the entity keeps extremes */
+#define WC_MAX 5
 
 /* Bucket table attributes after the entity's keys (1-based offsets). */
 #define BUCKET_ATT_TIER 1
 #define BUCKET_ATT_BUCKET 2
-#define BUCKET_ATT_MIN_TIME 3
-#define BUCKET_ATT_MAX_TIME 4
-#define BUCKET_ATT_MAX_SEQ 5
-#define BUCKET_ATT_MAX_KNOWN 6
-#define BUCKET_ATT_STALE 7
-#define BUCKET_ATT_SLOTS 8
-#define BUCKET_NATTS_AFTER_KEYS 8
+#define BUCKET_ATT_SLOTS 3
 
-/* One source row's contribution (or, negated, its removal) to a slot. */
-typedef struct BucketDelta
-{
-	int64		n;				/* +1 or -1 */
-	int64		nk;				/* +1, -1 or 0 */
-	bool		labeled_time_valid; /* an added labeled row: widen its times */
-	int64		labeled_time;
-	int64		time;			/* the row's time, arrival and known_at: bounds */
-	int64		arrival;
-	bool		known_valid;
-	int64		known;
-	bool		removal;		/* extremes of the row may now be wrong: stale */
-	int64		fixed[64];
-	int64		fixed_known[64];
-	double		real[64];
-	double		real_known[64];
-	bool		value_valid[64];	/* an added value: widen the extremes */
-	int64		fixed_value[64];
-	double		real_value[64];
-} BucketDelta;
+extern int	buckets_payload_words(const VelocitySet *vs, VelocityEntity *e);
+extern void buckets_empty(const VelocityEntity *e, int64 *payload);
+extern void buckets_merge(const VelocityEntity *e, int64 *into, const int64 *from);
+extern void buckets_row_payload(const VelocityEntity *e, const VelocityRowValues *row,
+								int sign, int64 *payload);
+extern bool buckets_label_delta(const VelocityEntity *e, const VelocityRowValues *old_row,
+								const VelocityRowValues *new_row, int64 *payload);
+extern void buckets_decode(const VelocityEntity *e, int tier, bytea *slots, int64 *dense,
+						   bool *present);
+extern bytea *buckets_encode(const VelocityEntity *e, int tier, const int64 *dense,
+							 const bool *present);
+extern int64 buckets_floor_div(int64 a, int64 b);
 
-extern int	buckets_payload_words(const VelocitySet *vs, const VelocityEntity *e,
-								  int *column_offsets);
-extern void buckets_decode(bytea *slots, int num_slots, int words, int64 *dense, bool *present);
-extern bytea *buckets_encode(int num_slots, int words, const int64 *dense, const bool *present);
-extern void buckets_add_delta(int64 *slot, const BucketDelta *d, int words,
-							  const int *column_offsets, const VelocitySet *vs,
-							  const VelocityEntity *e, bool was_present);
-
-
-
-/* What applying deltas to one entity's bucket table needs, opened by the caller. */
+/* What writing one entity's bucket table needs, opened by the caller. */
 typedef struct BucketTarget
 {
-	const VelocitySet *vs;
 	const VelocityEntity *e;
 	Relation	rel;
 	Relation	index;			/* on (keys, tier, bucket) */
-	Oid		   *key_eq_procs;	/* equality functions of the keys' types */
-	int			words;
-	int		   *column_offsets;
+	const Oid  *key_eq_procs;
 } BucketTarget;
 
 extern void buckets_apply(BucketTarget *target, const Datum *keys, int tier, int64 bucket,
-						  int slot_index, const BucketDelta *d);
+						  int slot_index, const int64 *delta);
+extern void buckets_insert_row(BucketTarget *target, const Datum *keys, int tier, int64 bucket,
+							   const int64 *dense, const bool *present);
 #endif							/* BUCKETS_H */

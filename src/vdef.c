@@ -26,6 +26,7 @@
 #include "utils/timestamp.h"
 
 #include "velocity.h"
+#include "buckets.h"
 
 typedef struct KindName
 {
@@ -160,6 +161,7 @@ value_column(VelocitySet *vs, Relation source, const char *column)
 	attnum = column_attnum(vs->name, source, column, &type, &typmod);
 	c = &vs->columns[vs->num_columns];
 	c->name = pstrdup(column);
+	c->scale_factor = 1;
 	c->attnum = attnum;
 	c->type = type;
 	switch (type)
@@ -174,8 +176,10 @@ value_column(VelocitySet *vs, Relation source, const char *column)
 			/* numeric(p, s) sums exactly as int64 in units of 10^-s */
 			c->fixed = typmod >= (int32) VARHDRSZ &&
 				((typmod - VARHDRSZ) & 0xffff) <= 9 &&
-				((typmod - VARHDRSZ) >> 16) - ((typmod - VARHDRSZ) & 0xffff) <= 15;
+				((typmod - VARHDRSZ) >> 16) <= 18;
 			c->scale = c->fixed ? ((typmod - VARHDRSZ) & 0xffff) : 0;
+			for (int i = 0; i < c->scale; i++)
+				c->scale_factor *= 10;
 			break;
 		case FLOAT4OID:
 		case FLOAT8OID:
@@ -441,19 +445,36 @@ parse_feature(VelocitySet *vs, Relation source, VelocityFeature *f, JsonbContain
 		definition_error(vs->name, psprintf("feature \"%s\" counts %s rows but the set has no \"known_at\"",
 											f->name, f->rows == ROWS_KNOWN ? "known" : "unlabeled"), NULL);
 	if (f->column >= 0)
+	{
+		VelocityColumn *c = &vs->columns[f->column];
+
+		if (!c->fixed)
+			definition_error(vs->name, psprintf("feature \"%s\" aggregates \"%s\", of type %s", f->name,
+												c->name, format_type_be(c->type)),
+							 "Aggregated columns must be integers or numeric(p, s) with p at most 18, "
+							 "so that sums are exact; a floating-point column can only be a value feature.");
+		c->aggregated = true;
 		vs->entities[f->entity].column_used[f->column] = true;
+	}
+	if (f->rows != ROWS_ALL || f->kind == VK_KNOWN_COUNT || f->kind == VK_KNOWN_RATE)
+		vs->entities[f->entity].needs_labels = true;
+	if (f->kind == VK_DAYS_SINCE_KNOWN || f->kind == VK_EPISODE_DAYS)
+		vs->entities[f->entity].needs_labels = vs->entities[f->entity].needs_extremes = true;
 	if (f->kind == VK_MIN || f->kind == VK_MAX)
 	{
 		if (f->rows != ROWS_ALL)
 			definition_error(vs->name, psprintf("feature \"%s\": min and max count all rows", f->name),
 							 NULL);
 		vs->entities[f->entity].column_extremes[f->column] = true;
+		vs->entities[f->entity].needs_extremes = true;
 	}
 	if (f->kind == VK_EXCEEDS)
 	{
 		exact_factor(vs->name, f->name, member(object, "factor"), f);
 		f->mean_window = feature_window(vs, f, object, "mean_window", true);
 		f->mean_rows = rows_of(vs->name, f->name, string_member(vs->name, object, "mean_rows", false));
+		if (f->mean_rows != ROWS_ALL)
+			vs->entities[f->entity].needs_labels = true;
 	}
 }
 
@@ -466,8 +487,9 @@ parse_columns(VelocitySet *vs, Relation source, JsonbContainer *root)
 	int32		typmod;
 	Oid			known_type;
 
-	vs->time_attnum = timestamp_column(vs->name, source, "time",
-									   string_member(vs->name, root, "time", true), &vs->time_type);
+	vs->time_name = string_member(vs->name, root, "time", true);
+	vs->arrival_name = arrival;
+	vs->time_attnum = timestamp_column(vs->name, source, "time", vs->time_name, &vs->time_type);
 	vs->arrival_attnum = column_attnum(vs->name, source, arrival, &vs->arrival_type, &typmod);
 	if (vs->arrival_type != INT2OID && vs->arrival_type != INT4OID && vs->arrival_type != INT8OID)
 		definition_error(vs->name, psprintf("the arrival column \"%s\" is of type %s", arrival,
@@ -475,7 +497,7 @@ parse_columns(VelocitySet *vs, Relation source, JsonbContainer *root)
 						 "It must be an integer type, e.g. bigint GENERATED ALWAYS AS IDENTITY.");
 	vs->known_attnum = known ? timestamp_column(vs->name, source, "known_at", known, &known_type)
 		: InvalidAttrNumber;
-	vs->digits = -1;
+	vs->digits = 6;
 	if (digits != NULL)
 	{
 		if (digits->type != jbvNumeric)
@@ -484,6 +506,26 @@ parse_columns(VelocitySet *vs, Relation source, JsonbContainer *root)
 													   NumericGetDatum(digits->val.numeric)));
 		if (vs->digits < 0 || vs->digits > 12)
 			definition_error(vs->name, "\"digits\" must be an integer from 0 to 12", NULL);
+	}
+}
+
+/* Every bucket row must fit a heap page with its slots stored inline. */
+static void
+check_payload_sizes(VelocitySet *vs)
+{
+	for (int i = 0; i < vs->num_entities; i++)
+	{
+		VelocityEntity *e = &vs->entities[i];
+
+		e->num_columns = vs->num_columns;
+		e->words = buckets_payload_words(vs, e);
+		for (int t = 0; t < e->num_tiers; t++)
+			if ((Size) e->tier_slots[t] * (e->words + 1) * sizeof(int64) > 6000)
+				definition_error(vs->name,
+								 psprintf("a full bucket row of entity \"%s\" would take %zu bytes",
+										  e->name, (Size) e->tier_slots[t] * (e->words + 1) * sizeof(int64)),
+								 "Bucket rows must fit in 6000 bytes: add a tier, make the resolution "
+								 "coarser, or aggregate fewer columns for this entity.");
 	}
 }
 
@@ -529,5 +571,6 @@ vdef_build(const char *name, Relation source, Jsonb *definition)
 		vs->features[i].name = keys[i];
 		parse_feature(vs, source, &vs->features[i], values[i].val.binary.data);
 	}
+	check_payload_sizes(vs);
 	return vs;
 }

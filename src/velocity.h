@@ -14,10 +14,13 @@
 
 #include "access/attnum.h"
 #include "utils/jsonb.h"
+#include "access/htup.h"
+#include "access/tupdesc.h"
 #include "utils/relcache.h"
 
 #define VELOCITY_MAX_TIERS 4
 #define VELOCITY_MAX_SLOTS 1024
+#define VELOCITY_MAX_COLUMNS 64
 #define VELOCITY_UNBOUNDED INT64CONST(-1)
 
 typedef enum VelocityKind
@@ -55,6 +58,8 @@ typedef struct VelocityColumn
 	Oid			type;
 	bool		fixed;			/* integer or numeric(p, s): exact scaled int64 */
 	int			scale;			/* digits after the point when fixed */
+	int64		scale_factor;	/* 10^scale */
+	bool		aggregated;		/* summed by some entity (then fixed) */
 } VelocityColumn;
 
 typedef struct VelocityEntity
@@ -71,6 +76,11 @@ typedef struct VelocityEntity
 	bool	   *column_used;	/* per set column: summed for this entity */
 	bool	   *column_extremes;	/* per set column: min/max kept */
 	int64		longest_window; /* microseconds, or VELOCITY_UNBOUNDED */
+	bool		needs_labels;	/* some feature splits rows by known_at */
+	bool		needs_extremes; /* min, max, days_since_known or episode_days */
+	int			words;			/* slot payload words (buckets.c) */
+	int		   *column_offsets; /* per set column: first word, or -1 */
+	int			num_columns;	/* the set's, for buckets.c */
 } VelocityEntity;
 
 typedef struct VelocityFeature
@@ -92,12 +102,14 @@ typedef struct VelocitySet
 {
 	char	   *name;
 	Oid			source;
+	char	   *time_name;
+	char	   *arrival_name;
 	AttrNumber	time_attnum;
 	Oid			time_type;		/* TIMESTAMPOID or TIMESTAMPTZOID */
 	AttrNumber	arrival_attnum;
 	Oid			arrival_type;
 	AttrNumber	known_attnum;	/* 0: no labels */
-	int			digits;			/* -1: no rounding */
+	int			digits;			/* of rounded outputs (default 6) */
 	int			num_columns;
 	VelocityColumn *columns;
 	int			num_entities;
@@ -105,6 +117,17 @@ typedef struct VelocitySet
 	int			num_features;
 	VelocityFeature *features;
 } VelocitySet;
+
+/* A source row's values that the buckets keep (times as microseconds). */
+typedef struct VelocityRowValues
+{
+	int64		time;
+	int64		arrival;
+	bool		known_valid;
+	int64		known;
+	bool	   *value_valid;	/* per set column */
+	int64	   *value;			/* scaled by 10^scale */
+} VelocityRowValues;
 
 /* vdef.c */
 extern VelocitySet *vdef_build(const char *name, Relation source, Jsonb *definition);
@@ -115,16 +138,20 @@ typedef struct VelocityRuntime
 	VelocitySet *set;
 	Oid		   *bucket_relids;	/* per entity */
 	Oid		   *bucket_indexes;
+	Oid		   *raw_indexes;	/* per entity: on the source (keys, time, ...) */
 	Oid		  **key_eq_procs;	/* per entity, per key */
-	int		   *words;			/* slot payload words per entity */
-	int		  **column_offsets;
-	Datum	   *scale_factors;	/* per column: numeric 10^scale, for fixed numerics */
+	Oid		  **key_input;		/* per entity, per key: input function */
+	Oid		  **key_ioparam;
 	MemoryContext context;
 } VelocityRuntime;
 
 /* vset.c */
 extern void vset_init(void);
 extern VelocityRuntime *vset_get(const char *name);
+extern VelocityRuntime *vset_get_by_function(Oid fn);
+extern int64 vset_scaled_value(const VelocityColumn *c, Datum value);
+extern void vset_row_values(const VelocitySet *vs, TupleDesc desc, HeapTuple tuple,
+							VelocityRowValues *row);
 
 
 #endif							/* VELOCITY_H */

@@ -22,9 +22,13 @@
 #include "utils/rel.h"
 #include "utils/regproc.h"
 #include "access/genam.h"
+#include "access/htup_details.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
 #include "access/stratnum.h"
 #include <math.h>
 
+#include "fraud_score.h"
 #include "velocity.h"
 #include "buckets.h"
 
@@ -59,8 +63,48 @@ vset_init(void)
 	CacheRegisterRelcacheCallback(vset_relcache_callback, (Datum) 0);
 }
 
+/* The source's btree index whose leading columns are the keys then the time:
+ * what raw scans of an entity's rows use. */
+static Oid
+raw_index(VelocityRuntime *rt, Relation source, const VelocityEntity *e)
+{
+	List	   *indexes = RelationGetIndexList(source);
+	ListCell   *lc;
+	Oid			found = InvalidOid;
+
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
+		bool		fits = index->rd_rel->relam == BTREE_AM_OID &&
+			index->rd_index->indnkeyatts > e->num_keys &&
+			RelationGetIndexPredicate(index) == NIL &&
+			index->rd_index->indkey.values[e->num_keys] == rt->set->time_attnum;
+
+		for (int k = 0; fits && k < e->num_keys; k++)
+			fits = index->rd_index->indkey.values[k] == e->key_attnums[k];
+		index_close(index, AccessShareLock);
+		if (fits)
+		{
+			found = lfirst_oid(lc);
+			break;
+		}
+	}
+	list_free(indexes);
+	if (!OidIsValid(found))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table %s has no index on the keys of entity \"%s\" then \"%s\"",
+						RelationGetRelationName(source), e->name,
+						get_attname(rt->set->source, rt->set->time_attnum, false)),
+				 errdetail("Feature set \"%s\" reads the rows of an entity's open buckets through it.",
+						   rt->set->name),
+				 errhint("Create one, e.g. CREATE INDEX ON %s (%s, ...).",
+						 RelationGetRelationName(source), e->key_names[0])));
+	return found;
+}
+
 static void
-resolve_entity(VelocityRuntime *rt, int i, const char *buckets_name)
+resolve_entity(VelocityRuntime *rt, int i, const char *buckets_name, Relation source)
 {
 	VelocityEntity *e = &rt->set->entities[i];
 	Relation	rel;
@@ -79,6 +123,8 @@ resolve_entity(VelocityRuntime *rt, int i, const char *buckets_name)
 	rt->bucket_indexes[i] = linitial_oid(indexes);
 	index = index_open(rt->bucket_indexes[i], AccessShareLock);
 	rt->key_eq_procs[i] = palloc(sizeof(Oid) * e->num_keys);
+	rt->key_input[i] = palloc(sizeof(Oid) * e->num_keys);
+	rt->key_ioparam[i] = palloc(sizeof(Oid) * e->num_keys);
 	for (int k = 0; k < e->num_keys; k++)
 	{
 		Oid			op = get_opfamily_member(index->rd_opfamily[k], e->key_types[k],
@@ -90,11 +136,11 @@ resolve_entity(VelocityRuntime *rt, int i, const char *buckets_name)
 					 errmsg("no equality operator for the key \"%s\" of entity \"%s\"",
 							e->key_names[k], e->name)));
 		rt->key_eq_procs[i][k] = get_opcode(op);
+		getTypeInputInfo(e->key_types[k], &rt->key_input[i][k], &rt->key_ioparam[i][k]);
 	}
 	index_close(index, AccessShareLock);
 	table_close(rel, AccessShareLock);
-	rt->column_offsets[i] = palloc(sizeof(int) * Max(rt->set->num_columns, 1));
-	rt->words[i] = buckets_payload_words(rt->set, e, rt->column_offsets[i]);
+	rt->raw_indexes[i] = raw_index(rt, source, e);
 }
 
 static VelocityRuntime *
@@ -106,17 +152,19 @@ build_runtime(const char *name, Oid source, Jsonb *definition, Jsonb *buckets)
 	VelocityRuntime *rt = palloc0(sizeof(VelocityRuntime));
 	Relation	rel = table_open(source, AccessShareLock);
 	Jsonb	   *definition_copy = palloc(VARSIZE(definition));
+	int			n;
 
 	memcpy(definition_copy, definition, VARSIZE(definition));
 	rt->context = context;
 	rt->set = vdef_build(name, rel, definition_copy);
-	table_close(rel, AccessShareLock);
-	rt->bucket_relids = palloc0(sizeof(Oid) * rt->set->num_entities);
-	rt->bucket_indexes = palloc0(sizeof(Oid) * rt->set->num_entities);
-	rt->key_eq_procs = palloc0(sizeof(Oid *) * rt->set->num_entities);
-	rt->words = palloc0(sizeof(int) * rt->set->num_entities);
-	rt->column_offsets = palloc0(sizeof(int *) * rt->set->num_entities);
-	for (int i = 0; i < rt->set->num_entities; i++)
+	n = rt->set->num_entities;
+	rt->bucket_relids = palloc0(sizeof(Oid) * n);
+	rt->bucket_indexes = palloc0(sizeof(Oid) * n);
+	rt->raw_indexes = palloc0(sizeof(Oid) * n);
+	rt->key_eq_procs = palloc0(sizeof(Oid *) * n);
+	rt->key_input = palloc0(sizeof(Oid *) * n);
+	rt->key_ioparam = palloc0(sizeof(Oid *) * n);
+	for (int i = 0; i < n; i++)
 	{
 		JsonbValue	k;
 		JsonbValue *v;
@@ -130,15 +178,107 @@ build_runtime(const char *name, Oid source, Jsonb *definition, Jsonb *buckets)
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("feature set \"%s\" has no bucket table for entity \"%s\"", name,
 							rt->set->entities[i].name)));
-		resolve_entity(rt, i, pnstrdup(v->val.string.val, v->val.string.len));
+		resolve_entity(rt, i, pnstrdup(v->val.string.val, v->val.string.len), rel);
 	}
-	rt->scale_factors = palloc0(sizeof(Datum) * Max(rt->set->num_columns, 1));
-	for (int c = 0; c < rt->set->num_columns; c++)
-		if (rt->set->columns[c].fixed && rt->set->columns[c].type == NUMERICOID)
-			rt->scale_factors[c] = DirectFunctionCall1(int8_numeric,
-													   Int64GetDatum((int64) pow(10, rt->set->columns[c].scale)));
+	table_close(rel, AccessShareLock);
 	MemoryContextSwitchTo(old);
 	return rt;
+}
+
+/* A fixed column's value in units of 10^-scale. */
+int64
+vset_scaled_value(const VelocityColumn *c, Datum value)
+{
+	switch (c->type)
+	{
+		case INT2OID:
+			return DatumGetInt16(value);
+		case INT4OID:
+			return DatumGetInt32(value);
+		case INT8OID:
+			return DatumGetInt64(value);
+		case NUMERICOID:
+			{
+				Datum		factor = DirectFunctionCall1(int8_numeric, Int64GetDatum(c->scale_factor));
+				Datum		scaled = DirectFunctionCall2(numeric_mul, value, factor);
+
+				scaled = DirectFunctionCall2(numeric_round, scaled, Int32GetDatum(0));
+				return DatumGetInt64(DirectFunctionCall1(numeric_int8, scaled));
+			}
+	}
+	elog(ERROR, "column \"%s\" is not an exact type", c->name);
+	return 0;
+}
+
+static int64
+integer_datum(Oid type, Datum value)
+{
+	return type == INT8OID ? DatumGetInt64(value) :
+		type == INT4OID ? DatumGetInt32(value) : DatumGetInt16(value);
+}
+
+/* The values of a stored source row that the buckets keep. */
+void
+vset_row_values(const VelocitySet *vs, TupleDesc desc, HeapTuple tuple, VelocityRowValues *row)
+{
+	bool		isnull;
+	Datum		value;
+
+	row->time = DatumGetInt64(heap_getattr(tuple, vs->time_attnum, desc, &isnull));
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("the time column of feature set \"%s\" is null", vs->name),
+				 errhint("Declare it NOT NULL.")));
+	value = heap_getattr(tuple, vs->arrival_attnum, desc, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("the arrival column of feature set \"%s\" is null", vs->name),
+				 errhint("Declare it NOT NULL, e.g. bigint GENERATED ALWAYS AS IDENTITY.")));
+	row->arrival = integer_datum(vs->arrival_type, value);
+	row->known_valid = false;
+	if (vs->known_attnum != InvalidAttrNumber)
+	{
+		value = heap_getattr(tuple, vs->known_attnum, desc, &isnull);
+		row->known_valid = !isnull;
+		row->known = isnull ? 0 : DatumGetInt64(value);
+	}
+	for (int c = 0; c < vs->num_columns; c++)
+	{
+		row->value_valid[c] = false;
+		if (!vs->columns[c].aggregated)
+			continue;
+		value = heap_getattr(tuple, vs->columns[c].attnum, desc, &isnull);
+		row->value_valid[c] = !isnull;
+		if (!isnull)
+			row->value[c] = vset_scaled_value(&vs->columns[c], value);
+	}
+}
+
+/* The set whose feature function is "fn". */
+VelocityRuntime *
+vset_get_by_function(Oid fn)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(fn)};
+	char	   *name;
+
+	SPI_connect();
+	if (SPI_execute_with_args(psprintf("SELECT name FROM %s.fraud_feature_sets WHERE function = $1::regprocedure",
+									   quote_identifier(get_namespace_name(catalog_extension_namespace()))),
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read fraud_feature_sets");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("function %s is not the feature function of a feature set",
+						format_procedure(fn)),
+				 errhint("Create feature functions with fraud_feature_set_create.")));
+	name = MemoryContextStrdup(TopMemoryContext,
+							   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	SPI_finish();
+	return vset_get(name);
 }
 
 VelocityRuntime *
@@ -155,8 +295,9 @@ vset_get(const char *name)
 			return c->runtime;
 	args[0] = CStringGetTextDatum(name);
 	SPI_connect();
-	if (SPI_execute_with_args("SELECT source::oid, definition, buckets FROM fraud_feature_sets "
-							  "WHERE name = $1", 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(psprintf("SELECT source::oid, definition, buckets FROM %s.fraud_feature_sets "
+									   "WHERE name = $1",
+									   quote_identifier(get_namespace_name(catalog_extension_namespace()))), 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read fraud_feature_sets");
 	if (SPI_processed == 0)
 		ereport(ERROR,
