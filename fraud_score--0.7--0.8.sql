@@ -119,6 +119,9 @@ BEGIN
 END
 $$;
 
+REVOKE ALL ON FUNCTION fraud_feature_set_bucket_table(regclass, text, text, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fraud_feature_set_bucket_table(regclass, text, text, jsonb) TO fraud_score_admin;
+
 CREATE FUNCTION fraud_feature_set_create(name text, source regclass, definition jsonb)
 RETURNS regprocedure
 LANGUAGE plpgsql

@@ -490,11 +490,17 @@ parse_columns(VelocitySet *vs, Relation source, JsonbContainer *root)
 	vs->time_name = string_member(vs->name, root, "time", true);
 	vs->arrival_name = arrival;
 	vs->time_attnum = timestamp_column(vs->name, source, "time", vs->time_name, &vs->time_type);
+	if (!TupleDescAttr(RelationGetDescr(source), vs->time_attnum - 1)->attnotnull)
+		definition_error(vs->name, psprintf("the time column \"%s\" is nullable", vs->time_name),
+						 "A row without a time is in no window: declare the column NOT NULL.");
 	vs->arrival_attnum = column_attnum(vs->name, source, arrival, &vs->arrival_type, &typmod);
 	if (vs->arrival_type != INT2OID && vs->arrival_type != INT4OID && vs->arrival_type != INT8OID)
 		definition_error(vs->name, psprintf("the arrival column \"%s\" is of type %s", arrival,
 											format_type_be(vs->arrival_type)),
 						 "It must be an integer type, e.g. bigint GENERATED ALWAYS AS IDENTITY.");
+	if (!TupleDescAttr(RelationGetDescr(source), vs->arrival_attnum - 1)->attnotnull)
+		definition_error(vs->name, psprintf("the arrival column \"%s\" is nullable", arrival),
+						 "It must be NOT NULL, e.g. bigint GENERATED ALWAYS AS IDENTITY.");
 	vs->known_attnum = known ? timestamp_column(vs->name, source, "known_at", known, &known_type)
 		: InvalidAttrNumber;
 	vs->digits = 6;

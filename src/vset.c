@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -41,6 +42,11 @@ typedef struct CachedSet
 
 static CachedSet *cached_sets = NULL;
 
+/* Sets invalidated while a transaction may still be using them: freed when
+ * it ends, since an invalidation can arrive in the middle of a computation
+ * (at any relation open) that holds a pointer into them. */
+static CachedSet *retired_sets = NULL;
+
 /* Any relcache invalidation may be of a source or bucket table, or of the
  * catalog itself: they are rare, so every set is rebuilt at its next use. */
 static void
@@ -50,10 +56,26 @@ vset_relcache_callback(Datum arg, Oid relid)
 	{
 		CachedSet  *next = cached_sets->next;
 
-		MemoryContextDelete(cached_sets->runtime->context);
-		pfree(cached_sets->name);
-		pfree(cached_sets);
+		cached_sets->next = retired_sets;
+		retired_sets = cached_sets;
 		cached_sets = next;
+	}
+}
+
+static void
+vset_xact_callback(XactEvent event, void *arg)
+{
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	while (retired_sets != NULL)
+	{
+		CachedSet  *next = retired_sets->next;
+
+		MemoryContextDelete(retired_sets->runtime->context);
+		pfree(retired_sets->name);
+		pfree(retired_sets);
+		retired_sets = next;
 	}
 }
 
@@ -61,6 +83,7 @@ void
 vset_init(void)
 {
 	CacheRegisterRelcacheCallback(vset_relcache_callback, (Datum) 0);
+	RegisterXactCallback(vset_xact_callback, NULL);
 }
 
 /* The source's btree index whose leading columns are the keys then the time:
