@@ -106,7 +106,7 @@ BEGIN
 	JOIN pg_attribute a ON a.attrelid = source AND a.attname = k.col;
 	buckets_name := left(set_name || '_' || entity, 48) || '_buckets';
 	EXECUTE format('CREATE TABLE %I.%I (%s, tier int2 NOT NULL, bucket int8 NOT NULL, slots bytea NOT NULL) '
-				   'WITH (fillfactor = 50)', source_schema, buckets_name, key_columns);
+				   'WITH (fillfactor = 90)', source_schema, buckets_name, key_columns);
 	EXECUTE format('ALTER TABLE %I.%I ALTER COLUMN slots SET STORAGE PLAIN', source_schema, buckets_name);
 	-- no unique key: stripes of one bucket share (keys, tier, bucket)
 	EXECUTE format('ALTER TABLE %I.%I REPLICA IDENTITY FULL', source_schema, buckets_name);
@@ -307,3 +307,64 @@ AS 'MODULE_PATHNAME', 'fraud_feature_set_verify'
 LANGUAGE C VOLATILE;
 REVOKE ALL ON FUNCTION fraud_feature_set_verify(text, jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fraud_feature_set_verify(text, jsonb) TO fraud_score_admin;
+
+-- Drops a set: its triggers, feature function and bucket tables; refused
+-- while a model version names the function.
+CREATE FUNCTION fraud_feature_set_drop(name text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	fs record;
+	table_name text;
+BEGIN
+	PERFORM @extschema@.fraud_model_check_writable('fraud_feature_set_drop()');
+	SELECT * INTO fs FROM @extschema@.fraud_feature_sets s WHERE s.name = fraud_feature_set_drop.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'feature set "%" does not exist', fraud_feature_set_drop.name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF EXISTS (SELECT FROM @extschema@.fraud_score_models m WHERE m.feature_function = fs.function::text) THEN
+		RAISE EXCEPTION 'feature set "%" is the feature function of a model version', fs.name
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  DETAIL = format('%s: %s.', fs.function,
+								  (SELECT string_agg(format('%s version %s', m.name, m.version), ', ' ORDER BY m.name, m.version)
+								   FROM @extschema@.fraud_score_models m WHERE m.feature_function = fs.function::text)),
+				  HINT = 'Drop those versions, or load them again with another feature function.';
+	END IF;
+	IF NOT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = fs.source), 'USAGE') THEN
+		RAISE EXCEPTION 'must be the owner of table % to drop its feature set', fs.source
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', left(fs.name, 40) || '_buckets', fs.source);
+	EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', left(fs.name, 40) || '_truncate', fs.source);
+	FOR table_name IN SELECT b.value FROM jsonb_each_text(fs.buckets) b LOOP
+		EXECUTE 'DROP TABLE IF EXISTS ' || table_name;
+	END LOOP;
+	DELETE FROM @extschema@.fraud_feature_sets s WHERE s.name = fs.name;
+	PERFORM @extschema@.fraud_feature_set_drop_function(fs.function);
+END
+$$;
+REVOKE ALL ON FUNCTION fraud_feature_set_drop(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fraud_feature_set_drop(text) TO fraud_score_admin;
+
+-- The feature function of a set no longer in the catalog, dropped by its
+-- owner (the extension's owner).
+CREATE FUNCTION fraud_feature_set_drop_function(function regprocedure)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF EXISTS (SELECT FROM @extschema@.fraud_feature_sets s WHERE s.function = fraud_feature_set_drop_function.function)
+	   OR (SELECT probin || '/' || prosrc FROM pg_proc WHERE oid = function) IS DISTINCT FROM
+		  '$libdir/fraud_score/fraud_feature_set_function' THEN
+		RAISE EXCEPTION 'function % is not the feature function of a dropped feature set', function
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	EXECUTE format('DROP FUNCTION %s', function);
+END
+$$;
+REVOKE ALL ON FUNCTION fraud_feature_set_drop_function(regprocedure) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fraud_feature_set_drop_function(regprocedure) TO fraud_score_admin;

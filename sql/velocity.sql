@@ -222,3 +222,21 @@ SELECT vtx_features('[1, 2]');
 SELECT vtx_features('{"t": "infinity"}');
 SELECT vtx_features('{"t": "2024-03-02", "card": [1]}');
 \set VERBOSITY terse
+
+-- Dropping a set takes its triggers, function and bucket tables with it.
+SELECT fraud_feature_set_drop('no_such_set');
+CREATE TABLE vtx_small (t timestamptz NOT NULL, seq bigint GENERATED ALWAYS AS IDENTITY, k text);
+SELECT fraud_feature_set_create('vtx_small_features', 'vtx_small', $${"time": "t", "arrival": "seq",
+	"entities": {"k": {"keys": ["k"], "tiers": ["1 day"], "resolution": "1 hour"}},
+	"features": {"n_1h": {"kind": "count", "entity": "k", "window": "1 hour"},
+				 "dow": {"kind": "day_of_week"}}}$$);
+INSERT INTO vtx_small (t, k) VALUES ('2024-03-01 10:00+00', 'a'), ('2024-03-01 10:30+00', 'a');
+SET TIME ZONE 'UTC';
+SELECT vtx_small_features('{"t": "2024-03-01 10:45+00", "k": "a"}');
+TRUNCATE vtx_small;
+SELECT vtx_small_features('{"t": "2024-03-01 10:45+00", "k": "a"}');
+SELECT count(*) AS bucket_rows FROM vtx_small_features_k_buckets;
+SELECT fraud_feature_set_drop('vtx_small_features');
+SELECT to_regclass('vtx_small_features_k_buckets') AS buckets, to_regprocedure('vtx_small_features(jsonb)') AS function,
+	   (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'vtx_small'::regclass) AS triggers,
+	   (SELECT count(*) FROM fraud_feature_sets WHERE name = 'vtx_small_features') AS catalog_rows;

@@ -28,6 +28,7 @@
 #include "access/nbtree.h"
 #include "catalog/index.h"
 #include "common/int.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -214,62 +215,248 @@ buckets_floor_div(int64 a, int64 b)
 	return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
-/* The sparse slots of a row as a dense array of slots * words words, with
+/*
+ * The stored form of a row's slots: for each slot that has an entry, in
+ * order, the distance from the previous one, then its words as variable
+ * length integers (7 bits a byte).  Times and known_at are offsets from the
+ * slot's start, arrivals from the previous slot's, bounds and extremes with
+ * 0 for "none"; counts and sums as they are.  A card's slot with one row
+ * takes about 25 bytes instead of 8 per word.
+ */
+typedef enum WordKind
+{
+	WORD_PLAIN,					/* counts, sums, stale */
+	WORD_TIME_MIN,				/* times and known_at: from the slot's start */
+	WORD_TIME_MAX,
+	WORD_ARRIVAL,				/* from the previous slot's */
+	WORD_VALUE_MIN,				/* column extremes */
+	WORD_VALUE_MAX
+} WordKind;
+
+static WordKind
+word_kind(const VelocityEntity *e, int w)
+{
+	switch (w)
+	{
+		case W_MIN_TIME:
+		case W_MIN_KNOWN:
+		case W_MIN_LTIME:
+			return WORD_TIME_MIN;
+		case W_MAX_TIME:
+		case W_MAX_KNOWN:
+		case W_MAX_LTIME:
+			return WORD_TIME_MAX;
+		case W_MAX_ARRIVAL:
+			return WORD_ARRIVAL;
+	}
+	for (int c = 0; c < e->num_columns; c++)
+	{
+		int			o = e->column_offsets[c];
+
+		if (o >= 0 && e->column_extremes[c] && w == o + WC_MIN)
+			return WORD_VALUE_MIN;
+		if (o >= 0 && e->column_extremes[c] && w == o + WC_MAX)
+			return WORD_VALUE_MAX;
+	}
+	return WORD_PLAIN;
+}
+
+static uint64
+zigzag(int64 v)
+{
+	return ((uint64) v << 1) ^ (uint64) (v >> 63);
+}
+
+static int64
+unzigzag(uint64 u)
+{
+	return (int64) (u >> 1) ^ -(int64) (u & 1);
+}
+
+/* A word as the unsigned integer stored, relative to its references. */
+static uint64
+word_code(WordKind kind, int64 v, int64 slot_start, int64 prev_arrival)
+{
+	switch (kind)
+	{
+		case WORD_PLAIN:
+			return zigzag(v);
+		case WORD_TIME_MIN:
+		case WORD_VALUE_MIN:
+			if (v == PG_INT64_MAX)
+				return 0;
+			break;
+		case WORD_TIME_MAX:
+		case WORD_VALUE_MAX:
+		case WORD_ARRIVAL:
+			if (v == PG_INT64_MIN)
+				return 0;
+			break;
+	}
+	if (kind == WORD_TIME_MIN || kind == WORD_TIME_MAX)
+		return zigzag((int64) ((uint64) v - (uint64) slot_start)) + 1;
+	if (kind == WORD_ARRIVAL)
+		return zigzag((int64) ((uint64) v - (uint64) prev_arrival)) + 1;
+	return zigzag(v) + 1;
+}
+
+static int64
+word_value(WordKind kind, uint64 code, int64 slot_start, int64 prev_arrival)
+{
+	if (kind == WORD_PLAIN)
+		return unzigzag(code);
+	if (code == 0)
+		return kind == WORD_TIME_MIN || kind == WORD_VALUE_MIN ? PG_INT64_MAX : PG_INT64_MIN;
+	if (kind == WORD_TIME_MIN || kind == WORD_TIME_MAX)
+		return (int64) ((uint64) unzigzag(code - 1) + (uint64) slot_start);
+	if (kind == WORD_ARRIVAL)
+		return (int64) ((uint64) unzigzag(code - 1) + (uint64) prev_arrival);
+	return unzigzag(code - 1);
+}
+
+static void
+put_varint(StringInfo out, uint64 v)
+{
+	while (v >= 0x80)
+	{
+		appendStringInfoChar(out, (char) (v | 0x80));
+		v >>= 7;
+	}
+	appendStringInfoChar(out, (char) v);
+}
+
+static pg_noinline void
+corrupt_slots(const VelocityEntity *e, int tier, int64 bucket, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("bucket row of entity \"%s\" (tier %d, bucket " INT64_FORMAT ") is corrupt: %s",
+					e->name, tier, bucket, what),
+			 errhint("Rebuild the buckets with fraud_feature_set_backfill.")));
+}
+
+static uint64
+get_varint(const VelocityEntity *e, int tier, int64 bucket, const unsigned char **p,
+		   const unsigned char *end)
+{
+	uint64		v = 0;
+
+	for (int shift = 0; shift < 64; shift += 7)
+	{
+		if (*p >= end)
+			corrupt_slots(e, tier, bucket, "it ends inside a number");
+		v |= (uint64) (**p & 0x7f) << shift;
+		if ((*(*p)++ & 0x80) == 0)
+			return v;
+	}
+	corrupt_slots(e, tier, bucket, "a number is longer than 64 bits");
+	return 0;
+}
+
+static int
+varint_bytes(uint64 v)
+{
+	int			n = 1;
+
+	while (v >= 0x80)
+	{
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * The most bytes one slot of a tier can take: times are within the slot, so
+ * their offsets are bounded by its width; counts stay under 2^35; sums,
+ * arrivals, known_at offsets and extremes may take all 10 bytes.
+ */
+int
+buckets_slot_bytes_bound(const VelocityEntity *e, int tier)
+{
+	int64		slot_width = e->tier_width[tier] / e->tier_slots[tier];
+	int			bytes = 2;		/* the slot's distance */
+
+	for (int w = 0; w < e->words; w++)
+	{
+		WordKind	kind = word_kind(e, w);
+
+		if ((kind == WORD_TIME_MIN || kind == WORD_TIME_MAX) && w != W_MIN_KNOWN && w != W_MAX_KNOWN)
+			bytes += varint_bytes(zigzag(slot_width) + 1);
+		else if (kind == WORD_PLAIN && (w < W_FIRST_COLUMN ||
+										(w - W_FIRST_COLUMN) % 2 == 0))
+			bytes += 5;			/* a count, or stale */
+		else
+			bytes += 10;
+	}
+	return bytes;
+}
+
+/* The slots of a row as a dense array of slots * words words, with
  * "present" marking the slots that have an entry. */
 void
-buckets_decode(const VelocityEntity *e, int tier, bytea *slots, int64 *dense, bool *present)
+buckets_decode(const VelocityEntity *e, int tier, int64 bucket, bytea *slots, int64 *dense,
+			   bool *present)
 {
-	const char *p = VARDATA_ANY(slots);
-	const char *end = p + VARSIZE_ANY_EXHDR(slots);
+	const unsigned char *p = (const unsigned char *) VARDATA_ANY(slots);
+	const unsigned char *end = p + VARSIZE_ANY_EXHDR(slots);
 	int			num_slots = e->tier_slots[tier];
-	Size		entry = sizeof(int64) * (e->words + 1);
+	int64		slot_width = e->tier_width[tier] / num_slots;
+	int64		slot = -1;
+	int64		prev_arrival = 0;
 
 	memset(present, 0, sizeof(bool) * num_slots);
-	if (VARSIZE_ANY_EXHDR(slots) % entry != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("bucket row of entity \"%s\" has %zu bytes of slots, not a multiple of %zu",
-						e->name, (Size) VARSIZE_ANY_EXHDR(slots), entry),
-				 errhint("Rebuild the buckets with fraud_feature_set_backfill.")));
-	for (; p + entry <= end; p += entry)
+	while (p < end)
 	{
-		int64		slot;
+		uint64		gap = get_varint(e, tier, bucket, &p, end);
+		int64	   *words;
+		int64		start;
 
-		memcpy(&slot, p, sizeof(int64));
-		if (slot < 0 || slot >= num_slots || present[slot])
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("bucket row of entity \"%s\" has slot %lld of %d twice or out of range",
-							e->name, (long long) slot, num_slots),
-					 errhint("Rebuild the buckets with fraud_feature_set_backfill.")));
-		memcpy(dense + slot * e->words, p + sizeof(int64), sizeof(int64) * e->words);
+		if (gap >= (uint64) (num_slots - slot - 1))
+			corrupt_slots(e, tier, bucket, "a slot is out of range");
+		slot += (int64) gap + 1;
+		words = dense + slot * e->words;
+		start = bucket * e->tier_width[tier] + slot * slot_width;
+		for (int w = 0; w < e->words; w++)
+			words[w] = word_value(word_kind(e, w), get_varint(e, tier, bucket, &p, end), start,
+								  prev_arrival);
+		if (words[W_MAX_ARRIVAL] != PG_INT64_MIN)
+			prev_arrival = words[W_MAX_ARRIVAL];
 		present[slot] = true;
 	}
 }
 
 bytea *
-buckets_encode(const VelocityEntity *e, int tier, const int64 *dense, const bool *present)
+buckets_encode(const VelocityEntity *e, int tier, int64 bucket, const int64 *dense,
+			   const bool *present)
 {
 	int			num_slots = e->tier_slots[tier];
-	Size		entry = sizeof(int64) * (e->words + 1);
-	int			count = 0;
-	bytea	   *out;
-	char	   *p;
+	int64		slot_width = e->tier_width[tier] / num_slots;
+	int64		prev_slot = -1;
+	int64		prev_arrival = 0;
+	StringInfoData out;
+	bytea	   *result;
 
-	for (int s = 0; s < num_slots; s++)
-		count += present[s];
-	out = palloc(VARHDRSZ + entry * count);
-	SET_VARSIZE(out, VARHDRSZ + entry * count);
-	p = VARDATA(out);
+	initStringInfo(&out);
 	for (int64 s = 0; s < num_slots; s++)
 	{
+		const int64 *words = dense + s * e->words;
+		int64		start = bucket * e->tier_width[tier] + s * slot_width;
+
 		if (!present[s])
 			continue;
-		memcpy(p, &s, sizeof(int64));
-		memcpy(p + sizeof(int64), dense + s * e->words, sizeof(int64) * e->words);
-		p += entry;
+		put_varint(&out, (uint64) (s - prev_slot - 1));
+		prev_slot = s;
+		for (int w = 0; w < e->words; w++)
+			put_varint(&out, word_code(word_kind(e, w), words[w], start, prev_arrival));
+		if (words[W_MAX_ARRIVAL] != PG_INT64_MIN)
+			prev_arrival = words[W_MAX_ARRIVAL];
 	}
-	return out;
+	result = palloc(VARHDRSZ + out.len);
+	SET_VARSIZE(result, VARHDRSZ + out.len);
+	memcpy(VARDATA(result), out.data, out.len);
+	pfree(out.data);
+	return result;
 }
 
 /* Index entries for a new tuple version that is not heap-only (every index
@@ -324,12 +511,15 @@ row_with_delta(BucketTarget *target, HeapTuple old, int tier, int slot_index,
 	HeapTuple	tuple;
 
 	heap_deform_tuple(old, desc, values, nulls);
-	buckets_decode(e, tier, DatumGetByteaPP(values[k + BUCKET_ATT_SLOTS - 1]), dense, present);
+	buckets_decode(e, tier, DatumGetInt64(values[k + BUCKET_ATT_BUCKET - 1]),
+				   DatumGetByteaPP(values[k + BUCKET_ATT_SLOTS - 1]), dense, present);
 	if (!present[slot_index])
 		buckets_empty(e, dense + slot_index * e->words);
 	buckets_merge(e, dense + slot_index * e->words, delta);
 	present[slot_index] = true;
-	values[k + BUCKET_ATT_SLOTS - 1] = PointerGetDatum(buckets_encode(e, tier, dense, present));
+	values[k + BUCKET_ATT_SLOTS - 1] =
+		PointerGetDatum(buckets_encode(e, tier, DatumGetInt64(values[k + BUCKET_ATT_BUCKET - 1]),
+									   dense, present));
 	tuple = heap_form_tuple(desc, values, nulls);
 	tuple->t_self = old->t_self;
 	return tuple;
@@ -350,7 +540,7 @@ buckets_insert_row(BucketTarget *target, const Datum *keys, int tier, int64 buck
 		values[i] = keys[i];
 	values[k + BUCKET_ATT_TIER - 1] = Int16GetDatum((int16) tier);
 	values[k + BUCKET_ATT_BUCKET - 1] = Int64GetDatum(bucket);
-	values[k + BUCKET_ATT_SLOTS - 1] = PointerGetDatum(buckets_encode(target->e, tier, dense,
+	values[k + BUCKET_ATT_SLOTS - 1] = PointerGetDatum(buckets_encode(target->e, tier, bucket, dense,
 																	   present));
 	tuple = heap_form_tuple(desc, values, nulls);
 	simple_heap_insert(target->rel, tuple);

@@ -48,11 +48,12 @@ extern void buckets_row_payload(const VelocityEntity *e, const VelocityRowValues
 								int sign, int64 *payload);
 extern bool buckets_label_delta(const VelocityEntity *e, const VelocityRowValues *old_row,
 								const VelocityRowValues *new_row, int64 *payload);
-extern void buckets_decode(const VelocityEntity *e, int tier, bytea *slots, int64 *dense,
-						   bool *present);
-extern bytea *buckets_encode(const VelocityEntity *e, int tier, const int64 *dense,
+extern void buckets_decode(const VelocityEntity *e, int tier, int64 bucket, bytea *slots,
+						   int64 *dense, bool *present);
+extern bytea *buckets_encode(const VelocityEntity *e, int tier, int64 bucket, const int64 *dense,
 							 const bool *present);
 extern int64 buckets_floor_div(int64 a, int64 b);
+extern int	buckets_slot_bytes_bound(const VelocityEntity *e, int tier);
 
 /* What writing one entity's bucket table needs, opened by the caller. */
 typedef struct BucketTarget

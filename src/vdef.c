@@ -374,8 +374,8 @@ parse_entity(VelocitySet *vs, Relation source, VelocityEntity *e, JsonbContainer
 		e->num_keys++;
 	}
 	parse_tiers(vs->name, e, object);
-	e->column_used = palloc0(sizeof(bool) * 64);
-	e->column_extremes = palloc0(sizeof(bool) * 64);
+	e->column_used = palloc0(sizeof(bool) * VELOCITY_MAX_COLUMNS);
+	e->column_extremes = palloc0(sizeof(bool) * VELOCITY_MAX_COLUMNS);
 	e->longest_window = 0;
 }
 
@@ -429,8 +429,9 @@ parse_feature(VelocitySet *vs, Relation source, VelocityFeature *f, JsonbContain
 	{
 		if (column == NULL)
 			definition_error(vs->name, psprintf("feature \"%s\" needs a \"column\"", f->name), NULL);
-		if (vs->num_columns == 64)
-			definition_error(vs->name, "more than 64 value columns", NULL);
+		if (vs->num_columns == VELOCITY_MAX_COLUMNS)
+			definition_error(vs->name, psprintf("more than %d value columns", VELOCITY_MAX_COLUMNS),
+							 NULL);
 		f->column = value_column(vs, source, column);
 	}
 	else if (column != NULL)
@@ -515,7 +516,8 @@ parse_columns(VelocitySet *vs, Relation source, JsonbContainer *root)
 	}
 }
 
-/* Every bucket row must fit a heap page with its slots stored inline. */
+/* Every bucket row must fit a heap page with its slots stored inline, at
+ * the worst buckets.c's encoding allows. */
 static void
 check_payload_sizes(VelocitySet *vs)
 {
@@ -526,12 +528,16 @@ check_payload_sizes(VelocitySet *vs)
 		e->num_columns = vs->num_columns;
 		e->words = buckets_payload_words(vs, e);
 		for (int t = 0; t < e->num_tiers; t++)
-			if ((Size) e->tier_slots[t] * (e->words + 1) * sizeof(int64) > 6000)
+		{
+			Size		worst = (Size) e->tier_slots[t] * buckets_slot_bytes_bound(e, t);
+
+			if (worst > 7600)
 				definition_error(vs->name,
-								 psprintf("a full bucket row of entity \"%s\" would take %zu bytes",
-										  e->name, (Size) e->tier_slots[t] * (e->words + 1) * sizeof(int64)),
-								 "Bucket rows must fit in 6000 bytes: add a tier, make the resolution "
+								 psprintf("a full bucket row of entity \"%s\" could take %zu bytes",
+										  e->name, worst),
+								 "Bucket rows must fit in 7600 bytes: add a tier, make the resolution "
 								 "coarser, or aggregate fewer columns for this entity.");
+		}
 	}
 }
 
@@ -570,7 +576,7 @@ vdef_build(const char *name, Relation source, Jsonb *definition)
 	vs->num_features = object_members(name, features->val.binary.data, "features", &keys, &values);
 	if (vs->num_features == 0)
 		definition_error(name, "no feature is declared", NULL);
-	vs->columns = palloc0(sizeof(VelocityColumn) * 64);
+	vs->columns = palloc0(sizeof(VelocityColumn) * VELOCITY_MAX_COLUMNS);
 	vs->features = palloc0(sizeof(VelocityFeature) * vs->num_features);
 	for (int i = 0; i < vs->num_features; i++)
 	{

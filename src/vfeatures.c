@@ -235,6 +235,9 @@ typedef struct EntityWindows
 	int64	   *windows;
 	int		   *feature_window; /* per feature: its window's index */
 	int		   *mean_window;	/* per feature: exceeds' mean window */
+	int64		raw_window;		/* the rows of one window, read once for exceeds */
+	int			raw_count;
+	VelocityRowValues *raw_rows;
 } EntityWindows;
 
 static void
@@ -301,7 +304,13 @@ exceeds(VelocityRuntime *rt, EntityWindows *ew, const VelocityFeature *f, int fi
 
 	if (count == 0)
 		return 0;				/* no mean: no row is over it */
-	n = vread_raw_window(rt, &ew->q, f->window, &rows);
+	if (ew->raw_rows == NULL || ew->raw_window != f->window)
+	{
+		ew->raw_count = vread_raw_window(rt, &ew->q, f->window, &ew->raw_rows);
+		ew->raw_window = f->window;
+	}
+	n = ew->raw_count;
+	rows = ew->raw_rows;
 	for (int i = 0; i < n; i++)
 	{
 		bool		known = rows[i].known_valid && rows[i].known <= ew->q.t;

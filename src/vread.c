@@ -65,8 +65,12 @@ typedef struct EntityRead
 	Relation	source;
 	Relation	raw_index;
 	Snapshot	snapshot;
-	HTAB	   *cache;
-	HTAB	   *raw_cache;
+	CachedBucket **cache;		/* few per call: searched linearly */
+	int			cache_count;
+	int			cache_allocated;
+	RawSlot    *raw_cache;
+	int			raw_count;
+	int			raw_allocated;
 	int64		prefetched_lo;	/* tier 0 buckets read by one range scan */
 	int64		prefetched_hi;
 	TupleTableSlot *bucket_slot;
@@ -100,7 +104,7 @@ merge_stripe(EntityRead *r, int tier, CachedBucket *cb)
 		cb->dense = palloc(sizeof(int64) * n * e->words);
 		cb->slot_present = palloc0(sizeof(bool) * n);
 	}
-	buckets_decode(e, tier, DatumGetByteaPP(slots), r->scratch, r->scratch_present);
+	buckets_decode(e, tier, cb->key[1], DatumGetByteaPP(slots), r->scratch, r->scratch_present);
 	for (int s = 0; s < n; s++)
 	{
 		if (!r->scratch_present[s])
@@ -113,14 +117,31 @@ merge_stripe(EntityRead *r, int tier, CachedBucket *cb)
 }
 
 static CachedBucket *
+cache_find(EntityRead *r, int tier, int64 bucket)
+{
+	for (int i = r->cache_count - 1; i >= 0; i--)
+		if (r->cache[i]->key[1] == bucket && r->cache[i]->key[0] == tier)
+			return r->cache[i];
+	return NULL;
+}
+
+static CachedBucket *
 cache_entry(EntityRead *r, int tier, int64 bucket)
 {
-	int64		key[2] = {tier, bucket};
-	bool		found;
-	CachedBucket *cb = hash_search(r->cache, key, HASH_ENTER, &found);
+	CachedBucket *cb = cache_find(r, tier, bucket);
 
-	if (!found)
-		cb->present = false;
+	if (cb != NULL)
+		return cb;
+	if (r->cache_count == r->cache_allocated)
+	{
+		r->cache_allocated *= 2;
+		r->cache = repalloc(r->cache, sizeof(CachedBucket *) * r->cache_allocated);
+	}
+	cb = palloc(sizeof(CachedBucket));
+	r->cache[r->cache_count++] = cb;
+	cb->key[0] = tier;
+	cb->key[1] = bucket;
+	cb->present = false;
 	return cb;
 }
 
@@ -158,8 +179,7 @@ fetch_buckets(EntityRead *r, int tier, int64 lo, int64 hi)
 static CachedBucket *
 bucket(EntityRead *r, int tier, int64 b)
 {
-	int64		key[2] = {tier, b};
-	CachedBucket *cb = hash_search(r->cache, key, HASH_FIND, NULL);
+	CachedBucket *cb = cache_find(r, tier, b);
 
 	if (cb != NULL)
 		return cb;
@@ -236,16 +256,23 @@ add_slot(const VelocityEntity *e, VelocityWindow *agg, const int64 *p, bool know
 static RawSlot *
 raw_slot(EntityRead *r, int64 start, int64 end)
 {
-	bool		found;
-	RawSlot    *rs = hash_search(r->raw_cache, &start, HASH_ENTER, &found);
+	RawSlot    *rs = NULL;
 	ScanKeyData skeys[INDEX_MAX_KEYS];
 	int			k = r->e->num_keys;
 	bool		tz = r->vs->time_type == TIMESTAMPTZOID;
 	IndexScanDesc scan;
 	int			allocated = 16;
 
-	if (found)
-		return rs;
+	for (int i = 0; i < r->raw_count; i++)
+		if (r->raw_cache[i].start == start)
+			return &r->raw_cache[i];
+	if (r->raw_count == r->raw_allocated)
+	{
+		r->raw_allocated *= 2;
+		r->raw_cache = repalloc(r->raw_cache, sizeof(RawSlot) * r->raw_allocated);
+	}
+	rs = &r->raw_cache[r->raw_count++];
+	rs->start = start;
 	rs->count = 0;
 	rs->rows = palloc(sizeof(VelocityRowValues) * allocated);
 	key_scan_keys(r, skeys);
@@ -399,25 +426,33 @@ latest_known(EntityRead *r, int64 *latest)
 	ScanKeyData skeys[INDEX_MAX_KEYS];
 	int			k = r->e->num_keys;
 	IndexScanDesc scan;
-	TupleTableSlot *slot = table_slot_create(r->buckets, NULL);
-	VelocityWindow  *agg = palloc(sizeof(VelocityWindow));
+	TupleTableSlot *slot;
+	VelocityWindow *agg = palloc(sizeof(VelocityWindow));
 	bool		have = false;
 	bool		merging = false;
 	int64		current = 0;
 	bool		found = false;
+	int64		newest = buckets_floor_div(r->t, r->e->tier_width[0]);
 
+	/* the buckets the windows read already, then the older ones */
+	if (r->prefetched_lo <= r->prefetched_hi && r->prefetched_hi == newest)
+	{
+		for (int64 b = newest; b >= r->prefetched_lo; b--)
+			if (latest_in_bucket(r, b, agg, latest))
+				return true;
+		newest = r->prefetched_lo - 1;
+	}
+	slot = table_slot_create(r->buckets, NULL);
 	key_scan_keys(r, skeys);
 	ScanKeyInit(&skeys[k], k + BUCKET_ATT_TIER, BTEqualStrategyNumber, F_INT2EQ, Int16GetDatum(0));
 	ScanKeyInit(&skeys[k + 1], k + BUCKET_ATT_BUCKET, BTLessEqualStrategyNumber, F_INT8LE,
-				Int64GetDatum(buckets_floor_div(r->t, r->e->tier_width[0])));
+				Int64GetDatum(newest));
 	scan = index_beginscan(r->buckets, r->buckets_index, r->snapshot, k + 2, 0);
 	index_rescan(scan, skeys, k + 2, NULL, 0);
 	while (!found && index_getnext_slot(scan, BackwardScanDirection, slot))
 	{
 		bool		isnull;
 		int64		b = DatumGetInt64(slot_getattr(slot, k + BUCKET_ATT_BUCKET, &isnull));
-		int64		key[2] = {0, b};
-
 		if (!have || b != current)
 		{
 			if (have && latest_in_bucket(r, current, agg, latest))
@@ -428,7 +463,7 @@ latest_known(EntityRead *r, int64 *latest)
 			have = true;
 			current = b;
 			/* a bucket already read whole is not merged again */
-			merging = hash_search(r->cache, key, HASH_FIND, NULL) == NULL &&
+			merging = cache_find(r, 0, b) == NULL &&
 				!(b >= r->prefetched_lo && b <= r->prefetched_hi);
 		}
 		if (merging)
@@ -450,7 +485,6 @@ latest_known(EntityRead *r, int64 *latest)
 static void
 begin_read(VelocityRuntime *rt, EntityQuery *q, EntityRead *r)
 {
-	HASHCTL		ctl;
 	const VelocityEntity *e = &rt->set->entities[q->entity];
 	int			max_slots = 0;
 
@@ -473,15 +507,10 @@ begin_read(VelocityRuntime *rt, EntityQuery *q, EntityRead *r)
 		max_slots = Max(max_slots, e->tier_slots[t]);
 	r->scratch = palloc(sizeof(int64) * max_slots * e->words);
 	r->scratch_present = palloc(sizeof(bool) * max_slots);
-	ctl.keysize = sizeof(int64) * 2;
-	ctl.entrysize = sizeof(CachedBucket);
-	ctl.hcxt = CurrentMemoryContext;
-	r->cache = hash_create("fraud_score buckets read", 64, &ctl,
-						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(RawSlot);
-	r->raw_cache = hash_create("fraud_score raw slots read", 16, &ctl,
-							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	r->cache_allocated = 32;
+	r->cache = palloc(sizeof(CachedBucket *) * r->cache_allocated);
+	r->raw_allocated = 8;
+	r->raw_cache = palloc(sizeof(RawSlot) * r->raw_allocated);
 	r->prefetched_lo = 1;
 	r->prefetched_hi = 0;
 }
@@ -495,8 +524,6 @@ end_read(EntityRead *r)
 	table_close(r->source, AccessShareLock);
 	index_close(r->buckets_index, AccessShareLock);
 	table_close(r->buckets, AccessShareLock);
-	hash_destroy(r->cache);
-	hash_destroy(r->raw_cache);
 }
 
 /* Every window of the query, tier 0 of the longest one read by one scan. */

@@ -167,7 +167,7 @@ stored_bucket(VerifyState *vs, const Datum *keys, int tier, int64 bucket)
 		Datum		slots = slot_getattr(vs->slot, k + BUCKET_ATT_SLOTS, &isnull);
 
 		any = true;
-		buckets_decode(e, tier, DatumGetByteaPP(slots), vs->scratch, vs->scratch_present);
+		buckets_decode(e, tier, bucket, DatumGetByteaPP(slots), vs->scratch, vs->scratch_present);
 		for (int s = 0; s < e->tier_slots[tier]; s++)
 		{
 			if (!vs->scratch_present[s])
