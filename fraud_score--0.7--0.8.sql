@@ -368,3 +368,41 @@ END
 $$;
 REVOKE ALL ON FUNCTION fraud_feature_set_drop_function(regprocedure) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION fraud_feature_set_drop_function(regprocedure) TO fraud_score_admin;
+
+-- A set whose source table or feature function is dropped (DROP TABLE,
+-- DROP SCHEMA ... CASCADE) goes with it: its triggers went with the table,
+-- and its bucket tables, function and catalog row follow here.
+CREATE FUNCTION fraud_feature_sets_dropped()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	fs record;
+	table_name text;
+BEGIN
+	FOR fs IN
+		SELECT s.name, s.source::oid AS source, s.function::oid AS function, s.buckets
+		FROM @extschema@.fraud_feature_sets s
+		WHERE NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = s.source::oid)
+		   OR (s.function IS NOT NULL AND NOT EXISTS (SELECT FROM pg_proc p WHERE p.oid = s.function::oid))
+	LOOP
+		IF EXISTS (SELECT FROM pg_class c WHERE c.oid = fs.source) THEN
+			EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', left(fs.name, 40) || '_buckets', fs.source::regclass);
+			EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', left(fs.name, 40) || '_truncate', fs.source::regclass);
+		END IF;
+		FOR table_name IN SELECT b.value FROM jsonb_each_text(fs.buckets) b LOOP
+			IF to_regclass(table_name) IS NOT NULL THEN
+				EXECUTE 'DROP TABLE ' || table_name;
+			END IF;
+		END LOOP;
+		IF EXISTS (SELECT FROM pg_proc p WHERE p.oid = fs.function) THEN
+			EXECUTE format('DROP FUNCTION %s', fs.function::regprocedure);
+		END IF;
+		DELETE FROM @extschema@.fraud_feature_sets s WHERE s.name = fs.name;
+	END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION fraud_feature_sets_dropped() FROM PUBLIC;
+CREATE EVENT TRIGGER fraud_feature_sets_dropped ON sql_drop
+	EXECUTE FUNCTION fraud_feature_sets_dropped();

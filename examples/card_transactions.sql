@@ -194,14 +194,15 @@ $$;
 -- card_tx keep as rows and labels arrive, equal to card_tx_features (an
 -- amount ratio may differ in its last digit: card_tx_features divides in
 -- float8, the set exactly).  Models name either function as their feature
--- function.  Cards keep day slots in weekly buckets and hour slots in daily
--- ones; terminals, which can be hot (a merchant's thousands of payments a
--- day), also minute slots in hourly buckets.
+-- function.  Both entities keep day slots in 28-day buckets and hour slots
+-- in daily ones (a handbook terminal has a few payments a day); a hot entity
+-- type (a merchant with thousands a day) would add a "1 hour" tier with a
+-- "1 minute" resolution.
 SELECT fraud_feature_set_create('card_tx_velocity', 'card_tx', $$ {
   "time": "tx_datetime", "arrival": "seq", "known_at": "fraud_reported_at", "digits": 4,
   "entities": {
-    "card": {"keys": ["customer_id"], "tiers": ["7 days", "1 day"], "resolution": "1 hour"},
-    "terminal": {"keys": ["terminal_id"], "tiers": ["7 days", "1 day", "1 hour"], "resolution": "1 minute"}
+    "card": {"keys": ["customer_id"], "tiers": ["28 days", "1 day"], "resolution": "1 hour"},
+    "terminal": {"keys": ["terminal_id"], "tiers": ["28 days", "1 day"], "resolution": "1 hour"}
   },
   "features": {
     "amount": {"kind": "value", "column": "tx_amount"},

@@ -43,7 +43,7 @@ SELECT fraud_feature_set_create('vtx_features', 'vtx', $${
     "terminal_since_3d": {"kind": "days_since_known", "entity": "terminal", "window": "3 days"},
     "terminal_episode": {"kind": "episode_days", "entity": "terminal", "window": "35 days"}
   }}$$);
-SELECT name, source, function, buckets FROM fraud_feature_sets;
+SELECT name, source, function, buckets FROM fraud_feature_sets WHERE name = 'vtx_features';
 \d vtx_features_card_buckets
 
 -- The replay: rows one by one in arrival order, times mostly increasing but
@@ -240,3 +240,10 @@ SELECT fraud_feature_set_drop('vtx_small_features');
 SELECT to_regclass('vtx_small_features_k_buckets') AS buckets, to_regprocedure('vtx_small_features(jsonb)') AS function,
 	   (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'vtx_small'::regclass) AS triggers,
 	   (SELECT count(*) FROM fraud_feature_sets WHERE name = 'vtx_small_features') AS catalog_rows;
+-- Dropping the source takes the set with it.
+CREATE TABLE vtx_gone (t timestamp NOT NULL, seq bigint GENERATED ALWAYS AS IDENTITY, k int);
+SELECT fraud_feature_set_create('vtx_gone_features', 'vtx_gone', $${"time": "t", "arrival": "seq",
+	"entities": {"k": {"keys": ["k"]}}, "features": {"n": {"kind": "count", "entity": "k", "window": "1 day"}}}$$);
+DROP TABLE vtx_gone;
+SELECT to_regclass('vtx_gone_features_k_buckets') AS buckets, to_regprocedure('vtx_gone_features(jsonb)') AS function,
+	   (SELECT count(*) FROM fraud_feature_sets WHERE name = 'vtx_gone_features') AS catalog_rows;

@@ -79,9 +79,10 @@ vverify_backfill(VelocityRuntime *rt)
 		rows = vbackfill_pass(rt, i, NULL, insert_bucket, &st);
 		index_close(st.target.index, RowExclusiveLock);
 		table_close(st.target.rel, RowExclusiveLock);
-		ereport(NOTICE,
-				(errmsg("feature set \"%s\", entity \"%s\": " INT64_FORMAT " rows in " INT64_FORMAT
-						" bucket rows", vs->name, vs->entities[i].name, rows, st.buckets)));
+		if (rows > 0)
+			ereport(NOTICE,
+					(errmsg("feature set \"%s\", entity \"%s\": " INT64_FORMAT " rows in " INT64_FORMAT
+							" bucket rows", vs->name, vs->entities[i].name, rows, st.buckets)));
 	}
 	return rows;
 }
