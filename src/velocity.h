@@ -139,6 +139,8 @@ typedef struct VelocityRuntime
 	Oid		   *bucket_relids;	/* per entity */
 	Oid		   *bucket_indexes;
 	Oid		   *raw_indexes;	/* per entity: on the source (keys, time, ...) */
+	AttrNumber **raw_index_map; /* per entity: source attnum -> index column, when the
+								 * index covers what raw reads need; else NULL */
 	Oid		  **key_eq_procs;	/* per entity, per key */
 	Oid		  **key_input;		/* per entity, per key: input function */
 	Oid		  **key_ioparam;

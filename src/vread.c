@@ -24,6 +24,9 @@
 #include "access/nbtree.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/visibilitymap.h"
+#include "access/itup.h"
+#include "storage/bufmgr.h"
 #include "executor/tuptable.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
@@ -64,6 +67,8 @@ typedef struct EntityRead
 	Relation	buckets_index;
 	Relation	source;
 	Relation	raw_index;
+	const AttrNumber *raw_map;	/* covering index: source attnum -> index column */
+	Buffer		vm_buffer;
 	Snapshot	snapshot;
 	CachedBucket **cache;		/* few per call: searched linearly */
 	int			cache_count;
@@ -252,6 +257,69 @@ add_slot(const VelocityEntity *e, VelocityWindow *agg, const int64 *p, bool know
 	}
 }
 
+/* A raw row from a covering index's tuple (visible: the page is all-visible). */
+static void
+row_from_index(EntityRead *r, IndexTuple itup, TupleDesc itupdesc, VelocityRowValues *row)
+{
+	const VelocitySet *vs = r->vs;
+	bool		isnull;
+	Datum		value;
+
+	row->time = DatumGetInt64(index_getattr(itup, r->raw_map[vs->time_attnum], itupdesc, &isnull));
+	value = index_getattr(itup, r->raw_map[vs->arrival_attnum], itupdesc, &isnull);
+	row->arrival = vs->arrival_type == INT8OID ? DatumGetInt64(value) :
+		vs->arrival_type == INT4OID ? DatumGetInt32(value) : DatumGetInt16(value);
+	row->known_valid = false;
+	if (vs->known_attnum != InvalidAttrNumber)
+	{
+		value = index_getattr(itup, r->raw_map[vs->known_attnum], itupdesc, &isnull);
+		row->known_valid = !isnull;
+		row->known = isnull ? 0 : DatumGetInt64(value);
+	}
+	for (int c = 0; c < vs->num_columns; c++)
+	{
+		row->value_valid[c] = false;
+		if (!r->e->column_used[c])
+			continue;
+		value = index_getattr(itup, r->raw_map[vs->columns[c].attnum], itupdesc, &isnull);
+		row->value_valid[c] = !isnull;
+		if (!isnull)
+			row->value[c] = vset_scaled_value(&vs->columns[c], value);
+	}
+}
+
+/*
+ * The next raw row of an index scan: from the index tuple when the index
+ * covers what is read and the heap page is all-visible (as an index-only
+ * scan reads), else from the heap.
+ */
+static bool
+next_raw_row(EntityRead *r, IndexScanDesc scan, VelocityRowValues *row)
+{
+	ItemPointer tid;
+
+	while ((tid = index_getnext_tid(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		should_free;
+		HeapTuple	tuple;
+
+		if (r->raw_map != NULL &&
+			VM_ALL_VISIBLE(r->source, ItemPointerGetBlockNumber(tid), &r->vm_buffer))
+		{
+			row_from_index(r, scan->xs_itup, scan->xs_itupdesc, row);
+			return true;
+		}
+		if (!index_fetch_heap(scan, r->raw_slot))
+			continue;			/* not visible to the snapshot */
+		tuple = ExecFetchSlotHeapTuple(r->raw_slot, false, &should_free);
+		vset_row_values(r->vs, RelationGetDescr(r->source), tuple, row);
+		if (should_free)
+			heap_freetuple(tuple);
+		return true;
+	}
+	return false;
+}
+
 /* The source's rows of one finest slot, read once per call. */
 static RawSlot *
 raw_slot(EntityRead *r, int64 start, int64 end)
@@ -281,11 +349,10 @@ raw_slot(EntityRead *r, int64 start, int64 end)
 	ScanKeyInit(&skeys[k + 1], k + 1, BTLessEqualStrategyNumber,
 				tz ? F_TIMESTAMPTZ_LE : F_TIMESTAMP_LE, Int64GetDatum(end));
 	scan = index_beginscan(r->source, r->raw_index, r->snapshot, k + 2, 0);
+	scan->xs_want_itup = r->raw_map != NULL;
 	index_rescan(scan, skeys, k + 2, NULL, 0);
-	while (index_getnext_slot(scan, ForwardScanDirection, r->raw_slot))
+	for (;;)
 	{
-		bool		should_free;
-		HeapTuple	tuple = ExecFetchSlotHeapTuple(r->raw_slot, false, &should_free);
 		VelocityRowValues *row;
 
 		if (rs->count == allocated)
@@ -293,12 +360,12 @@ raw_slot(EntityRead *r, int64 start, int64 end)
 			allocated *= 2;
 			rs->rows = repalloc(rs->rows, sizeof(VelocityRowValues) * allocated);
 		}
-		row = &rs->rows[rs->count++];
+		row = &rs->rows[rs->count];
 		row->value_valid = palloc(sizeof(bool) * Max(r->vs->num_columns, 1));
 		row->value = palloc(sizeof(int64) * Max(r->vs->num_columns, 1));
-		vset_row_values(r->vs, RelationGetDescr(r->source), tuple, row);
-		if (should_free)
-			heap_freetuple(tuple);
+		if (!next_raw_row(r, scan, row))
+			break;
+		rs->count++;
 	}
 	index_endscan(scan);
 	return rs;
@@ -501,6 +568,8 @@ begin_read(VelocityRuntime *rt, EntityQuery *q, EntityRead *r)
 	r->buckets_index = index_open(rt->bucket_indexes[q->entity], AccessShareLock);
 	r->source = table_open(rt->set->source, AccessShareLock);
 	r->raw_index = index_open(rt->raw_indexes[q->entity], AccessShareLock);
+	r->raw_map = rt->raw_index_map[q->entity];
+	r->vm_buffer = InvalidBuffer;
 	r->bucket_slot = table_slot_create(r->buckets, NULL);
 	r->raw_slot = table_slot_create(r->source, NULL);
 	for (int t = 0; t < e->num_tiers; t++)
@@ -520,6 +589,8 @@ end_read(EntityRead *r)
 {
 	ExecDropSingleTupleTableSlot(r->bucket_slot);
 	ExecDropSingleTupleTableSlot(r->raw_slot);
+	if (BufferIsValid(r->vm_buffer))
+		ReleaseBuffer(r->vm_buffer);
 	index_close(r->raw_index, AccessShareLock);
 	table_close(r->source, AccessShareLock);
 	index_close(r->buckets_index, AccessShareLock);

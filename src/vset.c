@@ -86,30 +86,75 @@ vset_init(void)
 	RegisterXactCallback(vset_xact_callback, NULL);
 }
 
+/* Whether a source column is in the index, and where (0: not). */
+static AttrNumber
+index_position(Relation index, AttrNumber attnum)
+{
+	for (int i = 0; i < index->rd_index->indnatts; i++)
+		if (index->rd_index->indkey.values[i] == attnum)
+			return i + 1;
+	return 0;
+}
+
+/* The columns raw reads of an entity need, mapped to the index's, or NULL
+ * when the index lacks one of them. */
+static AttrNumber *
+covering_map(VelocityRuntime *rt, Relation source, Relation index, const VelocityEntity *e)
+{
+	const VelocitySet *vs = rt->set;
+	AttrNumber *map = palloc0(sizeof(AttrNumber) * (RelationGetDescr(source)->natts + 1));
+	AttrNumber	needed[VELOCITY_MAX_COLUMNS + 3];
+	int			n = 0;
+
+	needed[n++] = vs->time_attnum;
+	needed[n++] = vs->arrival_attnum;
+	if (vs->known_attnum != InvalidAttrNumber)
+		needed[n++] = vs->known_attnum;
+	for (int c = 0; c < vs->num_columns; c++)
+		if (e->column_used[c])
+			needed[n++] = vs->columns[c].attnum;
+	for (int i = 0; i < n; i++)
+	{
+		map[needed[i]] = index_position(index, needed[i]);
+		if (map[needed[i]] == 0)
+		{
+			pfree(map);
+			return NULL;
+		}
+	}
+	return map;
+}
+
 /* The source's btree index whose leading columns are the keys then the time:
- * what raw scans of an entity's rows use. */
+ * what raw reads of an entity's rows use; one that covers them is preferred
+ * (index-only reads). */
 static Oid
-raw_index(VelocityRuntime *rt, Relation source, const VelocityEntity *e)
+raw_index(VelocityRuntime *rt, Relation source, const VelocityEntity *e, AttrNumber **map)
 {
 	List	   *indexes = RelationGetIndexList(source);
 	ListCell   *lc;
 	Oid			found = InvalidOid;
 
+	*map = NULL;
 	foreach(lc, indexes)
 	{
 		Relation	index = index_open(lfirst_oid(lc), AccessShareLock);
 		bool		fits = index->rd_rel->relam == BTREE_AM_OID &&
 			index->rd_index->indnkeyatts > e->num_keys &&
 			RelationGetIndexPredicate(index) == NIL &&
+			RelationGetIndexExpressions(index) == NIL &&
 			index->rd_index->indkey.values[e->num_keys] == rt->set->time_attnum;
+		AttrNumber *covering = NULL;
 
 		for (int k = 0; fits && k < e->num_keys; k++)
 			fits = index->rd_index->indkey.values[k] == e->key_attnums[k];
-		index_close(index, AccessShareLock);
 		if (fits)
+			covering = covering_map(rt, source, index, e);
+		index_close(index, AccessShareLock);
+		if (fits && (!OidIsValid(found) || (covering != NULL && *map == NULL)))
 		{
 			found = lfirst_oid(lc);
-			break;
+			*map = covering;
 		}
 	}
 	list_free(indexes);
@@ -117,8 +162,7 @@ raw_index(VelocityRuntime *rt, Relation source, const VelocityEntity *e)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table %s has no index on the keys of entity \"%s\" then \"%s\"",
-						RelationGetRelationName(source), e->name,
-						get_attname(rt->set->source, rt->set->time_attnum, false)),
+						RelationGetRelationName(source), e->name, rt->set->time_name),
 				 errdetail("Feature set \"%s\" reads the rows of an entity's open buckets through it.",
 						   rt->set->name),
 				 errhint("Create one, e.g. CREATE INDEX ON %s (%s, ...).",
@@ -163,7 +207,7 @@ resolve_entity(VelocityRuntime *rt, int i, const char *buckets_name, Relation so
 	}
 	index_close(index, AccessShareLock);
 	table_close(rel, AccessShareLock);
-	rt->raw_indexes[i] = raw_index(rt, source, e);
+	rt->raw_indexes[i] = raw_index(rt, source, e, &rt->raw_index_map[i]);
 }
 
 static VelocityRuntime *
@@ -184,6 +228,7 @@ build_runtime(const char *name, Oid source, Jsonb *definition, Jsonb *buckets)
 	rt->bucket_relids = palloc0(sizeof(Oid) * n);
 	rt->bucket_indexes = palloc0(sizeof(Oid) * n);
 	rt->raw_indexes = palloc0(sizeof(Oid) * n);
+	rt->raw_index_map = palloc0(sizeof(AttrNumber *) * n);
 	rt->key_eq_procs = palloc0(sizeof(Oid *) * n);
 	rt->key_input = palloc0(sizeof(Oid *) * n);
 	rt->key_ioparam = palloc0(sizeof(Oid *) * n);
