@@ -583,6 +583,7 @@ typedef struct
 	const char *history;
 	const char *replay;
 	const char *model;			/* as given, or the default path */
+	const char *features;		/* --features: the model's feature function replaced */
 	int			delay_days;
 	int			have_delay;
 	int64_t		from;			/* inclusive */
@@ -616,6 +617,8 @@ usage(FILE *f)
 		  "  --delay-days D     days from a fraud to its report (integer, 0..365)\n"
 		  "  --model PATH       model document (fraud_model_export); default models/card_d<D>.json\n"
 		  "                     in the repository\n"
+		  "  --features FN      score with feature function FN instead of the model's, e.g.\n"
+		  "                     'public.card_tx_velocity(jsonb)', the example's declared feature set\n"
 		  "  --from DATE        replay start: YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS' (default: the\n"
 		  "                     replay file's first row)\n"
 		  "  --to DATE          replay end, inclusive (a date means the whole day; default: the end)\n"
@@ -708,6 +711,8 @@ parse_options(int argc, char **argv, Options *o)
 			o->replay = option_value(argc, argv, &i, "--replay");
 		else if (is_option(a, "--model"))
 			o->model = option_value(argc, argv, &i, "--model");
+		else if (is_option(a, "--features"))
+			o->features = option_value(argc, argv, &i, "--features");
 		else if (is_option(a, "--conninfo"))
 			o->conninfo = option_value(argc, argv, &i, "--conninfo");
 		else if (is_option(a, "--out"))
@@ -1441,11 +1446,13 @@ main(int argc, char **argv)
 	if (model_doc == NULL)
 		die("cannot read model %s: %s", o.model, strerror(errno));
 	{
-		const char *params[1] = {model_doc};
+		const char *params[2] = {model_doc, o.features};
 		const char *import_sql =
-			"SELECT d->>'name', fraud_model_import(d) FROM (SELECT $1::jsonb AS d) s";
+			"SELECT d->>'name', fraud_model_import(CASE WHEN $2::text IS NULL THEN d "
+			"ELSE jsonb_set(d, '{feature_function}', to_jsonb($2::text)) END) "
+			"FROM (SELECT $1::jsonb AS d) s";
 
-		res = PQexecParams(conn, import_sql, 1, NULL, params, NULL, NULL, 0);
+		res = PQexecParams(conn, import_sql, 2, NULL, params, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		{
 			fprintf(stderr, "replay: model file: %s\n", o.model);
@@ -1486,6 +1493,11 @@ main(int argc, char **argv)
 		 * index-only scans read the heap.
 		 */
 		run_command("setting synchronous_commit for the history load", "SET synchronous_commit = on");
+		/* declared feature sets' buckets: built once after the load, not row by row */
+		run_command("pausing the feature sets' bucket triggers",
+					"DO $$ DECLARE s record; BEGIN FOR s IN SELECT name FROM fraud_feature_sets "
+					"WHERE source = 'card_tx'::regclass LOOP EXECUTE format('ALTER TABLE card_tx "
+					"DISABLE TRIGGER %I', left(s.name, 40) || '_buckets'); END LOOP; END $$");
 		t0 = now_seconds();
 		res = run("starting the history COPY", copy_sql, PGRES_COPY_IN);
 		PQclear(res);
@@ -1543,6 +1555,11 @@ main(int argc, char **argv)
 		if (b.len)
 			copy_data("history COPY", copy_sql, b.p, b.len);
 		copy_end("history COPY", copy_sql);
+		run_command("building the feature sets' buckets",
+					"DO $$ DECLARE s record; BEGIN FOR s IN SELECT name FROM fraud_feature_sets "
+					"WHERE source = 'card_tx'::regclass LOOP EXECUTE format('ALTER TABLE card_tx "
+					"ENABLE TRIGGER %I', left(s.name, 40) || '_buckets'); "
+					"PERFORM fraud_feature_set_backfill(s.name); END LOOP; END $$");
 		t_copy = now_seconds() - t0;
 
 		t0 = now_seconds();

@@ -15,6 +15,9 @@
 --                  known at its time (fraud_reported_at <= tx_datetime).  It
 --                  never reads a later row or a label not yet known, so the
 --                  same function serves live scoring and training.
+-- card_tx_velocity(jsonb) RETURNS jsonb
+--                  the same features from a declared feature set: computed in
+--                  C from time buckets kept by triggers (docs/velocity.md).
 -- card_tx_report_frauds(until timestamp, delay interval)
 --                  marks as known every fraud whose label arrives by "until",
 --                  a label arriving "delay" after its transaction.
@@ -185,6 +188,57 @@ BEGIN
 			round((extract(epoch FROM t - card.episode_start) / 86400)::numeric, 4));
 END
 $$;
+
+-- The same 25 features as a declared feature set (docs/velocity.md):
+-- card_tx_velocity(jsonb), computed in C from time buckets that triggers on
+-- card_tx keep as rows and labels arrive, equal to card_tx_features (an
+-- amount ratio may differ in its last digit: card_tx_features divides in
+-- float8, the set exactly).  Models name either function as their feature
+-- function.  Both entities keep day slots in 28-day buckets and hour slots
+-- in daily ones (a handbook terminal has a few payments a day); a hot entity
+-- type (a merchant with thousands a day) would add a "1 hour" tier with a
+-- "1 minute" resolution.
+SELECT fraud_feature_set_create('card_tx_velocity', 'card_tx', $$ {
+  "time": "tx_datetime", "arrival": "seq", "known_at": "fraud_reported_at", "digits": 4,
+  "entities": {
+    "card": {"keys": ["customer_id"], "tiers": ["28 days", "1 day"], "resolution": "1 hour"},
+    "terminal": {"keys": ["terminal_id"], "tiers": ["28 days", "1 day"], "resolution": "1 hour"}
+  },
+  "features": {
+    "amount": {"kind": "value", "column": "tx_amount"},
+    "hour": {"kind": "hour"},
+    "is_weekend": {"kind": "is_weekend"},
+    "card_n_1d": {"kind": "count", "entity": "card", "window": "1 day"},
+    "card_n_7d": {"kind": "count", "entity": "card", "window": "7 days"},
+    "card_n_14d": {"kind": "count", "entity": "card", "window": "14 days"},
+    "card_n_90d": {"kind": "count", "entity": "card", "window": "90 days"},
+    "card_mean_7d": {"kind": "mean", "entity": "card", "window": "7 days", "column": "tx_amount",
+                     "rows": "unlabeled"},
+    "card_mean_14d": {"kind": "mean", "entity": "card", "window": "14 days", "column": "tx_amount",
+                      "rows": "unlabeled"},
+    "card_mean_90d": {"kind": "mean", "entity": "card", "window": "90 days", "column": "tx_amount",
+                      "rows": "unlabeled"},
+    "amount_ratio_7d": {"kind": "ratio", "entity": "card", "window": "7 days", "column": "tx_amount",
+                        "rows": "unlabeled"},
+    "amount_ratio_14d": {"kind": "ratio", "entity": "card", "window": "14 days", "column": "tx_amount",
+                         "rows": "unlabeled"},
+    "amount_ratio_90d": {"kind": "ratio", "entity": "card", "window": "90 days", "column": "tx_amount",
+                         "rows": "unlabeled"},
+    "card_over_2_5x_7d": {"kind": "exceeds", "entity": "card", "window": "7 days", "column": "tx_amount",
+                          "factor": 2.5, "mean_window": "90 days", "mean_rows": "unlabeled"},
+    "card_over_3_5x_7d": {"kind": "exceeds", "entity": "card", "window": "7 days", "column": "tx_amount",
+                          "factor": 3.5, "mean_window": "90 days", "mean_rows": "unlabeled"},
+    "card_known_frauds_30d": {"kind": "known_count", "entity": "card", "window": "30 days"},
+    "days_since_card_episode": {"kind": "episode_days", "entity": "card", "window": "21 days"},
+    "terminal_n_7d": {"kind": "count", "entity": "terminal", "window": "7 days"},
+    "terminal_n_30d": {"kind": "count", "entity": "terminal", "window": "30 days"},
+    "terminal_known_frauds_7d": {"kind": "known_count", "entity": "terminal", "window": "7 days"},
+    "terminal_known_frauds_30d": {"kind": "known_count", "entity": "terminal", "window": "30 days"},
+    "terminal_fraud_rate_7d": {"kind": "known_rate", "entity": "terminal", "window": "7 days"},
+    "terminal_fraud_rate_30d": {"kind": "known_rate", "entity": "terminal", "window": "30 days"},
+    "days_since_terminal_fraud": {"kind": "days_since_known", "entity": "terminal"},
+    "days_since_terminal_episode": {"kind": "episode_days", "entity": "terminal", "window": "35 days"}
+  } } $$);
 
 CREATE FUNCTION card_tx_live_performance(as_of timestamp DEFAULT localtimestamp,
 										 delay interval DEFAULT '7 days',

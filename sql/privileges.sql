@@ -69,10 +69,14 @@ FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
 WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'fraud_score')
   AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'plpgsql')
 ORDER BY 1;
-SELECT count(*) AS security_definer_functions
+-- SECURITY DEFINER only where the extension's owner must act (a feature
+-- set's C function made, dropped, cleaned up after a DROP).
+SELECT p.oid::regprocedure AS security_definer_function,
+       has_function_privilege('public', p.oid, 'EXECUTE') AS public_execute
 FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
 WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'fraud_score')
-  AND p.prosecdef;
+  AND p.prosecdef
+ORDER BY 1::text;
 
 -- Names and arguments are data, never SQL.
 SELECT fraud_score('{"amount": 50}', $$small'; DROP TABLE priv_payments; --$$);

@@ -93,6 +93,13 @@ WHERE tgrelid = 'fraud_score_models'::regclass AND NOT tgisinternal ORDER BY tgn
 INSERT INTO payments (amount, hour) VALUES (250, 3);
 SELECT count(DISTINCT score) AS one_score FROM payments;
 
+-- 0.8: declared feature sets, none until created.
+ALTER EXTENSION fraud_score UPDATE TO '0.8';
+SELECT extversion FROM pg_extension WHERE extname = 'fraud_score';
+SELECT count(*) AS feature_sets FROM fraud_feature_sets;
+INSERT INTO payments (amount, hour) VALUES (250, 3);
+SELECT count(DISTINCT score) AS one_score FROM payments;
+
 -- A fresh install has the same objects as 0.1 updated (today by construction:
 -- CREATE EXTENSION runs 0.1 then each update; this guards a future full script).
 CREATE TEMP TABLE updated AS

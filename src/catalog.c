@@ -138,8 +138,8 @@ catalog_init(void)
 }
 
 /* PostgreSQL 15 does not export get_extension_schema(). */
-static Oid
-extension_namespace(void)
+Oid
+catalog_extension_namespace(void)
 {
 	Oid			ext = get_extension_oid("fraud_score", true);
 	Relation	rel;
@@ -170,7 +170,7 @@ catalog_models_relid(void)
 {
 	if (!OidIsValid(models_relid))
 	{
-		Oid			nsp = extension_namespace();
+		Oid			nsp = catalog_extension_namespace();
 
 		models_relid = get_relname_relid(MODELS_TABLE, nsp);
 		if (!OidIsValid(models_relid))
@@ -193,7 +193,7 @@ catalog_shadow_log_relid(void)
 
 	if (OidIsValid(relid) && SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
 		return relid;
-	relid = get_relname_relid("fraud_score_shadow_log", extension_namespace());
+	relid = get_relname_relid("fraud_score_shadow_log", catalog_extension_namespace());
 	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),

@@ -16,6 +16,7 @@
 #include "fmgr.h"
 
 #include "fraud_score.h"
+#include "velocity.h"
 
 PG_MODULE_MAGIC;
 
@@ -30,4 +31,5 @@ _PG_init(void)
 	trigger_init();
 	shadow_init();
 	stats_init();
+	vset_init();
 }

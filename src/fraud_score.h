@@ -264,6 +264,7 @@ typedef struct FraudModel
 } FraudModel;
 
 extern void catalog_init(void);
+extern Oid	catalog_extension_namespace(void);
 extern const char *catalog_resolve_name(text *name_or_null);
 extern FraudModel *catalog_get_active_model(const char *name);
 extern FraudModel *catalog_cached_model(const char *name);

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Run by bench/velocity_hot.sh inside pg_virtualenv.
+set -euo pipefail
+cd "$REPO"
+psql() { command psql -X -q -v ON_ERROR_STOP=1 "$@"; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+echo "== a merchant with $ROWS rows in 30 days, 2,000 cold merchants"
+psql <<SQL
+CREATE EXTENSION fraud_score;
+CREATE TABLE pay (t timestamp NOT NULL, seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+				  merchant integer NOT NULL, amount numeric(10, 2) NOT NULL, features jsonb);
+SET client_min_messages = warning;
+SELECT fraud_feature_set_create('pay_features', 'pay', '{"time": "t", "arrival": "seq",
+  "entities": {"merchant": {"keys": ["merchant"], "tiers": ["7 days", "1 day", "1 hour"], "resolution": "1 minute"}},
+  "features": {
+	"n_1h": {"kind": "count", "entity": "merchant", "window": "1 hour"},
+	"n_1d": {"kind": "count", "entity": "merchant", "window": "1 day"},
+	"n_30d": {"kind": "count", "entity": "merchant", "window": "30 days"},
+	"sum_1d": {"kind": "sum", "entity": "merchant", "window": "1 day", "column": "amount"},
+	"mean_30d": {"kind": "mean", "entity": "merchant", "window": "30 days", "column": "amount"},
+	"max_1d": {"kind": "max", "entity": "merchant", "window": "1 day", "column": "amount"}}}');
+ALTER TABLE pay DISABLE TRIGGER pay_features_buckets;
+-- the hot merchant: evenly over the 30 days before now; cold ones: 5 rows each
+INSERT INTO pay (t, merchant, amount)
+SELECT localtimestamp - interval '30 days' + (i * (2592000.0 / $ROWS)) * interval '1 second', 1, (i % 500) + 0.5
+FROM generate_series(1, $ROWS) i;
+INSERT INTO pay (t, merchant, amount)
+SELECT localtimestamp - (i % 5) * interval '5 days', 1000 + i / 5, 20 FROM generate_series(0, 9999) i;
+ALTER TABLE pay ENABLE TRIGGER pay_features_buckets;
+SELECT fraud_feature_set_backfill('pay_features');
+CREATE FUNCTION pay_score() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+	NEW.features := pay_features(to_jsonb(NEW));
+	RETURN NEW;
+END \$\$;
+CREATE TRIGGER score BEFORE INSERT ON pay FOR EACH ROW EXECUTE FUNCTION pay_score();
+VACUUM ANALYZE;
+SELECT pay_features(jsonb_build_object('t', localtimestamp, 'merchant', 1)) AS hot,
+	   pay_features(jsonb_build_object('t', localtimestamp, 'merchant', 1001)) AS cold;
+SQL
+
+cat > "$work/hot.sql" <<'SQL'
+INSERT INTO pay (t, merchant, amount) VALUES (localtimestamp, 1, 12.5);
+SQL
+cat > "$work/cold.sql" <<'SQL'
+\set m random(1000, 2999)
+INSERT INTO pay (t, merchant, amount) VALUES (localtimestamp, :m, 12.5);
+SQL
+echo "== hot against cold, one client, both scripts in one run ($ROUNDS x ${SECONDS_EACH}s)"
+for r in $(seq "$ROUNDS"); do
+	pgbench -n -M prepared -c 1 -T "$SECONDS_EACH" -f "$work/hot.sql@1" -f "$work/cold.sql@1" 2>&1 |
+		awk -v r="$r" '/^SQL script 1/ {s = "hot"} /^SQL script 2/ {s = "cold"}
+			/latency average/ && s != "" {lat[s] = $4}
+			END {printf "round %d: hot %.1f us, cold %.1f us per INSERT: the hot merchant adds %.1f us\n",
+				 r, lat["hot"] * 1000, lat["cold"] * 1000, (lat["hot"] - lat["cold"]) * 1000}'
+done
+
+cat > "$work/hot2.sql" <<'SQL'
+INSERT INTO pay (t, merchant, amount) VALUES (localtimestamp, 1, 12.5);
+SQL
+cat > "$work/apart.sql" <<'SQL'
+INSERT INTO pay (t, merchant, amount) VALUES (localtimestamp, 5000 + :client_id, 12.5);
+SQL
+echo "== two clients on the hot merchant against two on distinct merchants (alternating runs)"
+for r in $(seq "$ROUNDS"); do
+	same=$(pgbench -n -M prepared -c 2 -j 2 -T "$SECONDS_EACH" -f "$work/hot2.sql" 2>&1 | awk '/^tps/ {print $3; exit}')
+	apart=$(pgbench -n -M prepared -c 2 -j 2 -T "$SECONDS_EACH" -f "$work/apart.sql" 2>&1 | awk '/^tps/ {print $3; exit}')
+	awk -v r="$r" -v s="$same" -v a="$apart" \
+		'BEGIN {printf "round %d: one hot merchant %.0f inserts/s, distinct merchants %.0f/s: %.2fx\n", r, s, a, s / a}'
+done
+psql -c "SELECT count(*) AS differences FROM fraud_feature_set_verify('pay_features', '{\"merchant\": 1}')"
+psql -c "SELECT tier, count(*) AS bucket_rows, max(length(slots)) AS widest FROM pay_features_merchant_buckets WHERE merchant = 1 GROUP BY tier ORDER BY tier"

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# bench/velocity_hot.sh: a declared feature set's cost for a hot entity and
+# under concurrent writers of one entity, on a throwaway cluster.
+#
+# A merchant with ROWS rows in its last 30 days (default 1,000,000, built by
+# a backfill) beside cold merchants with a few rows each.  Every INSERT goes
+# through a BEFORE trigger that computes the set's features of the new row
+# (count, sum and max over 1 hour, 1 day and 30 days) and through the
+# set's bucket trigger.  pgbench runs two scripts in one run, picked at
+# random per transaction: an INSERT for the hot merchant and one for a cold
+# merchant; their latencies are compared.  Then two clients inserting for
+# the hot merchant against two clients on distinct cold merchants, in
+# alternating runs of SECONDS each.
+#
+# Usage: bench/velocity_hot.sh [ROWS [SECONDS [ROUNDS]]]   (default 1000000 10 3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export ROWS=${1:-1000000} SECONDS_EACH=${2:-10} ROUNDS=${3:-3} REPO=$PWD
+exec pg_virtualenv -t -v 15 -c '--encoding=UTF8 --locale=C.UTF-8' \
+	-o max_wal_size=4GB -o synchronous_commit=off -o shared_buffers=1GB bash bench/velocity_hot-inner.sh

@@ -1,0 +1,257 @@
+-- Declared velocity features (docs/velocity.md): definitions refused with
+-- their messages, and the feature function equal to a plain SQL
+-- recomputation from the raw rows while rows and labels arrive.
+SET client_min_messages = warning;
+CREATE TABLE vtx (
+	id bigint PRIMARY KEY,
+	t timestamp NOT NULL,
+	card integer NOT NULL,
+	terminal integer,
+	amount numeric(10, 2),
+	seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+	known timestamp,
+	label_due timestamp			-- when its label will arrive; never a feature
+);
+SELECT fraud_feature_set_create('vtx_features', 'vtx', $${
+  "time": "t", "arrival": "seq", "known_at": "known", "digits": 4,
+  "entities": {
+    "card": {"keys": ["card"], "tiers": ["7 days", "1 day"], "resolution": "1 hour"},
+    "terminal": {"keys": ["terminal"], "tiers": ["1 day", "1 hour"], "resolution": "1 minute"}
+  },
+  "features": {
+    "amount": {"kind": "value", "column": "amount"},
+    "hour": {"kind": "hour"},
+    "dow": {"kind": "day_of_week"},
+    "weekend": {"kind": "is_weekend"},
+    "card_n_1d": {"kind": "count", "entity": "card", "window": "1 day"},
+    "card_n_30d": {"kind": "count", "entity": "card", "window": "30 days"},
+    "card_unlabeled_n_7d": {"kind": "count", "entity": "card", "window": "7 days", "rows": "unlabeled"},
+    "card_sum_7d": {"kind": "sum", "entity": "card", "window": "7 days", "column": "amount"},
+    "card_known_sum_30d": {"kind": "sum", "entity": "card", "window": "30 days", "column": "amount", "rows": "known"},
+    "card_mean_7d": {"kind": "mean", "entity": "card", "window": "7 days", "column": "amount", "rows": "unlabeled"},
+    "card_min_7d": {"kind": "min", "entity": "card", "window": "7 days", "column": "amount"},
+    "card_max_30d": {"kind": "max", "entity": "card", "window": "30 days", "column": "amount"},
+    "ratio_7d": {"kind": "ratio", "entity": "card", "window": "7 days", "column": "amount", "rows": "unlabeled"},
+    "over_2_5x": {"kind": "exceeds", "entity": "card", "window": "7 days", "column": "amount",
+                  "factor": 2.5, "mean_window": "30 days", "mean_rows": "unlabeled"},
+    "card_known_30d": {"kind": "known_count", "entity": "card", "window": "30 days"},
+    "card_episode": {"kind": "episode_days", "entity": "card", "window": "21 days"},
+    "terminal_n_1h": {"kind": "count", "entity": "terminal", "window": "1 hour"},
+    "terminal_n_7d": {"kind": "count", "entity": "terminal", "window": "7 days"},
+    "terminal_rate_7d": {"kind": "known_rate", "entity": "terminal", "window": "7 days"},
+    "terminal_since": {"kind": "days_since_known", "entity": "terminal"},
+    "terminal_since_3d": {"kind": "days_since_known", "entity": "terminal", "window": "3 days"},
+    "terminal_episode": {"kind": "episode_days", "entity": "terminal", "window": "35 days"}
+  }}$$);
+SELECT name, source, function, buckets FROM fraud_feature_sets WHERE name = 'vtx_features';
+\d vtx_features_card_buckets
+
+-- The replay: rows one by one in arrival order, times mostly increasing but
+-- some late (arrival order is not time order), one hot terminal, NULL
+-- terminals, labels arriving as the replay's clock passes them, and now and
+-- then an amount corrected or a row deleted (removals: stale extremes).
+-- Before each insert, the new row's features (a document without arrival:
+-- it sees every stored row) are compared with the recomputation.
+CREATE TABLE vtx_mismatches (phase text, id bigint, feature text, computed jsonb, recomputed jsonb);
+SELECT setseed(0.15);
+DO $$
+DECLARE
+	clock timestamp := '2024-03-01';
+	doc jsonb;
+	computed jsonb;
+	recomputed jsonb;
+	k text;
+	compared bigint := 0;
+BEGIN
+	FOR i IN 1..2000 LOOP
+		clock := clock + (random() * 40)::int * interval '1 minute';
+		doc := jsonb_build_object(
+			'id', i,
+			't', CASE WHEN random() < 0.05 THEN clock - (random() * 3000)::int * interval '1 minute'
+					  ELSE clock END,
+			'card', (random() * 25)::int,
+			'terminal', CASE WHEN random() < 0.03 THEN NULL
+							 WHEN random() < 0.4 THEN 0 ELSE (random() * 12)::int END,
+			'amount', CASE WHEN random() < 0.02 THEN NULL ELSE round((random() * random() * 300)::numeric, 2) END);
+		UPDATE vtx SET known = label_due WHERE label_due <= clock AND known IS NULL;
+		computed := vtx_features(doc);
+		recomputed := fraud_feature_set_recompute('vtx_features', doc);
+		FOR k IN SELECT jsonb_object_keys(recomputed) LOOP
+			compared := compared + 1;
+			IF computed->k IS DISTINCT FROM recomputed->k THEN
+				INSERT INTO vtx_mismatches VALUES ('live', i, k, computed->k, recomputed->k);
+			END IF;
+		END LOOP;
+		INSERT INTO vtx (id, t, card, terminal, amount, label_due)
+		SELECT (doc->>'id')::bigint, (doc->>'t')::timestamp, (doc->>'card')::int, (doc->>'terminal')::int,
+			   (doc->>'amount')::numeric,
+			   CASE WHEN random() < 0.12 THEN (doc->>'t')::timestamp + (random() * 14400)::int * interval '1 minute' END;
+		IF random() < 0.01 THEN
+			UPDATE vtx SET amount = amount + 1 WHERE id = (random() * i)::int;
+		END IF;
+		IF random() < 0.005 THEN
+			DELETE FROM vtx WHERE id = (random() * i)::int;
+		END IF;
+	END LOOP;
+	RAISE WARNING 'live: % features of % rows compared', compared, 2000;
+END
+$$;
+
+-- Every stored row as training reads it (to_jsonb of the row, with its
+-- arrival: only rows before it, labels known at its time, whatever the
+-- buckets hold since).
+INSERT INTO vtx_mismatches
+SELECT 'stored', v.id, k, c->k, r->k
+FROM vtx v,
+	 LATERAL (SELECT vtx_features(to_jsonb(v)) AS c,
+					 fraud_feature_set_recompute('vtx_features', to_jsonb(v)) AS r) f,
+	 LATERAL jsonb_object_keys(f.r) k
+WHERE c->k IS DISTINCT FROM r->k;
+SELECT count(*) AS stored_rows, count(*) * 22 AS stored_features_compared FROM vtx;
+SELECT phase, count(*) AS mismatches FROM vtx_mismatches GROUP BY phase;
+SELECT * FROM vtx_mismatches ORDER BY phase, id, feature LIMIT 20;
+-- the buckets agree with the rows: counts, sums, bounds, extremes
+SELECT * FROM fraud_feature_set_verify('vtx_features') LIMIT 10;
+
+-- Rolled-back rows and labels leave no trace in the buckets.
+CREATE TEMP TABLE vtx_bucket_rows AS
+SELECT 'card' AS entity, count(*) AS n, md5(string_agg(slots::text, ',' ORDER BY card, tier, bucket, slots)) AS digest
+FROM vtx_features_card_buckets
+UNION ALL
+SELECT 'terminal', count(*), md5(string_agg(slots::text, ',' ORDER BY terminal, tier, bucket, slots))
+FROM vtx_features_terminal_buckets;
+BEGIN;
+INSERT INTO vtx (id, t, card, terminal, amount) VALUES (100000, '2024-04-01', 1, 0, 10);
+SAVEPOINT s;
+UPDATE vtx SET known = t WHERE id IN (SELECT id FROM vtx WHERE known IS NULL LIMIT 5);
+DELETE FROM vtx WHERE id = 7;
+ROLLBACK TO SAVEPOINT s;
+SELECT vtx_features('{"t": "2024-04-01 00:00:01", "card": 1, "terminal": 0}')->'card_n_1d' AS with_uncommitted_row;
+ROLLBACK;
+SELECT vtx_features('{"t": "2024-04-01 00:00:01", "card": 1, "terminal": 0}')->'card_n_1d' AS after_rollback;
+SELECT b.entity, b.n = a.n AND b.digest = a.digest AS unchanged
+FROM vtx_bucket_rows b JOIN (
+	SELECT 'card' AS entity, count(*) AS n, md5(string_agg(slots::text, ',' ORDER BY card, tier, bucket, slots)) AS digest
+	FROM vtx_features_card_buckets
+	UNION ALL
+	SELECT 'terminal', count(*), md5(string_agg(slots::text, ',' ORDER BY terminal, tier, bucket, slots))
+	FROM vtx_features_terminal_buckets) a USING (entity);
+
+-- Tampered buckets: verify names them, features read from them differ from
+-- the recomputation, and a backfill rebuilds them.
+DELETE FROM vtx_features_card_buckets
+WHERE ctid = (SELECT min(ctid) FROM vtx_features_card_buckets WHERE card = 3 AND tier = 1);
+SELECT entity, keys, tier, problem FROM fraud_feature_set_verify('vtx_features') ORDER BY 1, 2, 3, 4 LIMIT 5;
+SELECT count(*) AS verify_rows_for_card_4 FROM fraud_feature_set_verify('vtx_features', '{"card": 4}');
+SELECT count(*) > 0 AS features_differ
+FROM (SELECT to_jsonb(v) AS doc FROM vtx v WHERE card = 3) d
+WHERE vtx_features(doc) IS DISTINCT FROM fraud_feature_set_recompute('vtx_features', doc);
+UPDATE vtx_features_terminal_buckets SET slots = slots || slots
+WHERE ctid = (SELECT min(ctid) FROM vtx_features_terminal_buckets WHERE terminal = 0 AND tier = 0);
+SELECT count(*) FROM fraud_feature_set_verify('vtx_features');
+SELECT vtx_features('{"t": "2024-04-01", "card": 1, "terminal": 0}');
+SET client_min_messages = notice;
+SELECT fraud_feature_set_backfill('vtx_features');
+SET client_min_messages = warning;
+SELECT count(*) AS differences_after_backfill FROM fraud_feature_set_verify('vtx_features');
+SELECT count(*) AS mismatches_after_backfill
+FROM (SELECT to_jsonb(v) AS doc FROM vtx v WHERE card IN (3, 4) OR terminal = 0) d
+WHERE vtx_features(doc) IS DISTINCT FROM fraud_feature_set_recompute('vtx_features', doc);
+
+-- Definitions that do not fit the table are refused before anything is made.
+\set VERBOSITY default
+CREATE FUNCTION vtx_check(change jsonb) RETURNS void LANGUAGE sql AS $f$
+	SELECT fraud_feature_set_check('bad', 'vtx', jsonb_strip_nulls(
+		$${"time": "t", "arrival": "seq", "known_at": "known",
+		   "entities": {"card": {"keys": ["card"]}},
+		   "features": {"n": {"kind": "count", "entity": "card", "window": "1 day"}}}$$::jsonb || change))
+$f$;
+SELECT vtx_check('{}');		-- fits
+SELECT vtx_check('{"time": null}');
+SELECT vtx_check('{"time": 3}');
+SELECT vtx_check('{"time": "nope"}');
+SELECT vtx_check('{"time": "amount"}');
+SELECT vtx_check('{"time": "label_due"}');
+SELECT vtx_check('{"arrival": "t"}');
+SELECT vtx_check('{"arrival": "terminal"}');
+SELECT vtx_check('{"known_at": "card"}');
+SELECT vtx_check('{"digits": 13}');
+SELECT vtx_check('{"digits": "4"}');
+SELECT vtx_check('{"entities": []}');
+SELECT vtx_check('{"entities": {}}');
+SELECT vtx_check('{"entities": {"card": 1}}');
+SELECT vtx_check('{"entities": {"card": {"keys": []}}}');
+SELECT vtx_check('{"entities": {"card": {"keys": ["card", 2]}}}');
+SELECT vtx_check('{"entities": {"card": {"keys": ["cardd"]}}}');
+SELECT vtx_check('{"entities": {"card": {"keys": ["card"], "tiers": "1 day"}}}');
+SELECT vtx_check('{"entities": {"card": {"keys": ["card"], "tiers": []}}}');
+SELECT vtx_check('{"entities": {"card": {"keys": ["card"], "tiers": ["7 days", "2 days"]}}}');
+SELECT vtx_check('{"entities": {"card": {"keys": ["card"], "tiers": ["1 month"]}}}');
+SELECT vtx_check('{"entities": {"card": {"keys": ["card"], "tiers": ["-1 day"]}}}');
+SELECT vtx_check('{"entities": {"card": {"keys": ["card"], "tiers": ["1 day"], "resolution": "1 second"}}}');
+SELECT vtx_check('{"entities": {"card": {"keys": ["card"], "tiers": ["8 days", "4 days", "2 days", "1 day", "12 hours"]}}}');
+SELECT vtx_check('{"entities": {"card": {"keys": ["card"], "tiers": ["1 day"], "resolution": "2 minutes"}}, "features": {"m": {"kind": "min", "entity": "card", "window": "1 day", "column": "amount"}}}');
+SELECT vtx_check('{"features": {}}');
+SELECT vtx_check('{"features": {"n": {"kind": "avg"}}}');
+SELECT vtx_check('{"features": {"n": {"entity": "card"}}}');
+SELECT vtx_check('{"features": {"n": {"kind": "count", "window": "1 day"}}}');
+SELECT vtx_check('{"features": {"n": {"kind": "count", "entity": "merchant", "window": "1 day"}}}');
+SELECT vtx_check('{"features": {"n": {"kind": "count", "entity": "card"}}}');
+SELECT vtx_check('{"features": {"n": {"kind": "count", "entity": "card", "window": "1 mon"}}}');
+SELECT vtx_check('{"features": {"n": {"kind": "count", "entity": "card", "window": "1 day", "column": "amount"}}}');
+SELECT vtx_check('{"features": {"n": {"kind": "sum", "entity": "card", "window": "1 day"}}}');
+SELECT vtx_check('{"features": {"n": {"kind": "sum", "entity": "card", "window": "1 day", "column": "t"}}}');
+SELECT vtx_check('{"features": {"n": {"kind": "count", "entity": "card", "window": "1 day", "rows": "some"}}}');
+SELECT vtx_check('{"features": {"n": {"kind": "min", "entity": "card", "window": "1 day", "column": "amount", "rows": "known"}}}');
+SELECT vtx_check('{"features": {"n": {"kind": "exceeds", "entity": "card", "window": "1 day", "column": "amount", "mean_window": "7 days"}}}');
+SELECT vtx_check('{"features": {"n": {"kind": "exceeds", "entity": "card", "window": "1 day", "column": "amount", "factor": -2, "mean_window": "7 days"}}}');
+SELECT vtx_check('{"features": {"n": {"kind": "exceeds", "entity": "card", "window": "1 day", "column": "amount", "factor": 2.5}}}');
+SELECT vtx_check('{"known_at": null, "features": {"n": {"kind": "known_count", "entity": "card", "window": "1 day"}}}');
+SELECT vtx_check('{"known_at": null, "features": {"n": {"kind": "count", "entity": "card", "window": "1 day", "rows": "unlabeled"}}}');
+SELECT fraud_feature_set_check('bad', 'vtx', '[1]');
+CREATE VIEW vtx_view AS SELECT * FROM vtx;
+SELECT fraud_feature_set_check('bad', 'vtx_view', '{}');
+CREATE TABLE vtx_float (t timestamp NOT NULL, seq int NOT NULL, k int, x float8);
+SELECT fraud_feature_set_check('bad', 'vtx_float', $${"time": "t", "arrival": "seq", "entities": {"k": {"keys": ["k"]}},
+	"features": {"x": {"kind": "value", "column": "x"}, "s": {"kind": "sum", "entity": "k", "window": "1 day", "column": "x"}}}$$);
+CREATE TABLE vtx_nullable (t timestamp, seq int NOT NULL, k int);
+SELECT fraud_feature_set_check('bad', 'vtx_nullable', $${"time": "t", "arrival": "seq", "entities": {"k": {"keys": ["k"]}},
+	"features": {"n": {"kind": "count", "entity": "k", "window": "1 day"}}}$$);
+SELECT fraud_feature_set_create('vtx_features', 'vtx', '{}');
+SELECT vtx_features('[1, 2]');
+SELECT vtx_features('{"t": "infinity"}');
+SELECT vtx_features('{"t": "2024-03-02", "card": [1]}');
+\set VERBOSITY terse
+
+-- Dropping a set takes its triggers, function and bucket tables with it.
+SELECT fraud_feature_set_drop('no_such_set');
+CREATE TABLE vtx_small (t timestamptz NOT NULL, seq bigint GENERATED ALWAYS AS IDENTITY, k text);
+SELECT fraud_feature_set_create('vtx_small_features', 'vtx_small', $${"time": "t", "arrival": "seq",
+	"entities": {"k": {"keys": ["k"], "tiers": ["1 day"], "resolution": "1 hour"}},
+	"features": {"n_1h": {"kind": "count", "entity": "k", "window": "1 hour"},
+				 "dow": {"kind": "day_of_week"}}}$$);
+INSERT INTO vtx_small (t, k) VALUES ('2024-03-01 10:00+00', 'a'), ('2024-03-01 10:30+00', 'a');
+SET TIME ZONE 'UTC';
+SELECT vtx_small_features('{"t": "2024-03-01 10:45+00", "k": "a"}');
+TRUNCATE vtx_small;
+SELECT vtx_small_features('{"t": "2024-03-01 10:45+00", "k": "a"}');
+SELECT count(*) AS bucket_rows FROM vtx_small_features_k_buckets;
+SELECT fraud_feature_set_drop('vtx_small_features');
+SELECT to_regclass('vtx_small_features_k_buckets') AS buckets, to_regprocedure('vtx_small_features(jsonb)') AS function,
+	   (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'vtx_small'::regclass) AS triggers,
+	   (SELECT count(*) FROM fraud_feature_sets WHERE name = 'vtx_small_features') AS catalog_rows;
+-- Dropping the source takes the set with it.
+CREATE TABLE vtx_gone (t timestamp NOT NULL, seq bigint GENERATED ALWAYS AS IDENTITY, k int);
+SELECT fraud_feature_set_create('vtx_gone_features', 'vtx_gone', $${"time": "t", "arrival": "seq",
+	"entities": {"k": {"keys": ["k"]}}, "features": {"n": {"kind": "count", "entity": "k", "window": "1 day"}}}$$);
+DROP TABLE vtx_gone;
+SELECT to_regclass('vtx_gone_features_k_buckets') AS buckets, to_regprocedure('vtx_gone_features(jsonb)') AS function,
+	   (SELECT count(*) FROM fraud_feature_sets WHERE name = 'vtx_gone_features') AS catalog_rows;
+
+-- Raw rows read from a covering index once its pages are all-visible (an
+-- index-only read) give the same features as from the heap.
+CREATE INDEX vtx_card_covering ON vtx (card, t) INCLUDE (seq, known, amount);
+VACUUM vtx;
+SELECT count(*) AS rows_compared,
+	   count(*) FILTER (WHERE vtx_features(doc) IS DISTINCT FROM fraud_feature_set_recompute('vtx_features', doc)) AS mismatches
+FROM (SELECT to_jsonb(v) AS doc FROM vtx v WHERE card BETWEEN 1 AND 6) d;

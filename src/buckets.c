@@ -1,0 +1,610 @@
+/*-------------------------------------------------------------------------
+ *
+ * buckets.c
+ *		The bucket tables of declared feature sets: the slot payload (sparse
+ *		slots of 8-byte words), and applying one row's change to the stripe
+ *		rows of a (keys, tier, bucket) without ever waiting on another
+ *		writer (docs/velocity-design.md, "Storage").
+ *
+ * A stripe row is found with the transaction's snapshot after
+ * CommandCounterIncrement and updated with heap_update(wait = false), a
+ * compare-and-swap on the version found; when every stripe is held or
+ * replaced by somebody else, a new stripe row is inserted.
+ * Counts therefore go into a row this transaction holds, never lost, and a
+ * writer never waits, so two writers of one hot entity neither deadlock nor
+ * queue.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/indexing.h"
+#include "executor/tuptable.h"
+#include "access/nbtree.h"
+#include "catalog/index.h"
+#include "common/int.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "velocity.h"
+#include "buckets.h"
+
+/* Words of a slot's payload for an entity (W_* then WC_* per summed column). */
+int
+buckets_payload_words(const VelocitySet *vs, VelocityEntity *e)
+{
+	int			words = W_FIRST_COLUMN;
+
+	e->column_offsets = palloc(sizeof(int) * Max(vs->num_columns, 1));
+	for (int c = 0; c < vs->num_columns; c++)
+	{
+		e->column_offsets[c] = -1;
+		if (!e->column_used[c])
+			continue;
+		e->column_offsets[c] = words;
+		words += e->column_extremes[c] ? 6 : 4;
+	}
+	return words;
+}
+
+/* A payload with no rows: empty bounds, so that merging widens from it. */
+void
+buckets_empty(const VelocityEntity *e, int64 *p)
+{
+	memset(p, 0, sizeof(int64) * e->words);
+	p[W_MIN_TIME] = p[W_MIN_KNOWN] = p[W_MIN_LTIME] = PG_INT64_MAX;
+	p[W_MAX_TIME] = p[W_MAX_ARRIVAL] = p[W_MAX_KNOWN] = p[W_MAX_LTIME] = PG_INT64_MIN;
+	for (int c = 0; c < e->num_columns; c++)
+	{
+		int			o = e->column_offsets[c];
+
+		if (o >= 0 && e->column_extremes[c])
+		{
+			p[o + WC_MIN] = PG_INT64_MAX;
+			p[o + WC_MAX] = PG_INT64_MIN;
+		}
+	}
+}
+
+static int64
+checked_add(int64 a, int64 b)
+{
+	int64		r;
+
+	if (pg_add_s64_overflow(a, b, &r))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("a bucket sum of a declared feature set is out of range"),
+				 errdetail("Sums are kept as 64-bit integers in units of the column's scale.")));
+	return r;
+}
+
+void
+buckets_merge(const VelocityEntity *e, int64 *into, const int64 *from)
+{
+	into[W_N] = checked_add(into[W_N], from[W_N]);
+	into[W_NK] = checked_add(into[W_NK], from[W_NK]);
+	into[W_MIN_TIME] = Min(into[W_MIN_TIME], from[W_MIN_TIME]);
+	into[W_MAX_TIME] = Max(into[W_MAX_TIME], from[W_MAX_TIME]);
+	into[W_MAX_ARRIVAL] = Max(into[W_MAX_ARRIVAL], from[W_MAX_ARRIVAL]);
+	into[W_MIN_KNOWN] = Min(into[W_MIN_KNOWN], from[W_MIN_KNOWN]);
+	into[W_MAX_KNOWN] = Max(into[W_MAX_KNOWN], from[W_MAX_KNOWN]);
+	into[W_MIN_LTIME] = Min(into[W_MIN_LTIME], from[W_MIN_LTIME]);
+	into[W_MAX_LTIME] = Max(into[W_MAX_LTIME], from[W_MAX_LTIME]);
+	into[W_STALE] |= from[W_STALE];
+	for (int c = 0; c < e->num_columns; c++)
+	{
+		int			o = e->column_offsets[c];
+
+		if (o < 0)
+			continue;
+		for (int w = WC_COUNT; w <= WC_SUM_KNOWN; w++)
+			into[o + w] = checked_add(into[o + w], from[o + w]);
+		if (e->column_extremes[c])
+		{
+			into[o + WC_MIN] = Min(into[o + WC_MIN], from[o + WC_MIN]);
+			into[o + WC_MAX] = Max(into[o + WC_MAX], from[o + WC_MAX]);
+		}
+	}
+}
+
+/*
+ * A source row's contribution (sign 1) or its removal (sign -1).  A removal
+ * subtracts the counts and sums but cannot narrow bounds or extremes: it
+ * leaves them as they were and marks the slot stale instead.
+ */
+void
+buckets_row_payload(const VelocityEntity *e, const VelocityRowValues *row, int sign,
+					int64 *p)
+{
+	buckets_empty(e, p);
+	p[W_N] = sign;
+	if (sign > 0)
+	{
+		p[W_MIN_TIME] = p[W_MAX_TIME] = row->time;
+		p[W_MAX_ARRIVAL] = row->arrival;
+	}
+	else
+		p[W_STALE] = 1;
+	if (row->known_valid)
+	{
+		p[W_NK] = sign;
+		if (sign > 0)
+		{
+			p[W_MIN_KNOWN] = p[W_MAX_KNOWN] = row->known;
+			p[W_MIN_LTIME] = p[W_MAX_LTIME] = row->time;
+		}
+	}
+	for (int c = 0; c < e->num_columns; c++)
+	{
+		int			o = e->column_offsets[c];
+
+		if (o < 0 || !row->value_valid[c])
+			continue;
+		p[o + WC_COUNT] = sign;
+		p[o + WC_SUM] = sign * row->value[c];
+		if (row->known_valid)
+		{
+			p[o + WC_COUNT_KNOWN] = sign;
+			p[o + WC_SUM_KNOWN] = sign * row->value[c];
+		}
+		if (e->column_extremes[c] && sign > 0)
+			p[o + WC_MIN] = p[o + WC_MAX] = row->value[c];
+	}
+}
+
+/*
+ * The change of an update that kept the row's time, arrival and values and
+ * changed only its known_at (a label arriving): false if it changed more.
+ * A label set or moved only widens bounds; one taken away marks the slot
+ * stale, as its labeled rows' extremes may now be too wide.
+ */
+bool
+buckets_label_delta(const VelocityEntity *e, const VelocityRowValues *o,
+					const VelocityRowValues *n, int64 *p)
+{
+	if (o->time != n->time || o->arrival != n->arrival)
+		return false;
+	for (int c = 0; c < e->num_columns; c++)
+		if (e->column_offsets[c] >= 0 &&
+			(o->value_valid[c] != n->value_valid[c] ||
+			 (o->value_valid[c] && o->value[c] != n->value[c])))
+			return false;
+	buckets_empty(e, p);
+	if (o->known_valid && !n->known_valid)
+	{
+		buckets_row_payload(e, o, -1, p);
+		p[W_N] = 0;
+		for (int c = 0; c < e->num_columns; c++)
+			if (e->column_offsets[c] >= 0)
+				p[e->column_offsets[c] + WC_COUNT] = p[e->column_offsets[c] + WC_SUM] = 0;
+		return true;
+	}
+	if (!n->known_valid)
+		return true;
+	p[W_MIN_KNOWN] = p[W_MAX_KNOWN] = n->known;
+	if (o->known_valid)
+		return true;
+	p[W_NK] = 1;
+	p[W_MIN_LTIME] = p[W_MAX_LTIME] = n->time;
+	for (int c = 0; c < e->num_columns; c++)
+	{
+		int			off = e->column_offsets[c];
+
+		if (off >= 0 && n->value_valid[c])
+		{
+			p[off + WC_COUNT_KNOWN] = 1;
+			p[off + WC_SUM_KNOWN] = n->value[c];
+		}
+	}
+	return true;
+}
+
+int64
+buckets_floor_div(int64 a, int64 b)
+{
+	return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/*
+ * The stored form of a row's slots: for each slot that has an entry, in
+ * order, the distance from the previous one, then its words as variable
+ * length integers (7 bits a byte).  Times and known_at are offsets from the
+ * slot's start, arrivals from the previous slot's, bounds and extremes with
+ * 0 for "none"; counts and sums as they are.  A card's slot with one row
+ * takes about 25 bytes instead of 8 per word.
+ */
+typedef enum WordKind
+{
+	WORD_PLAIN,					/* counts, sums, stale */
+	WORD_TIME_MIN,				/* times and known_at: from the slot's start */
+	WORD_TIME_MAX,
+	WORD_ARRIVAL,				/* from the previous slot's */
+	WORD_VALUE_MIN,				/* column extremes */
+	WORD_VALUE_MAX
+} WordKind;
+
+static WordKind
+word_kind(const VelocityEntity *e, int w)
+{
+	switch (w)
+	{
+		case W_MIN_TIME:
+		case W_MIN_KNOWN:
+		case W_MIN_LTIME:
+			return WORD_TIME_MIN;
+		case W_MAX_TIME:
+		case W_MAX_KNOWN:
+		case W_MAX_LTIME:
+			return WORD_TIME_MAX;
+		case W_MAX_ARRIVAL:
+			return WORD_ARRIVAL;
+	}
+	for (int c = 0; c < e->num_columns; c++)
+	{
+		int			o = e->column_offsets[c];
+
+		if (o >= 0 && e->column_extremes[c] && w == o + WC_MIN)
+			return WORD_VALUE_MIN;
+		if (o >= 0 && e->column_extremes[c] && w == o + WC_MAX)
+			return WORD_VALUE_MAX;
+	}
+	return WORD_PLAIN;
+}
+
+static uint64
+zigzag(int64 v)
+{
+	return ((uint64) v << 1) ^ (uint64) (v >> 63);
+}
+
+static int64
+unzigzag(uint64 u)
+{
+	return (int64) (u >> 1) ^ -(int64) (u & 1);
+}
+
+/* A word as the unsigned integer stored, relative to its references. */
+static uint64
+word_code(WordKind kind, int64 v, int64 slot_start, int64 prev_arrival)
+{
+	switch (kind)
+	{
+		case WORD_PLAIN:
+			return zigzag(v);
+		case WORD_TIME_MIN:
+		case WORD_VALUE_MIN:
+			if (v == PG_INT64_MAX)
+				return 0;
+			break;
+		case WORD_TIME_MAX:
+		case WORD_VALUE_MAX:
+		case WORD_ARRIVAL:
+			if (v == PG_INT64_MIN)
+				return 0;
+			break;
+	}
+	if (kind == WORD_TIME_MIN || kind == WORD_TIME_MAX)
+		return zigzag((int64) ((uint64) v - (uint64) slot_start)) + 1;
+	if (kind == WORD_ARRIVAL)
+		return zigzag((int64) ((uint64) v - (uint64) prev_arrival)) + 1;
+	return zigzag(v) + 1;
+}
+
+static int64
+word_value(WordKind kind, uint64 code, int64 slot_start, int64 prev_arrival)
+{
+	if (kind == WORD_PLAIN)
+		return unzigzag(code);
+	if (code == 0)
+		return kind == WORD_TIME_MIN || kind == WORD_VALUE_MIN ? PG_INT64_MAX : PG_INT64_MIN;
+	if (kind == WORD_TIME_MIN || kind == WORD_TIME_MAX)
+		return (int64) ((uint64) unzigzag(code - 1) + (uint64) slot_start);
+	if (kind == WORD_ARRIVAL)
+		return (int64) ((uint64) unzigzag(code - 1) + (uint64) prev_arrival);
+	return unzigzag(code - 1);
+}
+
+static void
+put_varint(StringInfo out, uint64 v)
+{
+	while (v >= 0x80)
+	{
+		appendStringInfoChar(out, (char) (v | 0x80));
+		v >>= 7;
+	}
+	appendStringInfoChar(out, (char) v);
+}
+
+static pg_noinline void
+corrupt_slots(const VelocityEntity *e, int tier, int64 bucket, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("bucket row of entity \"%s\" (tier %d, bucket " INT64_FORMAT ") is corrupt: %s",
+					e->name, tier, bucket, what),
+			 errhint("Rebuild the buckets with fraud_feature_set_backfill.")));
+}
+
+static uint64
+get_varint(const VelocityEntity *e, int tier, int64 bucket, const unsigned char **p,
+		   const unsigned char *end)
+{
+	uint64		v = 0;
+
+	for (int shift = 0; shift < 64; shift += 7)
+	{
+		if (*p >= end)
+			corrupt_slots(e, tier, bucket, "it ends inside a number");
+		v |= (uint64) (**p & 0x7f) << shift;
+		if ((*(*p)++ & 0x80) == 0)
+			return v;
+	}
+	corrupt_slots(e, tier, bucket, "a number is longer than 64 bits");
+	return 0;
+}
+
+static int
+varint_bytes(uint64 v)
+{
+	int			n = 1;
+
+	while (v >= 0x80)
+	{
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * The most bytes one slot of a tier can take: times are within the slot, so
+ * their offsets are bounded by its width; counts stay under 2^35; sums,
+ * arrivals, known_at offsets and extremes may take all 10 bytes.
+ */
+int
+buckets_slot_bytes_bound(const VelocityEntity *e, int tier)
+{
+	int64		slot_width = e->tier_width[tier] / e->tier_slots[tier];
+	int			bytes = 2;		/* the slot's distance */
+
+	for (int w = 0; w < e->words; w++)
+	{
+		WordKind	kind = word_kind(e, w);
+
+		if ((kind == WORD_TIME_MIN || kind == WORD_TIME_MAX) && w != W_MIN_KNOWN && w != W_MAX_KNOWN)
+			bytes += varint_bytes(zigzag(slot_width) + 1);
+		else if (kind == WORD_PLAIN && (w < W_FIRST_COLUMN ||
+										(w - W_FIRST_COLUMN) % 2 == 0))
+			bytes += 5;			/* a count, or stale */
+		else
+			bytes += 10;
+	}
+	return bytes;
+}
+
+/* The slots of a row as a dense array of slots * words words, with
+ * "present" marking the slots that have an entry. */
+void
+buckets_decode(const VelocityEntity *e, int tier, int64 bucket, bytea *slots, int64 *dense,
+			   bool *present)
+{
+	const unsigned char *p = (const unsigned char *) VARDATA_ANY(slots);
+	const unsigned char *end = p + VARSIZE_ANY_EXHDR(slots);
+	int			num_slots = e->tier_slots[tier];
+	int64		slot_width = e->tier_width[tier] / num_slots;
+	int64		slot = -1;
+	int64		prev_arrival = 0;
+
+	memset(present, 0, sizeof(bool) * num_slots);
+	while (p < end)
+	{
+		uint64		gap = get_varint(e, tier, bucket, &p, end);
+		int64	   *words;
+		int64		start;
+
+		if (gap >= (uint64) (num_slots - slot - 1))
+			corrupt_slots(e, tier, bucket, "a slot is out of range");
+		slot += (int64) gap + 1;
+		words = dense + slot * e->words;
+		start = bucket * e->tier_width[tier] + slot * slot_width;
+		for (int w = 0; w < e->words; w++)
+			words[w] = word_value(word_kind(e, w), get_varint(e, tier, bucket, &p, end), start,
+								  prev_arrival);
+		if (words[W_MAX_ARRIVAL] != PG_INT64_MIN)
+			prev_arrival = words[W_MAX_ARRIVAL];
+		present[slot] = true;
+	}
+}
+
+bytea *
+buckets_encode(const VelocityEntity *e, int tier, int64 bucket, const int64 *dense,
+			   const bool *present)
+{
+	int			num_slots = e->tier_slots[tier];
+	int64		slot_width = e->tier_width[tier] / num_slots;
+	int64		prev_slot = -1;
+	int64		prev_arrival = 0;
+	StringInfoData out;
+	bytea	   *result;
+
+	initStringInfo(&out);
+	for (int64 s = 0; s < num_slots; s++)
+	{
+		const int64 *words = dense + s * e->words;
+		int64		start = bucket * e->tier_width[tier] + s * slot_width;
+
+		if (!present[s])
+			continue;
+		put_varint(&out, (uint64) (s - prev_slot - 1));
+		prev_slot = s;
+		for (int w = 0; w < e->words; w++)
+			put_varint(&out, word_code(word_kind(e, w), words[w], start, prev_arrival));
+		if (words[W_MAX_ARRIVAL] != PG_INT64_MIN)
+			prev_arrival = words[W_MAX_ARRIVAL];
+	}
+	result = palloc(VARHDRSZ + out.len);
+	SET_VARSIZE(result, VARHDRSZ + out.len);
+	memcpy(VARDATA(result), out.data, out.len);
+	pfree(out.data);
+	return result;
+}
+
+/* Index entries for a new tuple version that is not heap-only (every index
+ * of a bucket table is on plain columns, as fraud_feature_set_create
+ * makes it; an expression index would need an executor state). */
+static void
+insert_index_entries(Relation rel, HeapTuple tuple)
+{
+	List	   *indexes;
+	ListCell   *lc;
+	TupleTableSlot *slot;
+
+	if (HeapTupleIsHeapOnly(tuple))
+		return;
+	indexes = RelationGetIndexList(rel);
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+	ExecStoreHeapTuple(tuple, slot, false);
+	foreach(lc, indexes)
+	{
+		Relation	index = index_open(lfirst_oid(lc), RowExclusiveLock);
+		IndexInfo  *info = BuildIndexInfo(index);
+		Datum		values[INDEX_MAX_KEYS];
+		bool		isnull[INDEX_MAX_KEYS];
+
+		if (info->ii_Expressions != NIL || info->ii_Predicate != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("bucket table \"%s\" has an index on expressions or with a predicate",
+							RelationGetRelationName(rel)),
+					 errhint("Drop that index: bucket tables keep only the index fraud_feature_set_create made.")));
+		FormIndexDatum(info, slot, NULL, values, isnull);
+		index_insert(index, values, isnull, &tuple->t_self, rel, UNIQUE_CHECK_NO, false, info);
+		index_close(index, RowExclusiveLock);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	list_free(indexes);
+}
+
+/* The row's values with the delta merged into one slot. */
+static HeapTuple
+row_with_delta(BucketTarget *target, HeapTuple old, int tier, int slot_index,
+			   const int64 *delta)
+{
+	const VelocityEntity *e = target->e;
+	TupleDesc	desc = RelationGetDescr(target->rel);
+	int			k = e->num_keys;
+	int			num_slots = e->tier_slots[tier];
+	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+	int64	   *dense = palloc(sizeof(int64) * num_slots * e->words);
+	bool	   *present = palloc(sizeof(bool) * num_slots);
+	HeapTuple	tuple;
+
+	heap_deform_tuple(old, desc, values, nulls);
+	buckets_decode(e, tier, DatumGetInt64(values[k + BUCKET_ATT_BUCKET - 1]),
+				   DatumGetByteaPP(values[k + BUCKET_ATT_SLOTS - 1]), dense, present);
+	if (!present[slot_index])
+		buckets_empty(e, dense + slot_index * e->words);
+	buckets_merge(e, dense + slot_index * e->words, delta);
+	present[slot_index] = true;
+	values[k + BUCKET_ATT_SLOTS - 1] =
+		PointerGetDatum(buckets_encode(e, tier, DatumGetInt64(values[k + BUCKET_ATT_BUCKET - 1]),
+									   dense, present));
+	tuple = heap_form_tuple(desc, values, nulls);
+	tuple->t_self = old->t_self;
+	return tuple;
+}
+
+/* A new stripe row holding the given slots. */
+void
+buckets_insert_row(BucketTarget *target, const Datum *keys, int tier, int64 bucket,
+				   const int64 *dense, const bool *present)
+{
+	TupleDesc	desc = RelationGetDescr(target->rel);
+	int			k = target->e->num_keys;
+	Datum	   *values = palloc0(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc0(sizeof(bool) * desc->natts);
+	HeapTuple	tuple;
+
+	for (int i = 0; i < k; i++)
+		values[i] = keys[i];
+	values[k + BUCKET_ATT_TIER - 1] = Int16GetDatum((int16) tier);
+	values[k + BUCKET_ATT_BUCKET - 1] = Int64GetDatum(bucket);
+	values[k + BUCKET_ATT_SLOTS - 1] = PointerGetDatum(buckets_encode(target->e, tier, bucket, dense,
+																	   present));
+	tuple = heap_form_tuple(desc, values, nulls);
+	simple_heap_insert(target->rel, tuple);
+	insert_index_entries(target->rel, tuple);
+}
+
+/*
+ * Applies a delta to the first stripe row of (keys, tier, bucket) that can
+ * be updated at once, or to a new one.  Stripes are found with the
+ * transaction's snapshot (REPEATABLE READ: a version committed after it is
+ * skipped, never updated, so this transaction's own reads cannot count a
+ * stripe twice) and updated with heap_update(wait = false): a version that
+ * another writer holds or has replaced is skipped.  The caller has called
+ * CommandCounterIncrement, so that this command's own versions are visible
+ * and updatable.
+ */
+void
+buckets_apply(BucketTarget *target, const Datum *keys, int tier, int64 bucket, int slot_index,
+			  const int64 *delta)
+{
+	int			k = target->e->num_keys;
+	ScanKeyData skeys[INDEX_MAX_KEYS];
+	IndexScanDesc scan;
+	TupleTableSlot *found = table_slot_create(target->rel, NULL);
+	Snapshot	snapshot = RegisterSnapshot(IsolationUsesXactSnapshot() ?
+											GetTransactionSnapshot() : GetLatestSnapshot());
+	bool		done = false;
+
+	for (int i = 0; i < k; i++)
+		ScanKeyInit(&skeys[i], i + 1, BTEqualStrategyNumber, target->key_eq_procs[i], keys[i]);
+	ScanKeyInit(&skeys[k], k + BUCKET_ATT_TIER, BTEqualStrategyNumber, F_INT2EQ,
+				Int16GetDatum((int16) tier));
+	ScanKeyInit(&skeys[k + 1], k + BUCKET_ATT_BUCKET, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(bucket));
+	scan = index_beginscan(target->rel, target->index, snapshot, k + 2, 0);
+	index_rescan(scan, skeys, k + 2, NULL, 0);
+	while (!done && index_getnext_slot(scan, ForwardScanDirection, found))
+	{
+		bool		should_free;
+		HeapTuple	old = ExecFetchSlotHeapTuple(found, false, &should_free);
+		HeapTuple	tuple = row_with_delta(target, old, tier, slot_index, delta);
+		TM_FailureData tmfd;
+		LockTupleMode lockmode;
+
+		if (heap_update(target->rel, &found->tts_tid, tuple, GetCurrentCommandId(true),
+						InvalidSnapshot, false, &tmfd, &lockmode) == TM_Ok)
+		{
+			insert_index_entries(target->rel, tuple);
+			done = true;
+		}
+		/* held by another writer, or replaced since the snapshot: the next */
+	}
+	index_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	if (!done)
+	{
+		int			num_slots = target->e->tier_slots[tier];
+		int64	   *dense = palloc(sizeof(int64) * num_slots * target->e->words);
+		bool	   *present = palloc0(sizeof(bool) * num_slots);
+
+		buckets_empty(target->e, dense + slot_index * target->e->words);
+		buckets_merge(target->e, dense + slot_index * target->e->words, delta);
+		present[slot_index] = true;
+		buckets_insert_row(target, keys, tier, bucket, dense, present);
+	}
+	ExecDropSingleTupleTableSlot(found);
+}

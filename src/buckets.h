@@ -1,0 +1,71 @@
+/*-------------------------------------------------------------------------
+ *
+ * buckets.h
+ *		The slot payload of declared feature sets' bucket rows, one source
+ *		row's contribution to it, and the stripe writes (buckets.c).
+ *
+ * A payload is an array of int64 words.  Counts and sums add; bounds and
+ * extremes widen; "stale" ORs.  A source row's contribution is itself a
+ * payload (a removal has negative counts, empty bounds and stale set), so
+ * adding a row, removing one and merging the stripes of a bucket are all
+ * buckets_merge.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef BUCKETS_H
+#define BUCKETS_H
+
+#include "velocity.h"
+
+#define W_N 0					/* rows */
+#define W_MIN_TIME 1			/* bounds of the rows' times */
+#define W_MAX_TIME 2
+#define W_MAX_ARRIVAL 3			/* bound of the rows' arrivals */
+#define W_NK 4					/* rows with a known_at */
+#define W_MIN_KNOWN 5			/* bounds of their known_at */
+#define W_MAX_KNOWN 6
+#define W_MIN_LTIME 7			/* extremes of their times */
+#define W_MAX_LTIME 8
+#define W_STALE 9				/* a removal: extremes may be too wide */
+#define W_FIRST_COLUMN 10
+/* then per summed column: */
+#define WC_COUNT 0				/* non-null values */
+#define WC_SUM 1				/* exact, in units of 10^-scale */
+#define WC_COUNT_KNOWN 2		/* of rows with a known_at */
+#define WC_SUM_KNOWN 3
+#define WC_MIN 4				/* when the entity keeps extremes */
+#define WC_MAX 5
+
+/* Bucket table attributes after the entity's keys (1-based offsets). */
+#define BUCKET_ATT_TIER 1
+#define BUCKET_ATT_BUCKET 2
+#define BUCKET_ATT_SLOTS 3
+
+extern int	buckets_payload_words(const VelocitySet *vs, VelocityEntity *e);
+extern void buckets_empty(const VelocityEntity *e, int64 *payload);
+extern void buckets_merge(const VelocityEntity *e, int64 *into, const int64 *from);
+extern void buckets_row_payload(const VelocityEntity *e, const VelocityRowValues *row,
+								int sign, int64 *payload);
+extern bool buckets_label_delta(const VelocityEntity *e, const VelocityRowValues *old_row,
+								const VelocityRowValues *new_row, int64 *payload);
+extern void buckets_decode(const VelocityEntity *e, int tier, int64 bucket, bytea *slots,
+						   int64 *dense, bool *present);
+extern bytea *buckets_encode(const VelocityEntity *e, int tier, int64 bucket, const int64 *dense,
+							 const bool *present);
+extern int64 buckets_floor_div(int64 a, int64 b);
+extern int	buckets_slot_bytes_bound(const VelocityEntity *e, int tier);
+
+/* What writing one entity's bucket table needs, opened by the caller. */
+typedef struct BucketTarget
+{
+	const VelocityEntity *e;
+	Relation	rel;
+	Relation	index;			/* on (keys, tier, bucket) */
+	const Oid  *key_eq_procs;
+} BucketTarget;
+
+extern void buckets_apply(BucketTarget *target, const Datum *keys, int tier, int64 bucket,
+						  int slot_index, const int64 *delta);
+extern void buckets_insert_row(BucketTarget *target, const Datum *keys, int tier, int64 bucket,
+							   const int64 *dense, const bool *present);
+#endif							/* BUCKETS_H */

@@ -1,0 +1,644 @@
+/*-------------------------------------------------------------------------
+ *
+ * vread.c
+ *		Reading a declared feature set's windows for one row: the bucket
+ *		tiers where they can answer, the raw rows where they cannot
+ *		(docs/velocity.md, "How features are read").
+ *
+ * A window of an entity is (t - w, t] of the row's time t, over rows that
+ * arrived before the row (arrival < A), with labels known by t.  A slot of
+ * a tier answers for its rows when all of them are inside the window by the
+ * slot's time bounds, all arrived before A, its labels are all known or all
+ * unknown at t, and (when extremes are read) no removal made it stale;
+ * otherwise the next tier's bucket for that slot is read, and below the
+ * finest tier the source's rows themselves.  Reads use the active
+ * snapshot and write nothing, so standbys and parallel workers read as the
+ * leader does.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/nbtree.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/visibilitymap.h"
+#include "access/itup.h"
+#include "storage/bufmgr.h"
+#include "executor/tuptable.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "velocity.h"
+#include "buckets.h"
+#include "vread.h"
+
+/* A bucket of one tier, its stripes merged. */
+typedef struct CachedBucket
+{
+	int64		key[2];			/* tier, bucket */
+	bool		present;
+	int64	   *dense;
+	bool	   *slot_present;
+} CachedBucket;
+
+/* The raw rows of one finest slot. */
+typedef struct RawSlot
+{
+	int64		start;
+	int			count;
+	VelocityRowValues *rows;
+} RawSlot;
+
+typedef struct EntityRead
+{
+	VelocityRuntime *rt;
+	const VelocitySet *vs;
+	const VelocityEntity *e;
+	int			entity;
+	const Datum *keys;
+	int64		t;
+	int64		arrival;
+	Relation	buckets;
+	Relation	buckets_index;
+	Relation	source;
+	Relation	raw_index;
+	const AttrNumber *raw_map;	/* covering index: source attnum -> index column */
+	Buffer		vm_buffer;
+	Snapshot	snapshot;
+	CachedBucket **cache;		/* few per call: searched linearly */
+	int			cache_count;
+	int			cache_allocated;
+	RawSlot    *raw_cache;
+	int			raw_count;
+	int			raw_allocated;
+	int64		prefetched_lo;	/* tier 0 buckets read by one range scan */
+	int64		prefetched_hi;
+	TupleTableSlot *bucket_slot;
+	TupleTableSlot *raw_slot;
+	int64	   *scratch;
+	bool	   *scratch_present;
+} EntityRead;
+
+static void
+key_scan_keys(EntityRead *r, ScanKey skeys)
+{
+	for (int k = 0; k < r->e->num_keys; k++)
+		ScanKeyInit(&skeys[k], k + 1, BTEqualStrategyNumber, r->rt->key_eq_procs[r->entity][k],
+					r->keys[k]);
+}
+
+/* Merges a stripe row's slots into the cached bucket. */
+static void
+merge_stripe(EntityRead *r, int tier, CachedBucket *cb)
+{
+	const VelocityEntity *e = r->e;
+	bool		isnull;
+	Datum		slots = slot_getattr(r->bucket_slot, e->num_keys + BUCKET_ATT_SLOTS, &isnull);
+	int			n = e->tier_slots[tier];
+
+	if (isnull)
+		return;
+	if (!cb->present)
+	{
+		cb->present = true;
+		cb->dense = palloc(sizeof(int64) * n * e->words);
+		cb->slot_present = palloc0(sizeof(bool) * n);
+	}
+	buckets_decode(e, tier, cb->key[1], DatumGetByteaPP(slots), r->scratch, r->scratch_present);
+	for (int s = 0; s < n; s++)
+	{
+		if (!r->scratch_present[s])
+			continue;
+		if (!cb->slot_present[s])
+			buckets_empty(e, cb->dense + s * e->words);
+		buckets_merge(e, cb->dense + s * e->words, r->scratch + s * e->words);
+		cb->slot_present[s] = true;
+	}
+}
+
+static CachedBucket *
+cache_find(EntityRead *r, int tier, int64 bucket)
+{
+	for (int i = r->cache_count - 1; i >= 0; i--)
+		if (r->cache[i]->key[1] == bucket && r->cache[i]->key[0] == tier)
+			return r->cache[i];
+	return NULL;
+}
+
+static CachedBucket *
+cache_entry(EntityRead *r, int tier, int64 bucket)
+{
+	CachedBucket *cb = cache_find(r, tier, bucket);
+
+	if (cb != NULL)
+		return cb;
+	if (r->cache_count == r->cache_allocated)
+	{
+		r->cache_allocated *= 2;
+		r->cache = repalloc(r->cache, sizeof(CachedBucket *) * r->cache_allocated);
+	}
+	cb = palloc(sizeof(CachedBucket));
+	r->cache[r->cache_count++] = cb;
+	cb->key[0] = tier;
+	cb->key[1] = bucket;
+	cb->present = false;
+	return cb;
+}
+
+/* Reads the buckets of a tier from "lo" to "hi" into the cache. */
+static void
+fetch_buckets(EntityRead *r, int tier, int64 lo, int64 hi)
+{
+	ScanKeyData skeys[INDEX_MAX_KEYS];
+	int			k = r->e->num_keys;
+	int			nkeys = k + 3;
+	IndexScanDesc scan;
+
+	key_scan_keys(r, skeys);
+	ScanKeyInit(&skeys[k], k + BUCKET_ATT_TIER, BTEqualStrategyNumber, F_INT2EQ,
+				Int16GetDatum((int16) tier));
+	ScanKeyInit(&skeys[k + 1], k + BUCKET_ATT_BUCKET, BTGreaterEqualStrategyNumber, F_INT8GE,
+				Int64GetDatum(lo));
+	ScanKeyInit(&skeys[k + 2], k + BUCKET_ATT_BUCKET, BTLessEqualStrategyNumber, F_INT8LE,
+				Int64GetDatum(hi));
+	for (int64 b = lo; b <= hi && hi - lo < 64; b++)
+		cache_entry(r, tier, b);
+	scan = index_beginscan(r->buckets, r->buckets_index, r->snapshot, nkeys, 0);
+	index_rescan(scan, skeys, nkeys, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, r->bucket_slot))
+	{
+		bool		isnull;
+		int64		bucket = DatumGetInt64(slot_getattr(r->bucket_slot, k + BUCKET_ATT_BUCKET,
+														&isnull));
+
+		merge_stripe(r, tier, cache_entry(r, tier, bucket));
+	}
+	index_endscan(scan);
+}
+
+static CachedBucket *
+bucket(EntityRead *r, int tier, int64 b)
+{
+	CachedBucket *cb = cache_find(r, tier, b);
+
+	if (cb != NULL)
+		return cb;
+	if (tier == 0 && b >= r->prefetched_lo && b <= r->prefetched_hi)
+		return cache_entry(r, tier, b);
+	fetch_buckets(r, tier, b, b);
+	return cache_entry(r, tier, b);
+}
+
+/* Adds a row of the source to a window's aggregate. */
+static void
+add_row(EntityRead *r, VelocityWindow *agg, const VelocityRowValues *row)
+{
+	const VelocityEntity *e = r->e;
+	bool		known = row->known_valid && row->known <= r->t;
+
+	agg->n++;
+	if (known)
+	{
+		agg->nk++;
+		agg->min_known_time = Min(agg->min_known_time, row->time);
+		agg->max_known_time = Max(agg->max_known_time, row->time);
+	}
+	for (int c = 0; c < e->num_columns; c++)
+	{
+		if (e->column_offsets[c] < 0 || !row->value_valid[c])
+			continue;
+		agg->count[c]++;
+		agg->sum[c] += row->value[c];
+		if (known)
+		{
+			agg->count_known[c]++;
+			agg->sum_known[c] += row->value[c];
+		}
+		agg->min[c] = Min(agg->min[c], row->value[c]);
+		agg->max[c] = Max(agg->max[c], row->value[c]);
+	}
+}
+
+/* Adds a slot that answers for its rows; "known" says whether its labeled
+ * rows are all known at t (else none is). */
+static void
+add_slot(const VelocityEntity *e, VelocityWindow *agg, const int64 *p, bool known)
+{
+	agg->n += p[W_N];
+	if (known)
+	{
+		agg->nk += p[W_NK];
+		agg->min_known_time = Min(agg->min_known_time, p[W_MIN_LTIME]);
+		agg->max_known_time = Max(agg->max_known_time, p[W_MAX_LTIME]);
+	}
+	for (int c = 0; c < e->num_columns; c++)
+	{
+		int			o = e->column_offsets[c];
+
+		if (o < 0)
+			continue;
+		agg->count[c] += p[o + WC_COUNT];
+		agg->sum[c] += p[o + WC_SUM];
+		if (known)
+		{
+			agg->count_known[c] += p[o + WC_COUNT_KNOWN];
+			agg->sum_known[c] += p[o + WC_SUM_KNOWN];
+		}
+		if (e->column_extremes[c])
+		{
+			agg->min[c] = Min(agg->min[c], p[o + WC_MIN]);
+			agg->max[c] = Max(agg->max[c], p[o + WC_MAX]);
+		}
+	}
+}
+
+/* A raw row from a covering index's tuple (visible: the page is all-visible). */
+static void
+row_from_index(EntityRead *r, IndexTuple itup, TupleDesc itupdesc, VelocityRowValues *row)
+{
+	const VelocitySet *vs = r->vs;
+	bool		isnull;
+	Datum		value;
+
+	row->time = DatumGetInt64(index_getattr(itup, r->raw_map[vs->time_attnum], itupdesc, &isnull));
+	value = index_getattr(itup, r->raw_map[vs->arrival_attnum], itupdesc, &isnull);
+	row->arrival = vs->arrival_type == INT8OID ? DatumGetInt64(value) :
+		vs->arrival_type == INT4OID ? DatumGetInt32(value) : DatumGetInt16(value);
+	row->known_valid = false;
+	if (vs->known_attnum != InvalidAttrNumber)
+	{
+		value = index_getattr(itup, r->raw_map[vs->known_attnum], itupdesc, &isnull);
+		row->known_valid = !isnull;
+		row->known = isnull ? 0 : DatumGetInt64(value);
+	}
+	for (int c = 0; c < vs->num_columns; c++)
+	{
+		row->value_valid[c] = false;
+		if (!r->e->column_used[c])
+			continue;
+		value = index_getattr(itup, r->raw_map[vs->columns[c].attnum], itupdesc, &isnull);
+		row->value_valid[c] = !isnull;
+		if (!isnull)
+			row->value[c] = vset_scaled_value(&vs->columns[c], value);
+	}
+}
+
+/*
+ * The next raw row of an index scan: from the index tuple when the index
+ * covers what is read and the heap page is all-visible (as an index-only
+ * scan reads), else from the heap.
+ */
+static bool
+next_raw_row(EntityRead *r, IndexScanDesc scan, VelocityRowValues *row)
+{
+	ItemPointer tid;
+
+	while ((tid = index_getnext_tid(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		should_free;
+		HeapTuple	tuple;
+
+		if (r->raw_map != NULL &&
+			VM_ALL_VISIBLE(r->source, ItemPointerGetBlockNumber(tid), &r->vm_buffer))
+		{
+			row_from_index(r, scan->xs_itup, scan->xs_itupdesc, row);
+			return true;
+		}
+		if (!index_fetch_heap(scan, r->raw_slot))
+			continue;			/* not visible to the snapshot */
+		tuple = ExecFetchSlotHeapTuple(r->raw_slot, false, &should_free);
+		vset_row_values(r->vs, RelationGetDescr(r->source), tuple, row);
+		if (should_free)
+			heap_freetuple(tuple);
+		return true;
+	}
+	return false;
+}
+
+/* The source's rows of one finest slot, read once per call. */
+static RawSlot *
+raw_slot(EntityRead *r, int64 start, int64 end)
+{
+	RawSlot    *rs = NULL;
+	ScanKeyData skeys[INDEX_MAX_KEYS];
+	int			k = r->e->num_keys;
+	bool		tz = r->vs->time_type == TIMESTAMPTZOID;
+	IndexScanDesc scan;
+	int			allocated = 16;
+
+	for (int i = 0; i < r->raw_count; i++)
+		if (r->raw_cache[i].start == start)
+			return &r->raw_cache[i];
+	if (r->raw_count == r->raw_allocated)
+	{
+		r->raw_allocated *= 2;
+		r->raw_cache = repalloc(r->raw_cache, sizeof(RawSlot) * r->raw_allocated);
+	}
+	rs = &r->raw_cache[r->raw_count++];
+	rs->start = start;
+	rs->count = 0;
+	rs->rows = palloc(sizeof(VelocityRowValues) * allocated);
+	key_scan_keys(r, skeys);
+	ScanKeyInit(&skeys[k], k + 1, BTGreaterEqualStrategyNumber,
+				tz ? F_TIMESTAMPTZ_GE : F_TIMESTAMP_GE, Int64GetDatum(start));
+	ScanKeyInit(&skeys[k + 1], k + 1, BTLessEqualStrategyNumber,
+				tz ? F_TIMESTAMPTZ_LE : F_TIMESTAMP_LE, Int64GetDatum(end));
+	scan = index_beginscan(r->source, r->raw_index, r->snapshot, k + 2, 0);
+	scan->xs_want_itup = r->raw_map != NULL;
+	index_rescan(scan, skeys, k + 2, NULL, 0);
+	for (;;)
+	{
+		VelocityRowValues *row;
+
+		if (rs->count == allocated)
+		{
+			allocated *= 2;
+			rs->rows = repalloc(rs->rows, sizeof(VelocityRowValues) * allocated);
+		}
+		row = &rs->rows[rs->count];
+		row->value_valid = palloc(sizeof(bool) * Max(r->vs->num_columns, 1));
+		row->value = palloc(sizeof(int64) * Max(r->vs->num_columns, 1));
+		if (!next_raw_row(r, scan, row))
+			break;
+		rs->count++;
+	}
+	index_endscan(scan);
+	return rs;
+}
+
+static void
+add_raw(EntityRead *r, VelocityWindow *agg, int64 lo, int64 hi, int64 start, int64 end)
+{
+	RawSlot    *rs = raw_slot(r, start, end);
+
+	for (int i = 0; i < rs->count; i++)
+	{
+		const VelocityRowValues *row = &rs->rows[i];
+
+		if (row->time > lo && row->time <= hi && row->arrival < r->arrival)
+			add_row(r, agg, row);
+	}
+}
+
+/*
+ * Whether a slot answers for its rows in (lo, hi]; sets *known to whether
+ * its labeled rows are known at t.
+ */
+static bool
+slot_answers(EntityRead *r, const int64 *p, int64 lo, int64 hi, int64 start, int64 end,
+			 bool *known)
+{
+	const VelocityEntity *e = r->e;
+
+	if (Max(start, p[W_MIN_TIME]) <= lo || Min(end, p[W_MAX_TIME]) > hi)
+		return false;
+	if (p[W_MAX_ARRIVAL] >= r->arrival)
+		return false;
+	*known = p[W_NK] == 0 || p[W_MAX_KNOWN] <= r->t;
+	if (e->needs_labels && !*known && p[W_MIN_KNOWN] <= r->t)
+		return false;
+	if (e->needs_extremes && p[W_STALE] != 0)
+		return false;
+	return true;
+}
+
+/* Adds the rows with time in (lo, hi] from tier "tier" down. */
+static void
+add_range(EntityRead *r, VelocityWindow *agg, int tier, int64 lo, int64 hi)
+{
+	const VelocityEntity *e = r->e;
+	int64		width = e->tier_width[tier];
+	int64		slot_width = width / e->tier_slots[tier];
+
+	for (int64 b = buckets_floor_div(lo + 1, width); b <= buckets_floor_div(hi, width); b++)
+	{
+		CachedBucket *cb = bucket(r, tier, b);
+		int			first = (int) (Max(lo + 1 - b * width, 0) / slot_width);
+		int			last = (int) (Min(hi - b * width, width - 1) / slot_width);
+
+		if (!cb->present)
+			continue;
+		for (int s = first; s <= last; s++)
+		{
+			const int64 *p = cb->dense + s * e->words;
+			int64		start = b * width + s * slot_width;
+			int64		end = start + slot_width - 1;
+			bool		known;
+
+			if (!cb->slot_present[s] || (p[W_N] == 0 && p[W_STALE] == 0))
+				continue;
+			if (p[W_N] != 0 && (p[W_MAX_TIME] <= lo || p[W_MIN_TIME] > hi))
+				continue;		/* every row of the slot is outside */
+			if (p[W_N] != 0 && slot_answers(r, p, lo, hi, start, end, &known))
+				add_slot(e, agg, p, known);
+			else if (tier + 1 < e->num_tiers)
+				add_range(r, agg, tier + 1, Max(lo, start - 1), Min(hi, end));
+			else
+				add_raw(r, agg, Max(lo, start - 1), Min(hi, end), start, end);
+		}
+	}
+}
+
+void
+vread_empty(const VelocityEntity *e, VelocityWindow *agg)
+{
+	memset(agg, 0, sizeof(VelocityWindow));
+	agg->min_known_time = PG_INT64_MAX;
+	agg->max_known_time = PG_INT64_MIN;
+	for (int c = 0; c < VELOCITY_MAX_COLUMNS; c++)
+	{
+		agg->min[c] = PG_INT64_MAX;
+		agg->max[c] = PG_INT64_MIN;
+	}
+}
+
+/* The latest time of a known row in a tier 0 bucket, searched newest slot first. */
+static bool
+latest_in_bucket(EntityRead *r, int64 b, VelocityWindow *agg, int64 *latest)
+{
+	const VelocityEntity *e = r->e;
+	int64		width = e->tier_width[0];
+	int64		slot_width = width / e->tier_slots[0];
+	CachedBucket *cb = bucket(r, 0, b);
+
+	if (!cb->present)
+		return false;
+	for (int s = e->tier_slots[0] - 1; s >= 0; s--)
+	{
+		int64		start = b * width + s * slot_width;
+
+		if (!cb->slot_present[s] || cb->dense[s * e->words + W_NK] == 0 || start > r->t)
+			continue;
+		vread_empty(e, agg);
+		add_range(r, agg, 0, start - 1, Min(r->t, start + slot_width - 1));
+		if (agg->nk > 0)
+		{
+			*latest = agg->max_known_time;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The latest time of a row known at t, over all history: tier 0's buckets
+ * backward from t, each read in full before it is searched. */
+static bool
+latest_known(EntityRead *r, int64 *latest)
+{
+	ScanKeyData skeys[INDEX_MAX_KEYS];
+	int			k = r->e->num_keys;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	VelocityWindow *agg = palloc(sizeof(VelocityWindow));
+	bool		have = false;
+	bool		merging = false;
+	int64		current = 0;
+	bool		found = false;
+	int64		newest = buckets_floor_div(r->t, r->e->tier_width[0]);
+
+	/* the buckets the windows read already, then the older ones */
+	if (r->prefetched_lo <= r->prefetched_hi && r->prefetched_hi == newest)
+	{
+		for (int64 b = newest; b >= r->prefetched_lo; b--)
+			if (latest_in_bucket(r, b, agg, latest))
+				return true;
+		newest = r->prefetched_lo - 1;
+	}
+	slot = table_slot_create(r->buckets, NULL);
+	key_scan_keys(r, skeys);
+	ScanKeyInit(&skeys[k], k + BUCKET_ATT_TIER, BTEqualStrategyNumber, F_INT2EQ, Int16GetDatum(0));
+	ScanKeyInit(&skeys[k + 1], k + BUCKET_ATT_BUCKET, BTLessEqualStrategyNumber, F_INT8LE,
+				Int64GetDatum(newest));
+	scan = index_beginscan(r->buckets, r->buckets_index, r->snapshot, k + 2, 0);
+	index_rescan(scan, skeys, k + 2, NULL, 0);
+	while (!found && index_getnext_slot(scan, BackwardScanDirection, slot))
+	{
+		bool		isnull;
+		int64		b = DatumGetInt64(slot_getattr(slot, k + BUCKET_ATT_BUCKET, &isnull));
+		if (!have || b != current)
+		{
+			if (have && latest_in_bucket(r, current, agg, latest))
+			{
+				found = true;
+				break;
+			}
+			have = true;
+			current = b;
+			/* a bucket already read whole is not merged again */
+			merging = cache_find(r, 0, b) == NULL &&
+				!(b >= r->prefetched_lo && b <= r->prefetched_hi);
+		}
+		if (merging)
+		{
+			TupleTableSlot *saved = r->bucket_slot;
+
+			r->bucket_slot = slot;
+			merge_stripe(r, 0, cache_entry(r, 0, b));
+			r->bucket_slot = saved;
+		}
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	if (!found && have)
+		found = latest_in_bucket(r, current, agg, latest);
+	return found;
+}
+
+static void
+begin_read(VelocityRuntime *rt, EntityQuery *q, EntityRead *r)
+{
+	const VelocityEntity *e = &rt->set->entities[q->entity];
+	int			max_slots = 0;
+
+	memset(r, 0, sizeof(EntityRead));
+	r->rt = rt;
+	r->vs = rt->set;
+	r->e = e;
+	r->entity = q->entity;
+	r->keys = q->keys;
+	r->t = q->t;
+	r->arrival = q->arrival;
+	r->snapshot = GetActiveSnapshot();
+	r->buckets = table_open(rt->bucket_relids[q->entity], AccessShareLock);
+	r->buckets_index = index_open(rt->bucket_indexes[q->entity], AccessShareLock);
+	r->source = table_open(rt->set->source, AccessShareLock);
+	r->raw_index = index_open(rt->raw_indexes[q->entity], AccessShareLock);
+	r->raw_map = rt->raw_index_map[q->entity];
+	r->vm_buffer = InvalidBuffer;
+	r->bucket_slot = table_slot_create(r->buckets, NULL);
+	r->raw_slot = table_slot_create(r->source, NULL);
+	for (int t = 0; t < e->num_tiers; t++)
+		max_slots = Max(max_slots, e->tier_slots[t]);
+	r->scratch = palloc(sizeof(int64) * max_slots * e->words);
+	r->scratch_present = palloc(sizeof(bool) * max_slots);
+	r->cache_allocated = 32;
+	r->cache = palloc(sizeof(CachedBucket *) * r->cache_allocated);
+	r->raw_allocated = 8;
+	r->raw_cache = palloc(sizeof(RawSlot) * r->raw_allocated);
+	r->prefetched_lo = 1;
+	r->prefetched_hi = 0;
+}
+
+static void
+end_read(EntityRead *r)
+{
+	ExecDropSingleTupleTableSlot(r->bucket_slot);
+	ExecDropSingleTupleTableSlot(r->raw_slot);
+	if (BufferIsValid(r->vm_buffer))
+		ReleaseBuffer(r->vm_buffer);
+	index_close(r->raw_index, AccessShareLock);
+	table_close(r->source, AccessShareLock);
+	index_close(r->buckets_index, AccessShareLock);
+	table_close(r->buckets, AccessShareLock);
+}
+
+/* Every window of the query, tier 0 of the longest one read by one scan. */
+void
+vread_entity(VelocityRuntime *rt, EntityQuery *q)
+{
+	EntityRead	r;
+	int64		longest = 0;
+
+	begin_read(rt, q, &r);
+	for (int w = 0; w < q->num_windows; w++)
+		if (q->windows[w] != VELOCITY_UNBOUNDED)
+			longest = Max(longest, q->windows[w]);
+	if (longest > 0)
+	{
+		r.prefetched_lo = buckets_floor_div(q->t - longest + 1, r.e->tier_width[0]);
+		r.prefetched_hi = buckets_floor_div(q->t, r.e->tier_width[0]);
+		fetch_buckets(&r, 0, r.prefetched_lo, r.prefetched_hi);
+	}
+	for (int w = 0; w < q->num_windows; w++)
+	{
+		vread_empty(r.e, &q->aggs[w]);
+		if (q->windows[w] == VELOCITY_UNBOUNDED)
+			q->latest_found[w] = latest_known(&r, &q->latest[w]);
+		else
+			add_range(&r, &q->aggs[w], 0, q->t - q->windows[w], q->t);
+	}
+	end_read(&r);
+}
+
+/* The source's rows of a window (for kinds whose test depends on the row). */
+int
+vread_raw_window(VelocityRuntime *rt, EntityQuery *q, int64 window, VelocityRowValues **rows)
+{
+	EntityRead	r;
+	RawSlot    *rs;
+	int			count = 0;
+
+	begin_read(rt, q, &r);
+	rs = raw_slot(&r, q->t - window + 1, q->t);
+	*rows = palloc(sizeof(VelocityRowValues) * Max(rs->count, 1));
+	for (int i = 0; i < rs->count; i++)
+		if (rs->rows[i].arrival < q->arrival)
+			(*rows)[count++] = rs->rows[i];
+	end_read(&r);
+	return count;
+}
