@@ -2,15 +2,15 @@
 # bench/velocity_hot.sh: a declared feature set's cost for a hot entity and
 # under concurrent writers of one entity, on a throwaway cluster.
 #
-# A merchant with ROWS rows in its last 30 days (default 1,000,000, built by
-# a backfill) beside cold merchants with a few rows each.  Every INSERT goes
+# Two merchants with ROWS rows each in their last 30 days (default
+# 1,000,000, built by a backfill) beside cold merchants with a few rows each.  Every INSERT goes
 # through a BEFORE trigger that computes the set's features of the new row
 # (count, sum and max over 1 hour, 1 day and 30 days) and through the
 # set's bucket trigger.  pgbench runs two scripts in one run, picked at
-# random per transaction: an INSERT for the hot merchant and one for a cold
+# random per transaction: an INSERT for a hot merchant and one for a cold
 # merchant; their latencies are compared.  Then two clients inserting for
-# the hot merchant against two clients on distinct cold merchants, in
-# alternating runs of SECONDS each.
+# one hot merchant against one client on each hot merchant, in alternating
+# runs of SECONDS each.
 #
 # Usage: bench/velocity_hot.sh [ROWS [SECONDS [ROUNDS]]]   (default 1000000 10 3)
 set -euo pipefail

@@ -252,6 +252,10 @@ SELECT to_regclass('vtx_gone_features_k_buckets') AS buckets, to_regprocedure('v
 -- index-only read) give the same features as from the heap.
 CREATE INDEX vtx_card_covering ON vtx (card, t) INCLUDE (seq, known, amount);
 VACUUM vtx;
+BEGIN;
+SELECT count(vtx_features(to_jsonb(v))) AS rows_read FROM vtx v WHERE id % 7 = 0;
+SELECT pg_stat_get_xact_numscans('vtx_card_covering'::regclass) > 0 AS covering_index_read;
+COMMIT;
 SELECT count(*) AS rows_compared,
 	   count(*) FILTER (WHERE vtx_features(doc) IS DISTINCT FROM fraud_feature_set_recompute('vtx_features', doc)) AS mismatches
 FROM (SELECT to_jsonb(v) AS doc FROM vtx v WHERE card BETWEEN 1 AND 6) d;
