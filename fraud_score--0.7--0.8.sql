@@ -160,10 +160,16 @@ BEGIN
 				  (SELECT array_agg(a.attnum ORDER BY k.ord) || time_attnum
 				   FROM jsonb_array_elements_text(entity.keys) WITH ORDINALITY AS k(col, ord)
 				   JOIN pg_attribute a ON a.attrelid = source AND a.attname = k.col)) THEN
-			EXECUTE format('CREATE INDEX ON %s (%s, %I)', source,
+			-- covering what raw reads need, so that they can be index-only
+			EXECUTE format('CREATE INDEX ON %s (%s, %I) INCLUDE (%s)', source,
 						   (SELECT string_agg(format('%I', k.col), ', ' ORDER BY k.ord)
 							FROM jsonb_array_elements_text(entity.keys) WITH ORDINALITY AS k(col, ord)),
-						   time_column);
+						   time_column,
+						   (SELECT string_agg(format('%I', c), ', ' ORDER BY c)
+							FROM (SELECT definition->>'arrival' AS c
+								  UNION SELECT definition->>'known_at' WHERE definition ? 'known_at'
+								  UNION SELECT f.value->>'column' FROM jsonb_each(definition->'features') f
+								  WHERE f.value->>'entity' = entity.entity AND f.value ? 'column') cols));
 		END IF;
 	END LOOP;
 	INSERT INTO @extschema@.fraud_feature_sets (name, source, definition, buckets)
