@@ -7,9 +7,10 @@
  *		writer (docs/velocity-design.md, "Storage").
  *
  * A stripe row is found with the transaction's snapshot after
- * CommandCounterIncrement and updated with heap_update(wait = false), a
- * compare-and-swap on the version found; when every stripe is held or
- * replaced by somebody else, a new stripe row is inserted.
+ * CommandCounterIncrement, locked without waiting (heap_lock_tuple with
+ * LockWaitSkip) and updated: a compare-and-swap on the version found; when
+ * every stripe is held or replaced by somebody else, a new stripe row is
+ * inserted.
  * Counts therefore go into a row this transaction holds, never lost, and a
  * writer never waits, so two writers of one hot entity neither deadlock nor
  * queue.
@@ -552,7 +553,7 @@ buckets_insert_row(BucketTarget *target, const Datum *keys, int tier, int64 buck
  * be updated at once, or to a new one.  Stripes are found with the
  * transaction's snapshot (REPEATABLE READ: a version committed after it is
  * skipped, never updated, so this transaction's own reads cannot count a
- * stripe twice) and updated with heap_update(wait = false): a version that
+ * stripe twice), locked without waiting and updated: a version that
  * another writer holds or has replaced is skipped.  The caller has called
  * CommandCounterIncrement, so that this command's own versions are visible
  * and updatable.
@@ -580,18 +581,34 @@ buckets_apply(BucketTarget *target, const Datum *keys, int tier, int64 bucket, i
 	while (!done && index_getnext_slot(scan, ForwardScanDirection, found))
 	{
 		bool		should_free;
-		HeapTuple	old = ExecFetchSlotHeapTuple(found, false, &should_free);
-		HeapTuple	tuple = row_with_delta(target, old, tier, slot_index, delta);
+		HeapTuple	old;
+		HeapTuple	tuple;
+		HeapTupleData locked;
+		Buffer		buffer;
 		TM_FailureData tmfd;
 		LockTupleMode lockmode;
+		TM_Result	result;
 
+		/*
+		 * Held by another writer, or replaced since the snapshot: the next.
+		 * The row is locked without waiting first, since heap_update itself
+		 * does not support not waiting (heapam.c asserts it never meets a
+		 * concurrent writer so); once locked, the update cannot wait.
+		 */
+		locked.t_self = found->tts_tid;
+		result = heap_lock_tuple(target->rel, &locked, GetCurrentCommandId(true),
+								 LockTupleNoKeyExclusive, LockWaitSkip, false, &buffer, &tmfd);
+		ReleaseBuffer(buffer);
+		if (result != TM_Ok)
+			continue;
+		old = ExecFetchSlotHeapTuple(found, false, &should_free);
+		tuple = row_with_delta(target, old, tier, slot_index, delta);
 		if (heap_update(target->rel, &found->tts_tid, tuple, GetCurrentCommandId(true),
-						InvalidSnapshot, false, &tmfd, &lockmode) == TM_Ok)
+						InvalidSnapshot, true, &tmfd, &lockmode) == TM_Ok)
 		{
 			insert_index_entries(target->rel, tuple);
 			done = true;
 		}
-		/* held by another writer, or replaced since the snapshot: the next */
 	}
 	index_endscan(scan);
 	UnregisterSnapshot(snapshot);
