@@ -194,15 +194,18 @@ $$;
 -- card_tx keep as rows and labels arrive, equal to card_tx_features (an
 -- amount ratio may differ in its last digit: card_tx_features divides in
 -- float8, the set exactly).  Models name either function as their feature
--- function.  Both entities keep day slots in 28-day buckets and hour slots
--- in daily ones (a handbook terminal has a few payments a day); a hot entity
--- type (a merchant with thousands a day) would add a "1 hour" tier with a
+-- function.  Both entities keep day slots in 28-day buckets and no finer
+-- tier: a handbook card or terminal has a few payments a day, and a day
+-- with few rows is read from the table's own rows at a window's edge (one
+-- index descent) rather than from a finer tier, which would cost an update
+-- of a second bucket row on every insert.  A hot entity type (a merchant
+-- with thousands a day) would add "1 day" and "1 hour" tiers with a
 -- "1 minute" resolution.
 SELECT fraud_feature_set_create('card_tx_velocity', 'card_tx', $$ {
   "time": "tx_datetime", "arrival": "seq", "known_at": "fraud_reported_at", "digits": 4,
   "entities": {
-    "card": {"keys": ["customer_id"], "tiers": ["28 days", "1 day"], "resolution": "1 hour"},
-    "terminal": {"keys": ["terminal_id"], "tiers": ["28 days", "1 day"], "resolution": "1 hour"}
+    "card": {"keys": ["customer_id"], "tiers": ["28 days"], "resolution": "1 day"},
+    "terminal": {"keys": ["terminal_id"], "tiers": ["28 days"], "resolution": "1 day"}
   },
   "features": {
     "amount": {"kind": "value", "column": "tx_amount"},

@@ -49,7 +49,8 @@ SELECT name, source, function, buckets FROM fraud_feature_sets WHERE name = 'vtx
 -- The replay: rows one by one in arrival order, times mostly increasing but
 -- some late (arrival order is not time order), one hot terminal, NULL
 -- terminals, labels arriving as the replay's clock passes them, and now and
--- then an amount corrected or a row deleted (removals: stale extremes).
+-- then an amount corrected or a row deleted (removals: stale extremes), and
+-- a burst of 400 rows in minutes.
 -- Before each insert, the new row's features (a document without arrival:
 -- it sees every stored row) are compared with the recomputation.
 CREATE TABLE vtx_mismatches (phase text, id bigint, feature text, computed jsonb, recomputed jsonb);
@@ -64,7 +65,10 @@ DECLARE
 	compared bigint := 0;
 BEGIN
 	FOR i IN 1..2000 LOOP
-		clock := clock + (random() * 40)::int * interval '1 minute';
+		-- rows 1001-1400 in a burst of seconds: slots with more rows than
+		-- vread.c reads raw at once (RAW_DIRECT_ROWS), answered by finer tiers
+		clock := clock + CASE WHEN i BETWEEN 1001 AND 1400 THEN (random() * 2)::int * interval '1 second'
+							  ELSE (random() * 40)::int * interval '1 minute' END;
 		doc := jsonb_build_object(
 			'id', i,
 			't', CASE WHEN random() < 0.05 THEN clock - (random() * 3000)::int * interval '1 minute'
@@ -140,7 +144,7 @@ FROM vtx_bucket_rows b JOIN (
 -- Tampered buckets: verify names them, features read from them differ from
 -- the recomputation, and a backfill rebuilds them.
 DELETE FROM vtx_features_card_buckets
-WHERE ctid = (SELECT min(ctid) FROM vtx_features_card_buckets WHERE card = 3 AND tier = 1);
+WHERE ctid = (SELECT min(ctid) FROM vtx_features_card_buckets WHERE card = 3 AND tier = 0);
 SELECT entity, keys, tier, problem FROM fraud_feature_set_verify('vtx_features') ORDER BY 1, 2, 3, 4 LIMIT 5;
 SELECT count(*) AS verify_rows_for_card_4 FROM fraud_feature_set_verify('vtx_features', '{"card": 4}');
 SELECT count(*) > 0 AS features_differ

@@ -39,7 +39,10 @@
 #include "velocity.h"
 #include "buckets.h"
 
-/* Words of a slot's payload for an entity (W_* then WC_* per summed column). */
+static unsigned char classify_word(const VelocityEntity *e, int w);
+
+/* Words of a slot's payload for an entity (W_* then WC_* per summed column),
+ * each word's encoding kind noted for the decoder's inner loop. */
 int
 buckets_payload_words(const VelocitySet *vs, VelocityEntity *e)
 {
@@ -54,6 +57,9 @@ buckets_payload_words(const VelocitySet *vs, VelocityEntity *e)
 		e->column_offsets[c] = words;
 		words += e->column_extremes[c] ? 6 : 4;
 	}
+	e->word_kinds = palloc(words);
+	for (int w = 0; w < words; w++)
+		e->word_kinds[w] = classify_word(e, w);
 	return words;
 }
 
@@ -234,8 +240,8 @@ typedef enum WordKind
 	WORD_VALUE_MAX
 } WordKind;
 
-static WordKind
-word_kind(const VelocityEntity *e, int w)
+static unsigned char
+classify_word(const VelocityEntity *e, int w)
 {
 	switch (w)
 	{
@@ -260,6 +266,12 @@ word_kind(const VelocityEntity *e, int w)
 			return WORD_VALUE_MAX;
 	}
 	return WORD_PLAIN;
+}
+
+static inline WordKind
+word_kind(const VelocityEntity *e, int w)
+{
+	return (WordKind) e->word_kinds[w];
 }
 
 static uint64

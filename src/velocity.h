@@ -80,6 +80,7 @@ typedef struct VelocityEntity
 	bool		needs_extremes; /* min, max, days_since_known or episode_days */
 	int			words;			/* slot payload words (buckets.c) */
 	int		   *column_offsets; /* per set column: first word, or -1 */
+	unsigned char *word_kinds;	/* per word: how buckets.c encodes it */
 	int			num_columns;	/* the set's, for buckets.c */
 } VelocityEntity;
 

@@ -235,9 +235,6 @@ typedef struct EntityWindows
 	int64	   *windows;
 	int		   *feature_window; /* per feature: its window's index */
 	int		   *mean_window;	/* per feature: exceeds' mean window */
-	int64		raw_window;		/* the rows of one window, read once for exceeds */
-	int			raw_count;
-	VelocityRowValues *raw_rows;
 } EntityWindows;
 
 static void
@@ -250,6 +247,7 @@ read_entities(VelocityRuntime *rt, RowDocument *doc, EntityWindows *ew)
 		EntityQuery *q = &ew[i].q;
 		int			n = 0;
 
+		q->raw_window = 0;
 		ew[i].windows = palloc(sizeof(int64) * vs->num_features * 2);
 		ew[i].feature_window = palloc(sizeof(int) * vs->num_features);
 		ew[i].mean_window = palloc(sizeof(int) * vs->num_features);
@@ -259,7 +257,10 @@ read_entities(VelocityRuntime *rt, RowDocument *doc, EntityWindows *ew)
 				continue;
 			ew[i].feature_window[f] = window_index(ew[i].windows, &n, vs->features[f].window);
 			if (vs->features[f].kind == VK_EXCEEDS)
+			{
 				ew[i].mean_window[f] = window_index(ew[i].windows, &n, vs->features[f].mean_window);
+				q->raw_window = Max(q->raw_window, vs->features[f].window);
+			}
 		}
 		q->entity = i;
 		q->keys = doc->keys[i];
@@ -270,6 +271,8 @@ read_entities(VelocityRuntime *rt, RowDocument *doc, EntityWindows *ew)
 		q->aggs = palloc(sizeof(VelocityWindow) * Max(n, 1));
 		q->latest_found = palloc0(sizeof(bool) * Max(n, 1));
 		q->latest = palloc0(sizeof(int64) * Max(n, 1));
+		q->raw_count = 0;
+		q->raw_rows = NULL;
 		if (q->keys != NULL && n > 0)
 			vread_entity(rt, q);
 		else
@@ -292,29 +295,23 @@ rows_sum(VelocityRows rows, int128 all, int128 known)
 
 /* exceeds: rows of the window over factor times the mean window's mean. */
 static int64
-exceeds(VelocityRuntime *rt, EntityWindows *ew, const VelocityFeature *f, int fi)
+exceeds(EntityWindows *ew, const VelocityFeature *f, int fi)
 {
 	const VelocityWindow *mean = &ew->q.aggs[ew->mean_window[fi]];
 	int			c = f->column;
 	int64		count = rows_count(f->mean_rows, mean->count[c], mean->count_known[c]);
 	int128		sum = rows_sum(f->mean_rows, mean->sum[c], mean->sum_known[c]);
-	VelocityRowValues *rows;
-	int			n;
+	const VelocityRowValues *rows = ew->q.raw_rows;
 	int64		over = 0;
 
 	if (count == 0)
 		return 0;				/* no mean: no row is over it */
-	if (ew->raw_rows == NULL || ew->raw_window != f->window)
-	{
-		ew->raw_count = vread_raw_window(rt, &ew->q, f->window, &ew->raw_rows);
-		ew->raw_window = f->window;
-	}
-	n = ew->raw_count;
-	rows = ew->raw_rows;
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < ew->q.raw_count; i++)
 	{
 		bool		known = rows[i].known_valid && rows[i].known <= ew->q.t;
 
+		if (rows[i].time <= ew->q.t - f->window)
+			continue;			/* in the longest exceeds window, not in this one */
 		if (!rows[i].value_valid[c] || (f->rows == ROWS_KNOWN && !known) ||
 			(f->rows == ROWS_UNLABELED && known))
 			continue;
@@ -363,7 +360,7 @@ entity_feature(VelocityRuntime *rt, RowDocument *doc, EntityWindows *ew,
 				return NULL;
 			return rational_text((int128) value * count, sum, vs->digits);
 		case VK_EXCEEDS:
-			return psprintf(INT64_FORMAT, exceeds(rt, ew, f, fi));
+			return psprintf(INT64_FORMAT, exceeds(ew, f, fi));
 		case VK_KNOWN_COUNT:
 			return psprintf(INT64_FORMAT, a->nk);
 		case VK_KNOWN_RATE:

@@ -46,10 +46,19 @@ typedef struct CachedBucket
 	bool	   *slot_present;
 } CachedBucket;
 
-/* The raw rows of one finest slot. */
+/*
+ * A slot whose rows are read from the source rather than from finer tiers
+ * when it holds at most this many: one index descent that returns a few
+ * rows costs less than a finer bucket's descent, heap fetch and decoding
+ * followed by a raw read of its edge slot anyway.
+ */
+#define RAW_DIRECT_ROWS 16
+
+/* The source's rows with time in [start, end]. */
 typedef struct RawSlot
 {
 	int64		start;
+	int64		end;
 	int			count;
 	VelocityRowValues *rows;
 } RawSlot;
@@ -168,6 +177,11 @@ fetch_buckets(EntityRead *r, int tier, int64 lo, int64 hi)
 				Int64GetDatum(hi));
 	for (int64 b = lo; b <= hi && hi - lo < 64; b++)
 		cache_entry(r, tier, b);
+	/*
+	 * Each scan ends before the next begins: a B-tree scan takes 50 kB, and
+	 * several freed together would make malloc return them to the system
+	 * each time.
+	 */
 	scan = index_beginscan(r->buckets, r->buckets_index, r->snapshot, nkeys, 0);
 	index_rescan(scan, skeys, nkeys, NULL, 0);
 	while (index_getnext_slot(scan, ForwardScanDirection, r->bucket_slot))
@@ -320,7 +334,17 @@ next_raw_row(EntityRead *r, IndexScanDesc scan, VelocityRowValues *row)
 	return false;
 }
 
-/* The source's rows of one finest slot, read once per call. */
+/* Whether the rows with time in [start, end] are read already. */
+static RawSlot *
+raw_cached(EntityRead *r, int64 start, int64 end)
+{
+	for (int i = 0; i < r->raw_count; i++)
+		if (r->raw_cache[i].start <= start && r->raw_cache[i].end >= end)
+			return &r->raw_cache[i];
+	return NULL;
+}
+
+/* The source's rows with time in [start, end], read once per call. */
 static RawSlot *
 raw_slot(EntityRead *r, int64 start, int64 end)
 {
@@ -331,9 +355,9 @@ raw_slot(EntityRead *r, int64 start, int64 end)
 	IndexScanDesc scan;
 	int			allocated = 16;
 
-	for (int i = 0; i < r->raw_count; i++)
-		if (r->raw_cache[i].start == start)
-			return &r->raw_cache[i];
+	rs = raw_cached(r, start, end);
+	if (rs != NULL)
+		return rs;
 	if (r->raw_count == r->raw_allocated)
 	{
 		r->raw_allocated *= 2;
@@ -341,6 +365,7 @@ raw_slot(EntityRead *r, int64 start, int64 end)
 	}
 	rs = &r->raw_cache[r->raw_count++];
 	rs->start = start;
+	rs->end = end;
 	rs->count = 0;
 	rs->rows = palloc(sizeof(VelocityRowValues) * allocated);
 	key_scan_keys(r, skeys);
@@ -430,13 +455,14 @@ add_range(EntityRead *r, VelocityWindow *agg, int tier, int64 lo, int64 hi)
 			int64		end = start + slot_width - 1;
 			bool		known;
 
-			if (!cb->slot_present[s] || (p[W_N] == 0 && p[W_STALE] == 0))
-				continue;
-			if (p[W_N] != 0 && (p[W_MAX_TIME] <= lo || p[W_MIN_TIME] > hi))
+			if (!cb->slot_present[s] || p[W_N] == 0)
+				continue;		/* no row (its stripes' removals cancel its inserts) */
+			if (p[W_MAX_TIME] <= lo || p[W_MIN_TIME] > hi)
 				continue;		/* every row of the slot is outside */
-			if (p[W_N] != 0 && slot_answers(r, p, lo, hi, start, end, &known))
+			if (slot_answers(r, p, lo, hi, start, end, &known))
 				add_slot(e, agg, p, known);
-			else if (tier + 1 < e->num_tiers)
+			else if (tier + 1 < e->num_tiers && p[W_N] > RAW_DIRECT_ROWS &&
+					 raw_cached(r, start, end) == NULL)
 				add_range(r, agg, tier + 1, Max(lo, start - 1), Min(hi, end));
 			else
 				add_raw(r, agg, Max(lo, start - 1), Min(hi, end), start, end);
@@ -597,16 +623,29 @@ end_read(EntityRead *r)
 	table_close(r->buckets, AccessShareLock);
 }
 
-/* Every window of the query, tier 0 of the longest one read by one scan. */
+/*
+ * Every window of the query.  The rows of the raw window (read for the
+ * caller) answer the windows no longer than it; tier 0 of the longest other
+ * window is read by one scan.
+ */
 void
 vread_entity(VelocityRuntime *rt, EntityQuery *q)
 {
 	EntityRead	r;
 	int64		longest = 0;
+	RawSlot    *raw = NULL;
 
 	begin_read(rt, q, &r);
+	if (q->raw_window > 0)
+	{
+		raw = raw_slot(&r, q->t - q->raw_window + 1, q->t);
+		q->raw_rows = palloc(sizeof(VelocityRowValues) * Max(raw->count, 1));
+		for (int i = 0; i < raw->count; i++)
+			if (raw->rows[i].arrival < q->arrival)
+				q->raw_rows[q->raw_count++] = raw->rows[i];
+	}
 	for (int w = 0; w < q->num_windows; w++)
-		if (q->windows[w] != VELOCITY_UNBOUNDED)
+		if (q->windows[w] != VELOCITY_UNBOUNDED && q->windows[w] > q->raw_window)
 			longest = Max(longest, q->windows[w]);
 	if (longest > 0)
 	{
@@ -619,26 +658,10 @@ vread_entity(VelocityRuntime *rt, EntityQuery *q)
 		vread_empty(r.e, &q->aggs[w]);
 		if (q->windows[w] == VELOCITY_UNBOUNDED)
 			q->latest_found[w] = latest_known(&r, &q->latest[w]);
+		else if (q->windows[w] <= q->raw_window)
+			add_raw(&r, &q->aggs[w], q->t - q->windows[w], q->t, raw->start, raw->end);
 		else
 			add_range(&r, &q->aggs[w], 0, q->t - q->windows[w], q->t);
 	}
 	end_read(&r);
-}
-
-/* The source's rows of a window (for kinds whose test depends on the row). */
-int
-vread_raw_window(VelocityRuntime *rt, EntityQuery *q, int64 window, VelocityRowValues **rows)
-{
-	EntityRead	r;
-	RawSlot    *rs;
-	int			count = 0;
-
-	begin_read(rt, q, &r);
-	rs = raw_slot(&r, q->t - window + 1, q->t);
-	*rows = palloc(sizeof(VelocityRowValues) * Max(rs->count, 1));
-	for (int i = 0; i < rs->count; i++)
-		if (rs->rows[i].arrival < q->arrival)
-			(*rows)[count++] = rs->rows[i];
-	end_read(&r);
-	return count;
 }

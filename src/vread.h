@@ -35,15 +35,16 @@ typedef struct EntityQuery
 	int64		arrival;		/* rows before it; PG_INT64_MAX for all */
 	int			num_windows;
 	const int64 *windows;		/* durations; VELOCITY_UNBOUNDED for "latest known" */
-	VelocityWindow  *aggs;			/* out, per window */
+	int64		raw_window;		/* > 0: the window whose rows the caller reads */
+	VelocityWindow *aggs;		/* out, per window */
 	bool	   *latest_found;	/* out, per window: latest known row, if unbounded */
 	int64	   *latest;
+	int			raw_count;		/* out: the rows of raw_window before the row */
+	VelocityRowValues *raw_rows;
 } EntityQuery;
 
 extern void vread_empty(const VelocityEntity *e, VelocityWindow *agg);
 extern void vread_entity(VelocityRuntime *rt, EntityQuery *q);
-extern int	vread_raw_window(VelocityRuntime *rt, EntityQuery *q, int64 window,
-							 VelocityRowValues **rows);
 
 /* vfeatures.c */
 extern Jsonb *vfeatures_compute(VelocityRuntime *rt, Jsonb *document);
