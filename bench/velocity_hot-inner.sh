@@ -57,6 +57,30 @@ for r in $(seq "$ROUNDS"); do
 				 r, lat["hot"] * 1000, lat["cold"] * 1000, (lat["hot"] - lat["cold"]) * 1000}'
 done
 
+# The same rows with glibc's own trim threshold (128 kB) and fraud_score's
+# (fraud_score.malloc_trim_threshold, 8MB): two clients at once, one per
+# setting, each on its own hot merchant (1 and 2) and the cold ones.
+sed 's/merchant, amount) VALUES (localtimestamp, 1,/merchant, amount) VALUES (localtimestamp, 2,/' \
+	"$work/hot.sql" > "$work/hot_2.sql"
+echo "== trim threshold: glibc's 128kB against fraud_score's 8MB, a client each at once, cold and hot rows ($ROUNDS x ${SECONDS_EACH}s)"
+trim_side() {
+	PGOPTIONS="-c fraud_score.malloc_trim_threshold=$1" \
+		pgbench -n -M prepared -c 1 -T "$SECONDS_EACH" -f "$work/cold.sql@1" -f "$work/$2@1" 2>&1 |
+		awk '/^SQL script 1/ {s = 1} /^SQL script 2/ {s = 2}
+			/latency average/ && s > 0 {for (i = 1; i < NF; i++) if ($i == "=") lat[s] = $(i + 1) * 1000}
+			END {printf "%.1f %.1f\n", lat[1], lat[2]}'
+}
+for r in $(seq "$ROUNDS"); do
+	trim_side 128kB hot.sql > "$work/trim_glibc" &
+	trim_side 8MB hot_2.sql > "$work/trim_ours"
+	wait
+	read -r gc gh < "$work/trim_glibc"
+	read -r oc oh < "$work/trim_ours"
+	awk -v r="$r" -v gc="$gc" -v gh="$gh" -v oc="$oc" -v oh="$oh" 'BEGIN {
+		printf "round %d: 128kB cold %.1f hot %.1f us, 8MB cold %.1f hot %.1f us per INSERT: 8MB is %.2fx (cold), %.2fx (hot) faster\n",
+			r, gc, gh, oc, oh, gc / oc, gh / oh}'
+done
+
 cat > "$work/hot2.sql" <<'SQL'
 INSERT INTO pay (t, merchant, amount) VALUES (localtimestamp, 1, 12.5);
 SQL

@@ -28,6 +28,11 @@ SELECT has_table_privilege('public', 'fraud_score_models', 'SELECT') AS public_r
 
 SHOW fraud_score.default_model;
 SHOW fraud_score.max_model_size;
+SHOW fraud_score.malloc_trim_threshold;
+SET fraud_score.malloc_trim_threshold = -1;
+SET fraud_score.malloc_trim_threshold = '64MB';
+SHOW fraud_score.malloc_trim_threshold;
+RESET fraud_score.malloc_trim_threshold;
 SELECT boot_val AS engine_default FROM pg_settings WHERE name = 'fraud_score.engine';
 
 -- The prefix is reserved: a misspelt setting is an error, not a silent no-op.

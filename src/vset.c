@@ -36,6 +36,7 @@
 typedef struct CachedSet
 {
 	char	   *name;
+	Oid			function;		/* its feature function */
 	VelocityRuntime *runtime;
 	struct CachedSet *next;
 } CachedSet;
@@ -427,8 +428,14 @@ vset_get_by_function(Oid fn)
 {
 	Oid			argtypes[1] = {OIDOID};
 	Datum		args[1] = {ObjectIdGetDatum(fn)};
+	char	   *value;
 	char	   *name;
 
+	/* a PL/pgSQL expression calling the function has a new FmgrInfo in each
+	 * transaction: the cache answers without a query */
+	for (CachedSet *c = cached_sets; c != NULL; c = c->next)
+		if (c->function == fn)
+			return c->runtime;
 	SPI_connect();
 	if (SPI_execute_with_args(psprintf("SELECT name FROM %s.fraud_feature_sets WHERE function = $1::regprocedure",
 									   quote_identifier(get_namespace_name(catalog_extension_namespace()))),
@@ -440,8 +447,9 @@ vset_get_by_function(Oid fn)
 				 errmsg("function %s is not the feature function of a feature set",
 						format_procedure(fn)),
 				 errhint("Create feature functions with fraud_feature_set_create.")));
-	name = MemoryContextStrdup(TopMemoryContext,
-							   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	name = SPI_palloc(strlen(value) + 1);
+	strcpy(name, value);
 	SPI_finish();
 	return vset_get(name);
 }
@@ -454,14 +462,15 @@ vset_get(const char *name)
 	VelocityRuntime *rt;
 	CachedSet  *entry;
 	bool		isnull;
+	Oid			function;
 
 	for (CachedSet *c = cached_sets; c != NULL; c = c->next)
 		if (strcmp(c->name, name) == 0)
 			return c->runtime;
 	args[0] = CStringGetTextDatum(name);
 	SPI_connect();
-	if (SPI_execute_with_args(psprintf("SELECT source::oid, definition, buckets FROM %s.fraud_feature_sets "
-									   "WHERE name = $1",
+	if (SPI_execute_with_args(psprintf("SELECT source::oid, definition, buckets, function::oid "
+									   "FROM %s.fraud_feature_sets WHERE name = $1",
 									   quote_identifier(get_namespace_name(catalog_extension_namespace()))), 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read fraud_feature_sets");
 	if (SPI_processed == 0)
@@ -472,9 +481,13 @@ vset_get(const char *name)
 					   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)),
 					   DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)),
 					   DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull)));
+	function = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+	if (isnull)
+		function = InvalidOid;	/* between a drop of its function and its own drop */
 	SPI_finish();
 	entry = MemoryContextAlloc(CacheMemoryContext, sizeof(CachedSet));
 	entry->name = MemoryContextStrdup(CacheMemoryContext, name);
+	entry->function = function;
 	entry->runtime = rt;
 	entry->next = cached_sets;
 	cached_sets = entry;
