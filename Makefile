@@ -17,6 +17,7 @@ OBJS = \
 	src/features.o \
 	src/featurefn.o \
 	src/compile.o \
+	src/jsonbutil.o \
 	src/catalog.o \
 	src/scoring.o \
 	src/reasons.o \

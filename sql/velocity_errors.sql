@@ -91,7 +91,7 @@ INSERT INTO vex (id, t, card, amount) VALUES (7, '2024-01-01 12:00', 3, 1);
 DROP TABLE vex_features_card_buckets;
 SELECT vex_features('{"t": "2024-01-01 12:00", "card": 1}');
 SELECT fraud_feature_set_drop('vex_features');
-SELECT count(*) AS sets_left FROM fraud_feature_sets;
+SELECT count(*) AS vex_features_left FROM fraud_feature_sets WHERE name = 'vex_features';
 
 DROP TABLE vex;
 DROP ROLE regress_vex_admin;

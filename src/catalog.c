@@ -54,6 +54,7 @@
 #include "fraud_score.h"
 #include "forest.h"
 #include "xgb.h"
+#include "jsonbutil.h"
 
 #define MODELS_TABLE "fraud_score_models"
 #define MODELS_ACTIVE_INDEX "fraud_score_models_active_idx"
@@ -324,13 +325,8 @@ load_model_bytes(CacheEntry *entry, FraudModel *model, Datum model_datum,
 static char *
 jsonb_string_member(JsonbContainer *object, const char *key)
 {
-	JsonbValue	k;
-	JsonbValue *v;
+	JsonbValue *v = jsonb_member(object, key);
 
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	v = findJsonbValueFromContainer(object, JB_FOBJECT, &k);
 	return v != NULL && v->type == jbvString ? pnstrdup(v->val.string.val, v->val.string.len) : NULL;
 }
 
@@ -362,13 +358,8 @@ read_reasons(Relation rel, HeapTuple tuple, FraudModel *model, MemoryContext met
 	model->reason_direction = palloc0(sizeof(int8) * Max(model->num_features, 1));
 	for (int f = 0; f < model->num_features; f++)
 	{
-		JsonbValue	key;
-		JsonbValue *v;
+		JsonbValue *v = jsonb_member(&reasons->root, model->feature_names[f]);
 
-		key.type = jbvString;
-		key.val.string.val = model->feature_names[f];
-		key.val.string.len = strlen(model->feature_names[f]);
-		v = findJsonbValueFromContainer(&reasons->root, JB_FOBJECT, &key);
 		if (v == NULL)
 			continue;
 		if (v->type == jbvString)

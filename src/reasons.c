@@ -25,6 +25,7 @@
 #include "utils/numeric.h"
 
 #include "fraud_score.h"
+#include "jsonbutil.h"
 
 /* qsort_arg's comparator: |contribution| descending, then feature order. */
 static int
@@ -101,22 +102,11 @@ reasons_text_array(const Reason *reasons, int count)
 }
 
 static void
-push_key(JsonbParseState **state, const char *key)
-{
-	JsonbValue	v;
-
-	v.type = jbvString;
-	v.val.string.val = (char *) key;
-	v.val.string.len = strlen(key);
-	pushJsonbValue(state, WJB_KEY, &v);
-}
-
-static void
 push_string(JsonbParseState **state, const char *key, const char *value)
 {
 	JsonbValue	v;
 
-	push_key(state, key);
+	jsonb_push_key(state, key);
 	v.type = jbvString;
 	v.val.string.val = (char *) value;
 	v.val.string.len = strlen(value);
@@ -129,7 +119,7 @@ push_number(JsonbParseState **state, const char *key, double value)
 {
 	JsonbValue	v;
 
-	push_key(state, key);
+	jsonb_push_key(state, key);
 	if (isnan(value))
 		v.type = jbvNull;
 	else if (isinf(value))

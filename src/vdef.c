@@ -27,6 +27,7 @@
 
 #include "velocity.h"
 #include "buckets.h"
+#include "jsonbutil.h"
 
 typedef struct KindName
 {
@@ -66,22 +67,10 @@ definition_error(const char *set, const char *what, const char *detail)
 			 errhint("See docs/velocity.md for the definition's members.")));
 }
 
-/* The member "key" of an object, or NULL. */
-static JsonbValue *
-member(JsonbContainer *object, const char *key)
-{
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	return findJsonbValueFromContainer(object, JB_FOBJECT, &k);
-}
-
 static char *
 string_member(const char *set, JsonbContainer *object, const char *key, bool required)
 {
-	JsonbValue *v = member(object, key);
+	JsonbValue *v = jsonb_member(object, key);
 
 	if (v == NULL)
 	{
@@ -259,7 +248,7 @@ exact_factor(const char *set, const char *feature, JsonbValue *v, VelocityFeatur
 static void
 parse_tiers(const char *set, VelocityEntity *e, JsonbContainer *object)
 {
-	JsonbValue *tiers = member(object, "tiers");
+	JsonbValue *tiers = jsonb_member(object, "tiers");
 	char	   *resolution = string_member(set, object, "resolution", false);
 
 	e->resolution = duration(set, "the resolution", resolution ? resolution : "1 hour");
@@ -344,7 +333,7 @@ object_members(const char *set, JsonbContainer *object, const char *what,
 static void
 parse_entity(VelocitySet *vs, Relation source, VelocityEntity *e, JsonbContainer *object)
 {
-	JsonbValue *keys = member(object, "keys");
+	JsonbValue *keys = jsonb_member(object, "keys");
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken token;
@@ -471,7 +460,7 @@ parse_feature(VelocitySet *vs, Relation source, VelocityFeature *f, JsonbContain
 	}
 	if (f->kind == VK_EXCEEDS)
 	{
-		exact_factor(vs->name, f->name, member(object, "factor"), f);
+		exact_factor(vs->name, f->name, jsonb_member(object, "factor"), f);
 		f->mean_window = feature_window(vs, f, object, "mean_window", true);
 		f->mean_rows = rows_of(vs->name, f->name, string_member(vs->name, object, "mean_rows", false));
 		if (f->mean_rows != ROWS_ALL)
@@ -484,7 +473,7 @@ parse_columns(VelocitySet *vs, Relation source, JsonbContainer *root)
 {
 	char	   *known = string_member(vs->name, root, "known_at", false);
 	char	   *arrival = string_member(vs->name, root, "arrival", true);
-	JsonbValue *digits = member(root, "digits");
+	JsonbValue *digits = jsonb_member(root, "digits");
 	int32		typmod;
 	Oid			known_type;
 
@@ -557,7 +546,7 @@ vdef_build(const char *name, Relation source, Jsonb *definition)
 		definition_error(name, "the definition must be a jsonb object", NULL);
 	parse_columns(vs, source, root);
 
-	entities = member(root, "entities");
+	entities = jsonb_member(root, "entities");
 	if (entities == NULL || entities->type != jbvBinary)
 		definition_error(name, "\"entities\" must be an object", NULL);
 	vs->num_entities = object_members(name, entities->val.binary.data, "entities", &keys, &values);
@@ -570,7 +559,7 @@ vdef_build(const char *name, Relation source, Jsonb *definition)
 		parse_entity(vs, source, &vs->entities[i], values[i].val.binary.data);
 	}
 
-	features = member(root, "features");
+	features = jsonb_member(root, "features");
 	if (features == NULL || features->type != jbvBinary)
 		definition_error(name, "\"features\" must be an object", NULL);
 	vs->num_features = object_members(name, features->val.binary.data, "features", &keys, &values);

@@ -23,6 +23,7 @@
 
 #include "velocity.h"
 #include "vread.h"
+#include "jsonbutil.h"
 
 typedef struct RowDocument
 {
@@ -32,22 +33,11 @@ typedef struct RowDocument
 	Datum	  **keys;			/* per entity, or NULL when a key is missing */
 } RowDocument;
 
-static JsonbValue *
-document_member(JsonbContainer *root, const char *key)
-{
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) key;
-	k.val.string.len = strlen(key);
-	return findJsonbValueFromContainer(root, JB_FOBJECT, &k);
-}
-
 /* A scalar member as text, or NULL when missing or JSON null. */
 static char *
 member_text(JsonbContainer *root, const char *key)
 {
-	JsonbValue *v = document_member(root, key);
+	JsonbValue *v = jsonb_member(root, key);
 
 	if (v == NULL || v->type == jbvNull)
 		return NULL;
@@ -173,17 +163,6 @@ rational_text(int128 numerator, int128 denominator, int digits)
 }
 
 static void
-push_key(JsonbParseState **state, const char *key)
-{
-	JsonbValue	v;
-
-	v.type = jbvString;
-	v.val.string.val = (char *) key;
-	v.val.string.len = strlen(key);
-	pushJsonbValue(state, WJB_KEY, &v);
-}
-
-static void
 push_number(JsonbParseState **state, const char *text)
 {
 	JsonbValue	v;
@@ -203,7 +182,7 @@ push_number(JsonbParseState **state, const char *text)
 static void
 push_document_value(JsonbParseState **state, RowDocument *doc, const char *column)
 {
-	JsonbValue *v = document_member(doc->root, column);
+	JsonbValue *v = jsonb_member(doc->root, column);
 	JsonbValue	null;
 
 	if (v == NULL)
@@ -427,7 +406,7 @@ vfeatures_compute(VelocityRuntime *rt, Jsonb *document)
 	{
 		const VelocityFeature *f = &vs->features[i];
 
-		push_key(&state, f->name);
+		jsonb_push_key(&state, f->name);
 		if (f->kind == VK_VALUE)
 			push_document_value(&state, &doc, vs->columns[f->column].name);
 		else if (f->kind == VK_HOUR || f->kind == VK_DAY_OF_WEEK || f->kind == VK_IS_WEEKEND)

@@ -32,6 +32,7 @@
 #include "fraud_score.h"
 #include "velocity.h"
 #include "buckets.h"
+#include "jsonbutil.h"
 
 typedef struct CachedSet
 {
@@ -235,13 +236,8 @@ build_runtime(const char *name, Oid source, Jsonb *definition, Jsonb *buckets)
 	rt->key_ioparam = palloc0(sizeof(Oid *) * n);
 	for (int i = 0; i < n; i++)
 	{
-		JsonbValue	k;
-		JsonbValue *v;
+		JsonbValue *v = jsonb_member(&buckets->root, rt->set->entities[i].name);
 
-		k.type = jbvString;
-		k.val.string.val = rt->set->entities[i].name;
-		k.val.string.len = strlen(k.val.string.val);
-		v = findJsonbValueFromContainer(&buckets->root, JB_FOBJECT, &k);
 		if (v == NULL || v->type != jbvString)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),

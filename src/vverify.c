@@ -34,6 +34,7 @@
 #include "velocity.h"
 #include "buckets.h"
 #include "vbackfill.h"
+#include "jsonbutil.h"
 
 typedef struct BackfillState
 {
@@ -319,14 +320,9 @@ filter_keys_of(VelocityRuntime *rt, int entity, Jsonb *filter)
 
 	for (int k = 0; k < e->num_keys; k++)
 	{
-		JsonbValue	key;
-		JsonbValue *v;
+		JsonbValue *v = jsonb_member(&filter->root, e->key_names[k]);
 		char	   *text;
 
-		key.type = jbvString;
-		key.val.string.val = e->key_names[k];
-		key.val.string.len = strlen(e->key_names[k]);
-		v = findJsonbValueFromContainer(&filter->root, JB_FOBJECT, &key);
 		if (v == NULL || v->type == jbvNull || v->type == jbvBinary)
 			return NULL;
 		text = v->type == jbvString ? pnstrdup(v->val.string.val, v->val.string.len) :
