@@ -2,7 +2,9 @@
 # session already open on the streaming standby as soon as the standby has
 # replayed it; the standby's scores are the primary's; model changes there
 # fail with PostgreSQL's read-only error (25006) naming the operation; the
-# serving statistics work there.  Prints the replay lag of an activation.
+# serving statistics work there; a declared feature set computes the
+# primary's features there from the replayed buckets.  Prints the replay lag
+# of an activation.
 use strict;
 use warnings;
 use MIME::Base64;
@@ -96,6 +98,40 @@ $standby->safe_psql('postgres', q{SELECT fraud_score_stats_reset()});
 $standby->safe_psql('postgres', q{SELECT count(fraud_score(doc, 'sb')) FROM sb_docs});
 is($standby->safe_psql('postgres', q{SELECT version || ':' || calls FROM fraud_score_stats WHERE model = 'sb'}),
 	'1:500', 'fraud_score_stats counts the standby\'s own calls');
+
+# A declared feature set: ad hoc scoring on the standby reads the replayed
+# buckets (ordinary tables) and agrees with the primary; a row inserted on the
+# primary counts in an open standby session once replayed; rebuilding the
+# buckets is refused there.
+$primary->safe_psql('postgres', q{
+CREATE TABLE sb_tx (id bigint PRIMARY KEY, t timestamp NOT NULL, card int NOT NULL,
+					amount numeric(10, 2), seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE);
+SET client_min_messages = warning;
+SELECT fraud_feature_set_create('sb_velocity', 'sb_tx', '{"time": "t", "arrival": "seq",
+  "entities": {"card": {"keys": ["card"], "tiers": ["7 days", "1 day"], "resolution": "1 hour"}},
+  "features": {"n_1d": {"kind": "count", "entity": "card", "window": "1 day"},
+			   "sum_7d": {"kind": "sum", "entity": "card", "window": "7 days", "column": "amount"}}}');
+INSERT INTO sb_tx (id, t, card, amount)
+SELECT i, '2024-01-01'::timestamp + i * interval '37 minutes', i % 5, i % 90 + 0.5
+FROM generate_series(1, 400) i;
+});
+$primary->wait_for_catchup($standby);
+my $features_sql = q{SELECT string_agg(sb_velocity(to_jsonb(x))::text, ',' ORDER BY id) FROM sb_tx x};
+my $primary_features = $primary->safe_psql('postgres', $features_sql);
+like($primary_features, qr/"n_1d": [1-9]/, 'the declared set counts rows on the primary');
+is($standby->safe_psql('postgres', $features_sql), $primary_features,
+	'the standby computes the features of 400 rows as the primary does');
+is($standby->safe_psql('postgres', q{SELECT count(*) FROM fraud_feature_set_verify('sb_velocity')}), '0',
+	'verify runs on the standby and finds the buckets right');
+my $doc_sql = q{SELECT sb_velocity('{"t": "2024-01-11 08:00", "card": 1}')->>'n_1d'};
+my $before = $session->query_safe($doc_sql);
+$primary->safe_psql('postgres',
+	q{INSERT INTO sb_tx (id, t, card, amount) VALUES (401, '2024-01-11 07:00', 1, 5)});
+$primary->wait_for_catchup($standby);
+is($session->query_safe($doc_sql), $before + 1, 'a row inserted on the primary counts in the open standby session');
+my ($ret, $stdout, $stderr) = $standby->psql('postgres',
+	"\\set VERBOSITY verbose\nSELECT fraud_feature_set_backfill('sb_velocity')");
+like($stderr, qr/ERROR:  25006: /, 'a backfill on the standby is refused as a write');
 
 $session->quit;
 $standby->stop;
