@@ -4,7 +4,8 @@
 #
 # For each label delay D: load 2018-04-01..2018-07-31 into the example schema
 # (examples/card_transactions.sql), mark each fraud known D days after it,
-# compute features with the example's feature function (point in time), and
+# compute features with the example's declared feature set card_tx_velocity
+# (point in time; equal to its PL/pgSQL card_tx_features), and
 # train with fraud_model_train on 2018-05-01..2018-07-17, choosing thresholds
 # on 2018-07-18..2018-07-31.  August is never read: it is the test month.
 #
