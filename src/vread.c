@@ -20,14 +20,17 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/nbtree.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/visibilitymap.h"
 #include "access/itup.h"
+#include "catalog/pg_am_d.h"
 #include "storage/bufmgr.h"
 #include "executor/tuptable.h"
+#include "pgstat.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/rel.h"
@@ -78,6 +81,8 @@ typedef struct EntityRead
 	Relation	raw_index;
 	const AttrNumber *raw_map;	/* covering index: source attnum -> index column */
 	Buffer		vm_buffer;
+	bool		source_is_heap;
+	Buffer		heap_buffer;	/* the last heap page a visibility check read */
 	Snapshot	snapshot;
 	CachedBucket **cache;		/* few per call: searched linearly */
 	int			cache_count;
@@ -303,9 +308,38 @@ row_from_index(EntityRead *r, IndexTuple itup, TupleDesc itupdesc, VelocityRowVa
 }
 
 /*
+ * Whether the heap tuple an index entry points to (or a later member of its
+ * HOT chain, whose indexed columns are the same) is visible to the read's
+ * snapshot.  What index_fetch_heap does, without pruning the page and
+ * storing the tuple in a slot: a covering index gives the values.
+ */
+static bool
+heap_entry_visible(EntityRead *r, ItemPointer tid)
+{
+	BlockNumber block = ItemPointerGetBlockNumber(tid);
+	ItemPointerData chain = *tid;
+	HeapTupleData tuple;
+	bool		all_dead;
+	bool		found;
+
+	if (!BufferIsValid(r->heap_buffer) || BufferGetBlockNumber(r->heap_buffer) != block)
+	{
+		if (BufferIsValid(r->heap_buffer))
+			ReleaseBuffer(r->heap_buffer);
+		r->heap_buffer = ReadBuffer(r->source, block);
+	}
+	pgstat_count_heap_fetch(r->raw_index);	/* as index_fetch_heap counts it */
+	LockBuffer(r->heap_buffer, BUFFER_LOCK_SHARE);
+	found = heap_hot_search_buffer(&chain, r->source, r->heap_buffer, r->snapshot, &tuple,
+								   &all_dead, true);
+	LockBuffer(r->heap_buffer, BUFFER_LOCK_UNLOCK);
+	return found;
+}
+
+/*
  * The next raw row of an index scan: from the index tuple when the index
- * covers what is read and the heap page is all-visible (as an index-only
- * scan reads), else from the heap.
+ * covers what is read and the tuple is visible (as an index-only scan reads:
+ * the visibility map, else the heap tuple's visibility), else from the heap.
  */
 static bool
 next_raw_row(EntityRead *r, IndexScanDesc scan, VelocityRowValues *row)
@@ -320,6 +354,13 @@ next_raw_row(EntityRead *r, IndexScanDesc scan, VelocityRowValues *row)
 		if (r->raw_map != NULL &&
 			VM_ALL_VISIBLE(r->source, ItemPointerGetBlockNumber(tid), &r->vm_buffer))
 		{
+			row_from_index(r, scan->xs_itup, scan->xs_itupdesc, row);
+			return true;
+		}
+		if (r->raw_map != NULL && r->source_is_heap)
+		{
+			if (!heap_entry_visible(r, tid))
+				continue;
 			row_from_index(r, scan->xs_itup, scan->xs_itupdesc, row);
 			return true;
 		}
@@ -596,6 +637,8 @@ begin_read(VelocityRuntime *rt, EntityQuery *q, EntityRead *r)
 	r->raw_index = index_open(rt->raw_indexes[q->entity], AccessShareLock);
 	r->raw_map = rt->raw_index_map[q->entity];
 	r->vm_buffer = InvalidBuffer;
+	r->source_is_heap = r->source->rd_rel->relam == HEAP_TABLE_AM_OID;
+	r->heap_buffer = InvalidBuffer;
 	r->bucket_slot = table_slot_create(r->buckets, NULL);
 	r->raw_slot = table_slot_create(r->source, NULL);
 	for (int t = 0; t < e->num_tiers; t++)
@@ -617,6 +660,8 @@ end_read(EntityRead *r)
 	ExecDropSingleTupleTableSlot(r->raw_slot);
 	if (BufferIsValid(r->vm_buffer))
 		ReleaseBuffer(r->vm_buffer);
+	if (BufferIsValid(r->heap_buffer))
+		ReleaseBuffer(r->heap_buffer);
 	index_close(r->raw_index, AccessShareLock);
 	table_close(r->source, AccessShareLock);
 	index_close(r->buckets_index, AccessShareLock);
