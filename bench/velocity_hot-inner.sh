@@ -48,6 +48,21 @@ cat > "$work/cold.sql" <<'SQL'
 \set m random(1000, 2999)
 INSERT INTO pay (t, merchant, amount) VALUES (localtimestamp, :m, 12.5);
 SQL
+cat > "$work/hot2.sql" <<'SQL'
+INSERT INTO pay (t, merchant, amount) VALUES (localtimestamp, 1, 12.5);
+SQL
+cat > "$work/apart.sql" <<'SQL'
+INSERT INTO pay (t, merchant, amount) VALUES (localtimestamp, 1 + :client_id, 12.5);
+SQL
+# First, while merchants 1 and 2 have the same rows: the other runs add rows to merchant 1.
+echo "== two clients on hot merchant 1 against one client on each of hot merchants 1 and 2 (alternating runs)"
+for r in $(seq "$ROUNDS"); do
+	same=$(pgbench -n -M prepared -c 2 -j 2 -T "$SECONDS_EACH" -f "$work/hot2.sql" 2>&1 | awk '/^tps/ {print $3; exit}')
+	apart=$(pgbench -n -M prepared -c 2 -j 2 -T "$SECONDS_EACH" -f "$work/apart.sql" 2>&1 | awk '/^tps/ {print $3; exit}')
+	awk -v r="$r" -v s="$same" -v a="$apart" \
+		'BEGIN {printf "round %d: both on one hot merchant %.0f inserts/s, on two hot merchants %.0f/s: %.2fx\n", r, s, a, s / a}'
+done
+
 echo "== hot against cold, one client, both scripts in one run ($ROUNDS x ${SECONDS_EACH}s)"
 for r in $(seq "$ROUNDS"); do
 	pgbench -n -M prepared -c 1 -T "$SECONDS_EACH" -f "$work/hot.sql@1" -f "$work/cold.sql@1" 2>&1 |
@@ -81,18 +96,5 @@ for r in $(seq "$ROUNDS"); do
 			r, gc, gh, oc, oh, gc / oc, gh / oh}'
 done
 
-cat > "$work/hot2.sql" <<'SQL'
-INSERT INTO pay (t, merchant, amount) VALUES (localtimestamp, 1, 12.5);
-SQL
-cat > "$work/apart.sql" <<'SQL'
-INSERT INTO pay (t, merchant, amount) VALUES (localtimestamp, 1 + :client_id, 12.5);
-SQL
-echo "== two clients on hot merchant 1 against one client on each of hot merchants 1 and 2 (alternating runs)"
-for r in $(seq "$ROUNDS"); do
-	same=$(pgbench -n -M prepared -c 2 -j 2 -T "$SECONDS_EACH" -f "$work/hot2.sql" 2>&1 | awk '/^tps/ {print $3; exit}')
-	apart=$(pgbench -n -M prepared -c 2 -j 2 -T "$SECONDS_EACH" -f "$work/apart.sql" 2>&1 | awk '/^tps/ {print $3; exit}')
-	awk -v r="$r" -v s="$same" -v a="$apart" \
-		'BEGIN {printf "round %d: both on one hot merchant %.0f inserts/s, on two hot merchants %.0f/s: %.2fx\n", r, s, a, s / a}'
-done
 psql -c "SELECT count(*) AS differences FROM fraud_feature_set_verify('pay_features', '{\"merchant\": 1}')"
 psql -c "SELECT tier, count(*) AS bucket_rows, max(length(slots)) AS widest FROM pay_features_merchant_buckets WHERE merchant = 1 GROUP BY tier ORDER BY tier"

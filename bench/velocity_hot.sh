@@ -6,11 +6,12 @@
 # 1,000,000, built by a backfill) beside cold merchants with a few rows each.  Every INSERT goes
 # through a BEFORE trigger that computes the set's features of the new row
 # (count, sum and max over 1 hour, 1 day and 30 days) and through the
-# set's bucket trigger.  pgbench runs two scripts in one run, picked at
-# random per transaction: an INSERT for a hot merchant and one for a cold
-# merchant; their latencies are compared.  Then two clients inserting for
-# one hot merchant against one client on each hot merchant, in alternating
-# runs of SECONDS each.
+# set's bucket trigger.  First, two clients inserting for one hot merchant
+# against one client on each hot merchant, in alternating runs of SECONDS
+# each.  Then pgbench runs two scripts in one run, picked at random per
+# transaction: an INSERT for a hot merchant and one for a cold merchant;
+# their latencies are compared.  Last, glibc's malloc trim threshold against
+# fraud_score's, a client with each at once.
 #
 # Usage: bench/velocity_hot.sh [ROWS [SECONDS [ROUNDS]]]   (default 1000000 10 3)
 set -euo pipefail
