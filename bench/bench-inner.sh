@@ -389,7 +389,6 @@ par_fn_parallel_ms=$(awk -F'|' '$1 == "m200d6_fn" {printf "%.0f", $3}' <<< "$par
 par_launched=$(awk -F'|' '$1 == "m200d6" {print $4}' <<< "$par")
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 {
 	echo "## fraud_score benchmarks ($(date -u +%Y-%m-%d), $(nproc) cores, $cpu, PostgreSQL $(q -c 'SHOW server_version'), XGBoost 1.7.4)"
 	echo

@@ -28,6 +28,9 @@
 #     fraud_score preloaded): fraud_score.track_stats on against off for the
 #     scored INSERT ... SELECT per row, fraud_score(jsonb) per call and
 #     single-row INSERT transactions, interleaved
+#   declared features (bench/declared-inner.sh, a third server): single-row
+#     INSERTs scored with the example's declared set card_tx_velocity against
+#     plain INSERTs of the same rows into a twin of card_tx, interleaved
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export BENCH_RESULTS=0 BENCH_SECONDS=${BENCH_SECONDS:-15}
@@ -44,8 +47,10 @@ pg_virtualenv -t -v 15 -c '--encoding=UTF8 --locale=C.UTF-8' \
 pg_virtualenv -t -v 15 -c '--encoding=UTF8 --locale=C.UTF-8' \
 	-o shared_buffers=512MB -o max_wal_size=4GB -o shared_preload_libraries=fraud_score \
 	bash bench/serving-inner.sh
-json="$(sed 's/}$//' "$BENCH_WORK/main.json"),\"serving\":$(cat "$BENCH_WORK/serving.json")}"
-{ cat "$BENCH_WORK/table.md"; echo; cat "$BENCH_WORK/serving.md"; } > "$BENCH_WORK/all.md"
+pg_virtualenv -t -v 15 -c '--encoding=UTF8 --locale=C.UTF-8' \
+	-o shared_buffers=512MB -o max_wal_size=4GB bash bench/declared-inner.sh
+json="$(sed 's/}$//' "$BENCH_WORK/main.json"),\"serving\":$(cat "$BENCH_WORK/serving.json"),\"declared\":$(cat "$BENCH_WORK/declared.json")}"
+{ cat "$BENCH_WORK/table.md"; echo; cat "$BENCH_WORK/serving.md"; echo; cat "$BENCH_WORK/declared.md"; } > "$BENCH_WORK/all.md"
 cat "$BENCH_WORK/all.md"
 if [ "$BENCH_RESULTS" = 1 ]; then
 	{ cat "$BENCH_WORK/all.md"; echo; echo '```'; echo "$json"; echo '```'; } > bench/RESULTS.md

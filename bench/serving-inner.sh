@@ -149,7 +149,6 @@ FROM t;
 SQL
 )"
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 diff_ns() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (a - b) * 1000 }'; }
 {
 	echo "Serving statistics (fraud_score_stats; fraud_score in shared_preload_libraries), fraud_score.track_stats on"
