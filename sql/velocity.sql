@@ -267,3 +267,36 @@ COMMIT;
 SELECT count(*) AS rows_compared,
 	   count(*) FILTER (WHERE vtx_features(doc) IS DISTINCT FROM fraud_feature_set_recompute('vtx_features', doc)) AS mismatches
 FROM (SELECT to_jsonb(v) AS doc FROM vtx v WHERE card BETWEEN 1 AND 6) d;
+
+-- Many windows of one entity, each edge a slot read raw, then windows the
+-- exceeds window's rows answer: a read keeps more raw slots than its first
+-- allocation holds.
+CREATE TABLE vtx_edges (t timestamp NOT NULL, seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+						k int NOT NULL, amount integer NOT NULL);
+SELECT fraud_feature_set_create('vtx_edges_features', 'vtx_edges', $${"time": "t", "arrival": "seq",
+	"entities": {"k": {"keys": ["k"], "tiers": ["1 day"], "resolution": "1 hour"}},
+	"features": {
+		"n_2h": {"kind": "count", "entity": "k", "window": "2 hours"},
+		"n_3h": {"kind": "count", "entity": "k", "window": "3 hours"},
+		"n_4h": {"kind": "count", "entity": "k", "window": "4 hours"},
+		"n_5h": {"kind": "count", "entity": "k", "window": "5 hours"},
+		"n_6h": {"kind": "count", "entity": "k", "window": "6 hours"},
+		"n_7h": {"kind": "count", "entity": "k", "window": "7 hours"},
+		"n_8h": {"kind": "count", "entity": "k", "window": "8 hours"},
+		"n_9h": {"kind": "count", "entity": "k", "window": "9 hours"},
+		"n_10h": {"kind": "count", "entity": "k", "window": "10 hours"},
+		"n_11h": {"kind": "count", "entity": "k", "window": "11 hours"},
+		"over_2x_1h": {"kind": "exceeds", "entity": "k", "window": "1 hour", "column": "amount",
+					   "factor": 2, "mean_window": "11 hours"},
+		"n_1h": {"kind": "count", "entity": "k", "window": "1 hour"},
+		"n_30m": {"kind": "count", "entity": "k", "window": "30 minutes"}}}$$);
+INSERT INTO vtx_edges (t, k, amount)
+SELECT '2024-05-01'::timestamp + i * interval '7 minutes', 1, (i * 37) % 100 FROM generate_series(1, 200) i;
+SELECT count(*) AS rows_compared,
+	   count(*) FILTER (WHERE vtx_edges_features(doc) IS DISTINCT FROM
+						fraud_feature_set_recompute('vtx_edges_features', doc)) AS mismatches
+FROM (SELECT jsonb_build_object('t', '2024-05-01 14:03'::timestamp + i * interval '11 minutes', 'k', 1) AS doc
+	  FROM generate_series(0, 40) i) d;
+SELECT vtx_edges_features('{"t": "2024-05-01 20:30", "k": 1}') - '{n_2h,n_3h,n_4h,n_5h,n_6h,n_7h,n_8h,n_9h,n_10h}'::text[];
+SELECT fraud_feature_set_drop('vtx_edges_features');
+DROP TABLE vtx_edges;

@@ -349,8 +349,8 @@ corrupt_slots(const VelocityEntity *e, int tier, int64 bucket, const char *what)
 }
 
 static uint64
-get_varint(const VelocityEntity *e, int tier, int64 bucket, const unsigned char **p,
-		   const unsigned char *end)
+get_long_varint(const VelocityEntity *e, int tier, int64 bucket, const unsigned char **p,
+				const unsigned char *end)
 {
 	uint64		v = 0;
 
@@ -364,6 +364,16 @@ get_varint(const VelocityEntity *e, int tier, int64 bucket, const unsigned char 
 	}
 	corrupt_slots(e, tier, bucket, "a number is longer than 64 bits");
 	return 0;
+}
+
+/* Most words (counts, empty bounds, small offsets) take one byte. */
+static inline uint64
+get_varint(const VelocityEntity *e, int tier, int64 bucket, const unsigned char **p,
+		   const unsigned char *end)
+{
+	if (likely(*p < end && (**p & 0x80) == 0))
+		return *(*p)++;
+	return get_long_varint(e, tier, bucket, p, end);
 }
 
 static int

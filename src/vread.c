@@ -29,6 +29,7 @@
 #include "access/itup.h"
 #include "catalog/pg_am_d.h"
 #include "storage/bufmgr.h"
+#include "storage/predicate.h"
 #include "executor/tuptable.h"
 #include "pgstat.h"
 #include "utils/fmgroids.h"
@@ -90,6 +91,8 @@ typedef struct EntityRead
 	RawSlot    *raw_cache;
 	int			raw_count;
 	int			raw_allocated;
+	char	   *value_pool;		/* raw rows' value arrays, carved from blocks */
+	Size		value_pool_left;
 	int64		prefetched_lo;	/* tier 0 buckets read by one range scan */
 	int64		prefetched_hi;
 	TupleTableSlot *bucket_slot;
@@ -314,7 +317,7 @@ row_from_index(EntityRead *r, IndexTuple itup, TupleDesc itupdesc, VelocityRowVa
  * storing the tuple in a slot: a covering index gives the values.
  */
 static bool
-heap_entry_visible(EntityRead *r, ItemPointer tid)
+heap_entry_visible(EntityRead *r, IndexScanDesc scan, ItemPointer tid)
 {
 	BlockNumber block = ItemPointerGetBlockNumber(tid);
 	ItemPointerData chain = *tid;
@@ -328,11 +331,15 @@ heap_entry_visible(EntityRead *r, ItemPointer tid)
 			ReleaseBuffer(r->heap_buffer);
 		r->heap_buffer = ReadBuffer(r->source, block);
 	}
-	pgstat_count_heap_fetch(r->raw_index);	/* as index_fetch_heap counts it */
 	LockBuffer(r->heap_buffer, BUFFER_LOCK_SHARE);
 	found = heap_hot_search_buffer(&chain, r->source, r->heap_buffer, r->snapshot, &tuple,
 								   &all_dead, true);
 	LockBuffer(r->heap_buffer, BUFFER_LOCK_UNLOCK);
+	/* as index_fetch_heap: counted when found, a dead entry marked for the index */
+	if (found)
+		pgstat_count_heap_fetch(r->raw_index);
+	else if (!scan->xactStartedInRecovery)
+		scan->kill_prior_tuple = all_dead;
 	return found;
 }
 
@@ -354,12 +361,14 @@ next_raw_row(EntityRead *r, IndexScanDesc scan, VelocityRowValues *row)
 		if (r->raw_map != NULL &&
 			VM_ALL_VISIBLE(r->source, ItemPointerGetBlockNumber(tid), &r->vm_buffer))
 		{
+			/* as an index-only scan: the page read is a serializable read */
+			PredicateLockPage(r->source, ItemPointerGetBlockNumber(tid), r->snapshot);
 			row_from_index(r, scan->xs_itup, scan->xs_itupdesc, row);
 			return true;
 		}
 		if (r->raw_map != NULL && r->source_is_heap)
 		{
-			if (!heap_entry_visible(r, tid))
+			if (!heap_entry_visible(r, scan, tid))
 				continue;
 			row_from_index(r, scan->xs_itup, scan->xs_itupdesc, row);
 			return true;
@@ -383,6 +392,27 @@ raw_cached(EntityRead *r, int64 start, int64 end)
 		if (r->raw_cache[i].start <= start && r->raw_cache[i].end >= end)
 			return &r->raw_cache[i];
 	return NULL;
+}
+
+/* Room for one raw row's values: a hot entity's edges read hundreds of rows
+ * per call, too many for two pallocs each. */
+static void
+row_value_arrays(EntityRead *r, VelocityRowValues *row)
+{
+	int			n = Max(r->vs->num_columns, 1);
+	Size		need = MAXALIGN(sizeof(int64) * n) + MAXALIGN(sizeof(bool) * n);
+
+	if (r->value_pool_left < need)
+	{
+		Size		block = Max(need, 8000);
+
+		r->value_pool = palloc(block);
+		r->value_pool_left = block;
+	}
+	row->value = (int64 *) r->value_pool;
+	row->value_valid = (bool *) (r->value_pool + MAXALIGN(sizeof(int64) * n));
+	r->value_pool += need;
+	r->value_pool_left -= need;
 }
 
 /* The source's rows with time in [start, end], read once per call. */
@@ -427,8 +457,7 @@ raw_slot(EntityRead *r, int64 start, int64 end)
 			rs->rows = repalloc(rs->rows, sizeof(VelocityRowValues) * allocated);
 		}
 		row = &rs->rows[rs->count];
-		row->value_valid = palloc(sizeof(bool) * Max(r->vs->num_columns, 1));
-		row->value = palloc(sizeof(int64) * Max(r->vs->num_columns, 1));
+		row_value_arrays(r, row);
 		if (!next_raw_row(r, scan, row))
 			break;
 		rs->count++;
@@ -678,12 +707,14 @@ vread_entity(VelocityRuntime *rt, EntityQuery *q)
 {
 	EntityRead	r;
 	int64		longest = 0;
-	RawSlot    *raw = NULL;
+	int64		raw_start = q->t - q->raw_window + 1;
 
 	begin_read(rt, q, &r);
 	if (q->raw_window > 0)
 	{
-		raw = raw_slot(&r, q->t - q->raw_window + 1, q->t);
+		/* not kept: raw_cache moves as it grows */
+		RawSlot    *raw = raw_slot(&r, raw_start, q->t);
+
 		q->raw_rows = palloc(sizeof(VelocityRowValues) * Max(raw->count, 1));
 		for (int i = 0; i < raw->count; i++)
 			if (raw->rows[i].arrival < q->arrival)
@@ -704,7 +735,7 @@ vread_entity(VelocityRuntime *rt, EntityQuery *q)
 		if (q->windows[w] == VELOCITY_UNBOUNDED)
 			q->latest_found[w] = latest_known(&r, &q->latest[w]);
 		else if (q->windows[w] <= q->raw_window)
-			add_raw(&r, &q->aggs[w], q->t - q->windows[w], q->t, raw->start, raw->end);
+			add_raw(&r, &q->aggs[w], q->t - q->windows[w], q->t, raw_start, q->t);
 		else
 			add_range(&r, &q->aggs[w], 0, q->t - q->windows[w], q->t);
 	}

@@ -273,8 +273,8 @@ numeric_scaled(Datum value, int scale, int64 *result)
 	int128		acc = 0;
 	int			dropped = 0;	/* the first digit right of the scaled point */
 
-	if (VARATT_IS_EXTENDED(v) && !VARATT_IS_SHORT(v))
-		return false;
+	if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
+		return false;			/* a toast pointer has a 1-byte header too */
 	data = VARDATA_ANY(v);
 	len = VARSIZE_ANY_EXHDR(v);
 	if (len < (int) sizeof(uint16))
@@ -426,6 +426,7 @@ vset_get_by_function(Oid fn)
 	Datum		args[1] = {ObjectIdGetDatum(fn)};
 	char	   *value;
 	char	   *name;
+	VelocityRuntime *rt;
 
 	/* a PL/pgSQL expression calling the function has a new FmgrInfo in each
 	 * transaction: the cache answers without a query */
@@ -447,7 +448,12 @@ vset_get_by_function(Oid fn)
 	name = SPI_palloc(strlen(value) + 1);
 	strcpy(name, value);
 	SPI_finish();
-	return vset_get(name);
+	rt = vset_get(name);
+	/* an entry cached before its function was made learns it now */
+	for (CachedSet *c = cached_sets; c != NULL; c = c->next)
+		if (c->runtime == rt)
+			c->function = fn;
+	return rt;
 }
 
 VelocityRuntime *
