@@ -300,3 +300,59 @@ FROM (SELECT jsonb_build_object('t', '2024-05-01 14:03'::timestamp + i * interva
 SELECT vtx_edges_features('{"t": "2024-05-01 20:30", "k": 1}') - '{n_2h,n_3h,n_4h,n_5h,n_6h,n_7h,n_8h,n_9h,n_10h}'::text[];
 SELECT fraud_feature_set_drop('vtx_edges_features');
 DROP TABLE vtx_edges;
+
+-- Slots with few rows list them in their bucket rows (buckets.h): an entity
+-- whose slots all do is read from its bucket rows alone, with no scan of the
+-- raw rows' index, even at window edges and for the rows "exceeds" compares;
+-- one whose slots hold more than the lists keep is read from the raw rows.
+-- Either way the features equal the recomputation.  Labels arrive and one
+-- row is deleted, so that lists hold label changes and a removal.
+CREATE TABLE vtx_listed (t timestamp NOT NULL, seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+						 card int NOT NULL, amount numeric(8, 2) NOT NULL, known timestamp);
+SELECT fraud_feature_set_create('vtx_listed_features', 'vtx_listed', $${"time": "t", "arrival": "seq",
+	"known_at": "known",
+	"entities": {"card": {"keys": ["card"], "tiers": ["28 days"], "resolution": "1 day"}},
+	"features": {
+		"n_1d": {"kind": "count", "entity": "card", "window": "1 day"},
+		"n_9d": {"kind": "count", "entity": "card", "window": "9 days"},
+		"sum_30d": {"kind": "sum", "entity": "card", "window": "30 days", "column": "amount"},
+		"over_2x_7d": {"kind": "exceeds", "entity": "card", "window": "7 days", "column": "amount",
+					   "factor": 2, "mean_window": "30 days"},
+		"known_7d": {"kind": "known_count", "entity": "card", "window": "7 days"},
+		"since_known": {"kind": "days_since_known", "entity": "card"}}}$$);
+-- cards 1 and 2: 3 rows a day; card 3: 12 a day, more than a list keeps
+INSERT INTO vtx_listed (t, card, amount)
+SELECT '2024-06-01'::timestamp + i * interval '8 hours' + (i % 5) * interval '37 minutes', c, (i * 13) % 90 + 1
+FROM generate_series(0, 179) i, (VALUES (1), (2)) v(c);
+INSERT INTO vtx_listed (t, card, amount)
+SELECT '2024-06-01'::timestamp + i * interval '2 hours', 3, (i * 7) % 50 + 1 FROM generate_series(0, 719) i;
+UPDATE vtx_listed SET known = t + interval '2 days' WHERE seq % 17 = 0;
+DELETE FROM vtx_listed WHERE seq = 100;
+-- scans of the raw rows' index (on card, t) in this transaction
+CREATE FUNCTION vtx_raw_scans() RETURNS bigint LANGUAGE sql AS $$
+	SELECT sum(pg_stat_get_xact_numscans(i.indexrelid))::bigint FROM pg_index i
+	WHERE i.indrelid = 'vtx_listed'::regclass AND i.indnkeyatts = 2 $$;
+CREATE TABLE vtx_scans (card int, raw_index_scans bigint);
+CREATE TABLE vtx_listed_docs AS
+SELECT c AS card, jsonb_build_object('t', '2024-06-20 05:00'::timestamp + i * interval '97 minutes',
+									 'card', c) AS doc, NULL::jsonb AS computed
+FROM generate_series(0, 200) i, generate_series(1, 3) c;
+DO $$
+DECLARE
+	scans bigint;
+BEGIN
+	FOR c IN 1..3 LOOP
+		scans := vtx_raw_scans();
+		UPDATE vtx_listed_docs SET computed = vtx_listed_features(doc) WHERE card = c;
+		INSERT INTO vtx_scans VALUES (c, vtx_raw_scans() - scans);
+	END LOOP;
+END
+$$;
+SELECT card, raw_index_scans > 0 AS reads_raw_rows, count(*) AS rows_compared,
+	   count(*) FILTER (WHERE computed IS DISTINCT FROM
+						fraud_feature_set_recompute('vtx_listed_features', doc)) AS mismatches
+FROM vtx_scans JOIN vtx_listed_docs USING (card) GROUP BY card, raw_index_scans ORDER BY card;
+SELECT count(*) AS differences FROM fraud_feature_set_verify('vtx_listed_features');
+SELECT fraud_feature_set_drop('vtx_listed_features');
+DROP TABLE vtx_listed, vtx_scans, vtx_listed_docs;
+DROP FUNCTION vtx_raw_scans();

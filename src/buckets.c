@@ -60,7 +60,11 @@ buckets_payload_words(const VelocitySet *vs, VelocityEntity *e)
 	e->word_kinds = palloc(words);
 	for (int w = 0; w < words; w++)
 		e->word_kinds[w] = classify_word(e, w);
-	return words;
+	e->list_offset = words;
+	e->entry_words = E_FIRST_VALUE;
+	for (int c = 0; c < vs->num_columns; c++)
+		e->entry_words += e->column_used[c] ? 1 : 0;
+	return words + 1 + BUCKETS_LIST_ROWS * e->entry_words;
 }
 
 /* A payload with no rows: empty bounds, so that merging widens from it. */
@@ -95,6 +99,128 @@ checked_add(int64 a, int64 b)
 	return r;
 }
 
+/* Whether two entries are one row's addition and its removal. */
+static bool
+entries_cancel(const VelocityEntity *e, const int64 *a, const int64 *b)
+{
+	if ((a[E_FLAGS] ^ b[E_FLAGS]) != E_REMOVAL)
+		return false;
+	for (int w = E_TIME; w < e->entry_words; w++)
+		if (a[w] != b[w])
+			return false;
+	return true;
+}
+
+/* Appends an entry, or cancels it against its counterpart. */
+static void
+list_add(const VelocityEntity *e, int64 *list, const int64 *entry)
+{
+	int			ew = e->entry_words;
+	int			n = (int) list[0];
+
+	if (n == LIST_NONE)
+		return;
+	for (int i = 0; i < n; i++)
+		if (entries_cancel(e, list + 1 + i * ew, entry))
+		{
+			if (i != n - 1)
+				memcpy(list + 1 + i * ew, list + 1 + (n - 1) * ew, sizeof(int64) * ew);
+			list[0] = n - 1;
+			return;
+		}
+	if (n == BUCKETS_LIST_ROWS)
+	{
+		list[0] = LIST_NONE;
+		return;
+	}
+	memcpy(list + 1 + n * ew, entry, sizeof(int64) * ew);
+	list[0] = n + 1;
+}
+
+static void
+list_merge(const VelocityEntity *e, int64 *into, const int64 *from)
+{
+	int64	   *list = into + e->list_offset;
+	const int64 *other = from + e->list_offset;
+
+	if (other[0] == LIST_NONE)
+		list[0] = LIST_NONE;
+	for (int i = 0; i < other[0] && list[0] != LIST_NONE; i++)
+		list_add(e, list, other + 1 + i * e->entry_words);
+}
+
+/* One row as an entry of a list. */
+static void
+row_entry(const VelocityEntity *e, const VelocityRowValues *row, int sign, int64 *entry)
+{
+	int			j = 0;
+
+	memset(entry, 0, sizeof(int64) * e->entry_words);
+	entry[E_FLAGS] = sign < 0 ? E_REMOVAL : 0;
+	entry[E_TIME] = row->time;
+	entry[E_ARRIVAL] = row->arrival;
+	if (row->known_valid)
+	{
+		entry[E_FLAGS] |= E_KNOWN;
+		entry[E_KNOWN_AT] = row->known;
+	}
+	for (int c = 0; c < e->num_columns; c++)
+	{
+		if (!e->column_used[c])
+			continue;
+		if (row->value_valid[c])
+		{
+			entry[E_FLAGS] |= (int64) E_VALUE << j;
+			entry[E_FIRST_VALUE + j] = row->value[c];
+		}
+		j++;
+	}
+}
+
+static void
+list_add_row(const VelocityEntity *e, int64 *p, const VelocityRowValues *row, int sign)
+{
+	int64		entry[E_FIRST_VALUE + VELOCITY_MAX_COLUMNS];
+
+	row_entry(e, row, sign, entry);
+	list_add(e, p + e->list_offset, entry);
+}
+
+/* Whether a slot's list gives its rows: kept, and every removal matched. */
+bool
+buckets_list_usable(const VelocityEntity *e, const int64 *p)
+{
+	const int64 *list = p + e->list_offset;
+
+	if (list[0] == LIST_NONE)
+		return false;
+	for (int i = 0; i < list[0]; i++)
+		if (list[1 + i * e->entry_words + E_FLAGS] & E_REMOVAL)
+			return false;
+	return true;
+}
+
+/* A listed row's values; "row" has arrays for the set's columns. */
+void
+buckets_list_row(const VelocityEntity *e, const int64 *entry, VelocityRowValues *row)
+{
+	int			j = 0;
+
+	row->time = entry[E_TIME];
+	row->arrival = entry[E_ARRIVAL];
+	row->known_valid = (entry[E_FLAGS] & E_KNOWN) != 0;
+	row->known = entry[E_KNOWN_AT];
+	for (int c = 0; c < e->num_columns; c++)
+	{
+		row->value_valid[c] = false;
+		if (!e->column_used[c])
+			continue;
+		row->value_valid[c] = (entry[E_FLAGS] & ((int64) E_VALUE << j)) != 0;
+		row->value[c] = entry[E_FIRST_VALUE + j];
+		j++;
+	}
+}
+
 void
 buckets_merge(const VelocityEntity *e, int64 *into, const int64 *from)
 {
@@ -122,6 +248,7 @@ buckets_merge(const VelocityEntity *e, int64 *into, const int64 *from)
 			into[o + WC_MAX] = Max(into[o + WC_MAX], from[o + WC_MAX]);
 		}
 	}
+	list_merge(e, into, from);
 }
 
 /*
@@ -167,6 +294,7 @@ buckets_row_payload(const VelocityEntity *e, const VelocityRowValues *row, int s
 		if (e->column_extremes[c] && sign > 0)
 			p[o + WC_MIN] = p[o + WC_MAX] = row->value[c];
 	}
+	list_add_row(e, p, row, sign);
 }
 
 /*
@@ -187,17 +315,27 @@ buckets_label_delta(const VelocityEntity *e, const VelocityRowValues *o,
 			 (o->value_valid[c] && o->value[c] != n->value[c])))
 			return false;
 	buckets_empty(e, p);
+	if (o->known_valid == n->known_valid && (!o->known_valid || o->known == n->known))
+		return true;
+	/* the listed row replaced by its new version */
+	list_add_row(e, p, o, -1);
+	list_add_row(e, p, n, 1);
 	if (o->known_valid && !n->known_valid)
 	{
-		buckets_row_payload(e, o, -1, p);
-		p[W_N] = 0;
+		p[W_NK] = -1;
+		p[W_STALE] = 1;
 		for (int c = 0; c < e->num_columns; c++)
-			if (e->column_offsets[c] >= 0)
-				p[e->column_offsets[c] + WC_COUNT] = p[e->column_offsets[c] + WC_SUM] = 0;
+		{
+			int			off = e->column_offsets[c];
+
+			if (off >= 0 && o->value_valid[c])
+			{
+				p[off + WC_COUNT_KNOWN] = -1;
+				p[off + WC_SUM_KNOWN] = -o->value[c];
+			}
+		}
 		return true;
 	}
-	if (!n->known_valid)
-		return true;
 	p[W_MIN_KNOWN] = p[W_MAX_KNOWN] = n->known;
 	if (o->known_valid)
 		return true;
@@ -327,6 +465,14 @@ word_value(WordKind kind, uint64 code, int64 slot_start, int64 prev_arrival)
 	return unzigzag(code - 1);
 }
 
+/*
+ * Rows written with lists begin with a two-byte mark, a non-canonical
+ * varint 0 that the earlier format (a slot distance first) never wrote;
+ * rows without it are read as keeping no lists.
+ */
+#define FORMAT_MARK_0 0x80
+#define FORMAT_MARK_1 0x00
+
 static void
 put_varint(StringInfo out, uint64 v)
 {
@@ -398,9 +544,9 @@ int
 buckets_slot_bytes_bound(const VelocityEntity *e, int tier)
 {
 	int64		slot_width = e->tier_width[tier] / e->tier_slots[tier];
-	int			bytes = 2;		/* the slot's distance */
+	int			bytes = 3;		/* the slot's distance, an empty list's mark */
 
-	for (int w = 0; w < e->words; w++)
+	for (int w = 0; w < e->list_offset; w++)
 	{
 		WordKind	kind = word_kind(e, w);
 
@@ -415,11 +561,125 @@ buckets_slot_bytes_bound(const VelocityEntity *e, int tier)
 	return bytes;
 }
 
+/*
+ * A slot's list after its words: 0 when none is kept, else 1 + the number
+ * of entries, then each entry's flags, its time from the slot's start, its
+ * arrival from the previous entry's (the first from the slot's latest), its
+ * known_at from its time and its values, after their length in bytes (so
+ * that a reader skips lists it does not need).  A list longer than the tier's
+ * budget is stored as none, so that a full bucket row still fits its page.
+ */
+static void
+put_list(const VelocityEntity *e, int tier, StringInfo out, const int64 *words, int64 start)
+{
+	const int64 *list = words + e->list_offset;
+	int			mark = out->len;
+	int64		prev_arrival = words[W_MAX_ARRIVAL];
+	StringInfoData entries;
+
+	if (list[0] == LIST_NONE || e->list_budget[tier] == 0)
+	{
+		appendStringInfoChar(out, 0);
+		return;
+	}
+	put_varint(out, (uint64) list[0] + 1);
+	initStringInfo(&entries);
+	for (int i = 0; i < list[0]; i++)
+	{
+		const int64 *entry = list + 1 + i * e->entry_words;
+
+		put_varint(&entries, (uint64) entry[E_FLAGS]);
+		put_varint(&entries, zigzag((int64) ((uint64) entry[E_TIME] - (uint64) start)));
+		put_varint(&entries, zigzag((int64) ((uint64) entry[E_ARRIVAL] - (uint64) prev_arrival)));
+		prev_arrival = entry[E_ARRIVAL];
+		if (entry[E_FLAGS] & E_KNOWN)
+			put_varint(&entries, zigzag((int64) ((uint64) entry[E_KNOWN_AT] - (uint64) entry[E_TIME])));
+		for (int j = 0; E_FIRST_VALUE + j < e->entry_words; j++)
+			if (entry[E_FLAGS] & ((int64) E_VALUE << j))
+				put_varint(&entries, zigzag(entry[E_FIRST_VALUE + j]));
+	}
+	put_varint(out, (uint64) entries.len);
+	appendBinaryStringInfo(out, entries.data, entries.len);
+	pfree(entries.data);
+	if (out->len - mark > e->list_budget[tier])
+	{
+		out->len = mark;
+		out->data[out->len] = '\0';
+		appendStringInfoChar(out, 0);
+	}
+}
+
+static void
+get_list(const VelocityEntity *e, int tier, int64 bucket, const unsigned char **p,
+		 const unsigned char *end, int64 *words, int64 start, bool wanted)
+{
+	int64	   *list = words + e->list_offset;
+	uint64		code = get_varint(e, tier, bucket, p, end);
+	uint64		bytes;
+	int64		prev_arrival = words[W_MAX_ARRIVAL];
+
+	if (code == 0)
+	{
+		list[0] = LIST_NONE;
+		return;
+	}
+	if (code - 1 > BUCKETS_LIST_ROWS)
+		corrupt_slots(e, tier, bucket, "a slot lists too many rows");
+	bytes = get_varint(e, tier, bucket, p, end);
+	if (bytes > (uint64) (end - *p))
+		corrupt_slots(e, tier, bucket, "a list ends past the row");
+	if (!wanted)
+	{
+		*p += bytes;
+		list[0] = LIST_NONE;	/* not read: as if none were kept */
+		return;
+	}
+	list[0] = (int64) code - 1;
+	for (int i = 0; i < list[0]; i++)
+	{
+		int64	   *entry = list + 1 + i * e->entry_words;
+		uint64		flags = get_varint(e, tier, bucket, p, end);
+
+		if (flags >= ((uint64) E_VALUE << (e->entry_words - E_FIRST_VALUE)))
+			corrupt_slots(e, tier, bucket, "a listed row has unknown flags");
+		memset(entry, 0, sizeof(int64) * e->entry_words);
+		entry[E_FLAGS] = (int64) flags;
+		entry[E_TIME] = (int64) ((uint64) unzigzag(get_varint(e, tier, bucket, p, end)) +
+								 (uint64) start);
+		entry[E_ARRIVAL] = (int64) ((uint64) unzigzag(get_varint(e, tier, bucket, p, end)) +
+									(uint64) prev_arrival);
+		prev_arrival = entry[E_ARRIVAL];
+		if (flags & E_KNOWN)
+			entry[E_KNOWN_AT] = (int64) ((uint64) unzigzag(get_varint(e, tier, bucket, p, end)) +
+										 (uint64) entry[E_TIME]);
+		for (int j = 0; E_FIRST_VALUE + j < e->entry_words; j++)
+			if (flags & ((uint64) E_VALUE << j))
+				entry[E_FIRST_VALUE + j] = unzigzag(get_varint(e, tier, bucket, p, end));
+	}
+}
+
+/*
+ * Whether a reader may need a slot's rows: the slot is one it asked for (an
+ * edge of a window), or its words cannot answer for it (vread.c's
+ * slot_answers, less the time bounds).
+ */
+static bool
+list_wanted(const VelocityEntity *e, const int64 *words, int slot, const ListFilter *filter)
+{
+	if (filter == NULL || filter->wanted[slot] || words[W_MAX_ARRIVAL] >= filter->arrival)
+		return true;
+	if (e->needs_labels && words[W_NK] != 0 && words[W_MAX_KNOWN] > filter->t &&
+		words[W_MIN_KNOWN] <= filter->t)
+		return true;
+	return e->needs_extremes && words[W_STALE] != 0;
+}
+
 /* The slots of a row as a dense array of slots * words words, with
- * "present" marking the slots that have an entry. */
+ * "present" marking the slots that have an entry; lists only as "filter"
+ * wants them (all when NULL). */
 void
 buckets_decode(const VelocityEntity *e, int tier, int64 bucket, bytea *slots, int64 *dense,
-			   bool *present)
+			   bool *present, const ListFilter *filter)
 {
 	const unsigned char *p = (const unsigned char *) VARDATA_ANY(slots);
 	const unsigned char *end = p + VARSIZE_ANY_EXHDR(slots);
@@ -428,7 +688,11 @@ buckets_decode(const VelocityEntity *e, int tier, int64 bucket, bytea *slots, in
 	int64		slot = -1;
 	int64		prev_arrival = 0;
 
+	bool		lists = end - p >= 2 && p[0] == FORMAT_MARK_0 && p[1] == FORMAT_MARK_1;
+
 	memset(present, 0, sizeof(bool) * num_slots);
+	if (lists)
+		p += 2;
 	while (p < end)
 	{
 		uint64		gap = get_varint(e, tier, bucket, &p, end);
@@ -440,9 +704,14 @@ buckets_decode(const VelocityEntity *e, int tier, int64 bucket, bytea *slots, in
 		slot += (int64) gap + 1;
 		words = dense + slot * e->words;
 		start = bucket * e->tier_width[tier] + slot * slot_width;
-		for (int w = 0; w < e->words; w++)
+		for (int w = 0; w < e->list_offset; w++)
 			words[w] = word_value(word_kind(e, w), get_varint(e, tier, bucket, &p, end), start,
 								  prev_arrival);
+		if (lists)
+			get_list(e, tier, bucket, &p, end, words, start,
+					 list_wanted(e, words, (int) slot, filter));
+		else
+			words[e->list_offset] = LIST_NONE;
 		if (words[W_MAX_ARRIVAL] != PG_INT64_MIN)
 			prev_arrival = words[W_MAX_ARRIVAL];
 		present[slot] = true;
@@ -461,6 +730,8 @@ buckets_encode(const VelocityEntity *e, int tier, int64 bucket, const int64 *den
 	bytea	   *result;
 
 	initStringInfo(&out);
+	appendStringInfoChar(&out, (char) FORMAT_MARK_0);
+	appendStringInfoChar(&out, (char) FORMAT_MARK_1);
 	for (int64 s = 0; s < num_slots; s++)
 	{
 		const int64 *words = dense + s * e->words;
@@ -470,8 +741,9 @@ buckets_encode(const VelocityEntity *e, int tier, int64 bucket, const int64 *den
 			continue;
 		put_varint(&out, (uint64) (s - prev_slot - 1));
 		prev_slot = s;
-		for (int w = 0; w < e->words; w++)
+		for (int w = 0; w < e->list_offset; w++)
 			put_varint(&out, word_code(word_kind(e, w), words[w], start, prev_arrival));
+		put_list(e, tier, &out, words, start);
 		if (words[W_MAX_ARRIVAL] != PG_INT64_MIN)
 			prev_arrival = words[W_MAX_ARRIVAL];
 	}
@@ -535,7 +807,7 @@ row_with_delta(BucketTarget *target, HeapTuple old, int tier, int slot_index,
 
 	heap_deform_tuple(old, desc, values, nulls);
 	buckets_decode(e, tier, DatumGetInt64(values[k + BUCKET_ATT_BUCKET - 1]),
-				   DatumGetByteaPP(values[k + BUCKET_ATT_SLOTS - 1]), dense, present);
+				   DatumGetByteaPP(values[k + BUCKET_ATT_SLOTS - 1]), dense, present, NULL);
 	if (!present[slot_index])
 		buckets_empty(e, dense + slot_index * e->words);
 	buckets_merge(e, dense + slot_index * e->words, delta);

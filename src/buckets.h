@@ -36,6 +36,24 @@
 #define WC_MIN 4				/* when the entity keeps extremes */
 #define WC_MAX 5
 
+/*
+ * Then the slot's rows themselves while they are few: a state word (the
+ * number of entries, or LIST_NONE once they overflowed or were never kept)
+ * and up to BUCKETS_LIST_ROWS entries of entry_words words.  An entry is a
+ * row added or, flagged, removed; merging cancels a removal against its
+ * addition, so that the stripes of a slot together list its rows exactly.
+ */
+#define BUCKETS_LIST_ROWS 8
+#define LIST_NONE (-1)
+#define E_FLAGS 0				/* E_REMOVAL, E_KNOWN, E_VALUE << j */
+#define E_TIME 1
+#define E_ARRIVAL 2
+#define E_KNOWN_AT 3
+#define E_FIRST_VALUE 4			/* per column the entity sums, in order */
+#define E_REMOVAL 1
+#define E_KNOWN 2
+#define E_VALUE 4
+
 /* Bucket table attributes after the entity's keys (1-based offsets). */
 #define BUCKET_ATT_TIER 1
 #define BUCKET_ATT_BUCKET 2
@@ -48,10 +66,20 @@ extern void buckets_row_payload(const VelocityEntity *e, const VelocityRowValues
 								int sign, int64 *payload);
 extern bool buckets_label_delta(const VelocityEntity *e, const VelocityRowValues *old_row,
 								const VelocityRowValues *new_row, int64 *payload);
+/* Which slots' lists a reader decodes (buckets_decode). */
+typedef struct ListFilter
+{
+	const bool *wanted;			/* per slot: the reader asks for its rows */
+	int64		t;				/* the row read for: its time and arrival */
+	int64		arrival;
+} ListFilter;
+
 extern void buckets_decode(const VelocityEntity *e, int tier, int64 bucket, bytea *slots,
-						   int64 *dense, bool *present);
+						   int64 *dense, bool *present, const ListFilter *filter);
 extern bytea *buckets_encode(const VelocityEntity *e, int tier, int64 bucket, const int64 *dense,
 							 const bool *present);
+extern bool buckets_list_usable(const VelocityEntity *e, const int64 *payload);
+extern void buckets_list_row(const VelocityEntity *e, const int64 *entry, VelocityRowValues *row);
 extern int64 buckets_floor_div(int64 a, int64 b);
 extern int	buckets_slot_bytes_bound(const VelocityEntity *e, int tier);
 

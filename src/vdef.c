@@ -518,7 +518,8 @@ check_payload_sizes(VelocitySet *vs)
 		e->words = buckets_payload_words(vs, e);
 		for (int t = 0; t < e->num_tiers; t++)
 		{
-			Size		worst = (Size) e->tier_slots[t] * buckets_slot_bytes_bound(e, t);
+			Size		worst = 2 + (Size) e->tier_slots[t] * buckets_slot_bytes_bound(e, t);
+			Size		spare;
 
 			if (worst > 7600)
 				definition_error(vs->name,
@@ -526,6 +527,9 @@ check_payload_sizes(VelocitySet *vs)
 										  e->name, worst),
 								 "Bucket rows must fit in 7600 bytes: add a tier, make the resolution "
 								 "coarser, or aggregate fewer columns for this entity.");
+			/* what is left keeps the rows of slots that have few */
+			spare = (7600 - worst) / e->tier_slots[t];
+			e->list_budget[t] = spare >= 8 ? (int) Min(spare, 1024) : 0;
 		}
 	}
 }

@@ -79,6 +79,9 @@ typedef struct VelocityEntity
 	bool		needs_labels;	/* some feature splits rows by known_at */
 	bool		needs_extremes; /* min, max, days_since_known or episode_days */
 	int			words;			/* slot payload words (buckets.c) */
+	int			list_offset;	/* first word of the slot's row list (buckets.c) */
+	int			entry_words;	/* words of one listed row */
+	int			list_budget[VELOCITY_MAX_TIERS];	/* bytes a stored list may take */
 	int		   *column_offsets; /* per set column: first word, or -1 */
 	unsigned char *word_kinds;	/* per word: how buckets.c encodes it */
 	int			num_columns;	/* the set's, for buckets.c */

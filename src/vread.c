@@ -95,10 +95,14 @@ typedef struct EntityRead
 	Size		value_pool_left;
 	int64		prefetched_lo;	/* tier 0 buckets read by one range scan */
 	int64		prefetched_hi;
+	int64		history_lo;		/* and older ones down to this one, read whole */
+	bool		history_all;	/* no older one exists */
 	TupleTableSlot *bucket_slot;
 	TupleTableSlot *raw_slot;
 	int64	   *scratch;
 	bool	   *scratch_present;
+	const EntityQuery *q;
+	bool	   *wanted;			/* per slot of the bucket being decoded */
 } EntityRead;
 
 static void
@@ -109,6 +113,43 @@ key_scan_keys(EntityRead *r, ScanKey skeys)
 					r->keys[k]);
 }
 
+static void
+want_time(EntityRead *r, int tier, int64 b, int64 time)
+{
+	int64		width = r->e->tier_width[tier];
+
+	if (buckets_floor_div(time, width) == b)
+		r->wanted[(time - b * width) / (width / r->e->tier_slots[tier])] = true;
+}
+
+/*
+ * The slots of a bucket whose rows the windows may need: those at a
+ * window's edge (where it starts, and the row's own), and in tier 0 those
+ * of the raw window.  Only their lists are decoded, besides the lists of
+ * slots whose words cannot answer.
+ */
+static void
+want_edges(EntityRead *r, int tier, int64 b)
+{
+	const EntityQuery *q = r->q;
+	int64		width = r->e->tier_width[tier];
+	int64		slot_width = width / r->e->tier_slots[tier];
+
+	memset(r->wanted, 0, sizeof(bool) * r->e->tier_slots[tier]);
+	want_time(r, tier, b, q->t);
+	for (int w = 0; w < q->num_windows; w++)
+		if (q->windows[w] != VELOCITY_UNBOUNDED)
+			want_time(r, tier, b, q->t - q->windows[w] + 1);
+	if (tier == 0 && q->raw_window > 0)
+		for (int s = 0; s < r->e->tier_slots[tier]; s++)
+		{
+			int64		start = b * width + s * slot_width;
+
+			if (start + slot_width - 1 >= q->t - q->raw_window + 1 && start <= q->t)
+				r->wanted[s] = true;
+		}
+}
+
 /* Merges a stripe row's slots into the cached bucket. */
 static void
 merge_stripe(EntityRead *r, int tier, CachedBucket *cb)
@@ -117,6 +158,7 @@ merge_stripe(EntityRead *r, int tier, CachedBucket *cb)
 	bool		isnull;
 	Datum		slots = slot_getattr(r->bucket_slot, e->num_keys + BUCKET_ATT_SLOTS, &isnull);
 	int			n = e->tier_slots[tier];
+	ListFilter	filter;
 
 	if (isnull)
 		return;
@@ -126,7 +168,12 @@ merge_stripe(EntityRead *r, int tier, CachedBucket *cb)
 		cb->dense = palloc(sizeof(int64) * n * e->words);
 		cb->slot_present = palloc0(sizeof(bool) * n);
 	}
-	buckets_decode(e, tier, cb->key[1], DatumGetByteaPP(slots), r->scratch, r->scratch_present);
+	want_edges(r, tier, cb->key[1]);
+	filter.wanted = r->wanted;
+	filter.t = r->t;
+	filter.arrival = r->arrival;
+	buckets_decode(e, tier, cb->key[1], DatumGetByteaPP(slots), r->scratch, r->scratch_present,
+				   &filter);
 	for (int s = 0; s < n; s++)
 	{
 		if (!r->scratch_present[s])
@@ -165,6 +212,63 @@ cache_entry(EntityRead *r, int tier, int64 bucket)
 	cb->key[1] = bucket;
 	cb->present = false;
 	return cb;
+}
+
+/* Whether a tier 0 bucket holds a labeled row in a slot that starts by t. */
+static bool
+labeled_by_t(EntityRead *r, int64 b)
+{
+	const VelocityEntity *e = r->e;
+	CachedBucket *cb = cache_find(r, 0, b);
+	int64		slot_width = e->tier_width[0] / e->tier_slots[0];
+
+	for (int s = 0; cb != NULL && cb->present && s < e->tier_slots[0]; s++)
+		if (cb->slot_present[s] && cb->dense[s * e->words + W_NK] != 0 &&
+			b * e->tier_width[0] + s * slot_width <= r->t)
+			return true;
+	return false;
+}
+
+/*
+ * Tier 0's buckets from "lo" to "hi" and, for the time since the last
+ * known row, the older ones down to the newest holding a labeled row: one
+ * backward scan instead of two.
+ */
+static void
+prefetch_with_history(EntityRead *r, int64 lo, int64 hi)
+{
+	ScanKeyData skeys[INDEX_MAX_KEYS];
+	int			k = r->e->num_keys;
+	IndexScanDesc scan;
+	int64		current = hi + 1;
+	bool		stopped = false;
+
+	r->prefetched_lo = lo;
+	r->prefetched_hi = hi;
+	key_scan_keys(r, skeys);
+	ScanKeyInit(&skeys[k], k + BUCKET_ATT_TIER, BTEqualStrategyNumber, F_INT2EQ, Int16GetDatum(0));
+	ScanKeyInit(&skeys[k + 1], k + BUCKET_ATT_BUCKET, BTLessEqualStrategyNumber, F_INT8LE,
+				Int64GetDatum(hi));
+	for (int64 b = lo; b <= hi && hi - lo < 64; b++)
+		cache_entry(r, 0, b);
+	scan = index_beginscan(r->buckets, r->buckets_index, r->snapshot, k + 2, 0);
+	index_rescan(scan, skeys, k + 2, NULL, 0);
+	while (index_getnext_slot(scan, BackwardScanDirection, r->bucket_slot))
+	{
+		bool		isnull;
+		int64		b = DatumGetInt64(slot_getattr(r->bucket_slot, k + BUCKET_ATT_BUCKET, &isnull));
+
+		if (b != current && current < lo && labeled_by_t(r, current))
+		{
+			stopped = true;		/* "current" is whole: its stripes came together */
+			break;
+		}
+		current = b;
+		merge_stripe(r, 0, cache_entry(r, 0, b));
+	}
+	index_endscan(scan);
+	r->history_lo = Min(current, lo);
+	r->history_all = !stopped;
 }
 
 /* Reads the buckets of a tier from "lo" to "hi" into the cache. */
@@ -415,6 +519,25 @@ row_value_arrays(EntityRead *r, VelocityRowValues *row)
 	r->value_pool_left -= need;
 }
 
+/* A raw slot added to the cache, empty, with room for "allocated" rows. */
+static RawSlot *
+new_raw_slot(EntityRead *r, int64 start, int64 end, int allocated)
+{
+	RawSlot    *rs;
+
+	if (r->raw_count == r->raw_allocated)
+	{
+		r->raw_allocated *= 2;
+		r->raw_cache = repalloc(r->raw_cache, sizeof(RawSlot) * r->raw_allocated);
+	}
+	rs = &r->raw_cache[r->raw_count++];
+	rs->start = start;
+	rs->end = end;
+	rs->count = 0;
+	rs->rows = palloc(sizeof(VelocityRowValues) * allocated);
+	return rs;
+}
+
 /* The source's rows with time in [start, end], read once per call. */
 static RawSlot *
 raw_slot(EntityRead *r, int64 start, int64 end)
@@ -429,16 +552,7 @@ raw_slot(EntityRead *r, int64 start, int64 end)
 	rs = raw_cached(r, start, end);
 	if (rs != NULL)
 		return rs;
-	if (r->raw_count == r->raw_allocated)
-	{
-		r->raw_allocated *= 2;
-		r->raw_cache = repalloc(r->raw_cache, sizeof(RawSlot) * r->raw_allocated);
-	}
-	rs = &r->raw_cache[r->raw_count++];
-	rs->start = start;
-	rs->end = end;
-	rs->count = 0;
-	rs->rows = palloc(sizeof(VelocityRowValues) * allocated);
+	rs = new_raw_slot(r, start, end, allocated);
 	key_scan_keys(r, skeys);
 	ScanKeyInit(&skeys[k], k + 1, BTGreaterEqualStrategyNumber,
 				tz ? F_TIMESTAMPTZ_GE : F_TIMESTAMP_GE, Int64GetDatum(start));
@@ -477,6 +591,29 @@ add_raw(EntityRead *r, VelocityWindow *agg, int64 lo, int64 hi, int64 start, int
 
 		if (row->time > lo && row->time <= hi && row->arrival < r->arrival)
 			add_row(r, agg, row);
+	}
+}
+
+/* Adds a slot's listed rows with time in (lo, hi] that arrived before the row. */
+static void
+add_listed(EntityRead *r, VelocityWindow *agg, const int64 *p, int64 lo, int64 hi)
+{
+	const VelocityEntity *e = r->e;
+	const int64 *list = p + e->list_offset;
+	int64		value[VELOCITY_MAX_COLUMNS];
+	bool		value_valid[VELOCITY_MAX_COLUMNS];
+	VelocityRowValues row;
+
+	row.value = value;
+	row.value_valid = value_valid;
+	for (int i = 0; i < list[0]; i++)
+	{
+		const int64 *entry = list + 1 + i * e->entry_words;
+
+		if (entry[E_TIME] <= lo || entry[E_TIME] > hi || entry[E_ARRIVAL] >= r->arrival)
+			continue;
+		buckets_list_row(e, entry, &row);
+		add_row(r, agg, &row);
 	}
 }
 
@@ -531,6 +668,8 @@ add_range(EntityRead *r, VelocityWindow *agg, int tier, int64 lo, int64 hi)
 				continue;		/* every row of the slot is outside */
 			if (slot_answers(r, p, lo, hi, start, end, &known))
 				add_slot(e, agg, p, known);
+			else if (buckets_list_usable(e, p))
+				add_listed(r, agg, p, lo, hi);
 			else if (tier + 1 < e->num_tiers && p[W_N] > RAW_DIRECT_ROWS &&
 					 raw_cached(r, start, end) == NULL)
 				add_range(r, agg, tier + 1, Max(lo, start - 1), Min(hi, end));
@@ -600,10 +739,13 @@ latest_known(EntityRead *r, int64 *latest)
 	/* the buckets the windows read already, then the older ones */
 	if (r->prefetched_lo <= r->prefetched_hi && r->prefetched_hi == newest)
 	{
-		for (int64 b = newest; b >= r->prefetched_lo; b--)
-			if (latest_in_bucket(r, b, agg, latest))
+		for (int64 b = newest; b >= r->history_lo; b--)
+			if ((b >= r->prefetched_lo || cache_find(r, 0, b) != NULL) &&
+				latest_in_bucket(r, b, agg, latest))
 				return true;
-		newest = r->prefetched_lo - 1;
+		if (r->history_all)
+			return false;
+		newest = r->history_lo - 1;
 	}
 	slot = table_slot_create(r->buckets, NULL);
 	key_scan_keys(r, skeys);
@@ -674,12 +816,16 @@ begin_read(VelocityRuntime *rt, EntityQuery *q, EntityRead *r)
 		max_slots = Max(max_slots, e->tier_slots[t]);
 	r->scratch = palloc(sizeof(int64) * max_slots * e->words);
 	r->scratch_present = palloc(sizeof(bool) * max_slots);
+	r->wanted = palloc(sizeof(bool) * max_slots);
+	r->q = q;
 	r->cache_allocated = 32;
 	r->cache = palloc(sizeof(CachedBucket *) * r->cache_allocated);
 	r->raw_allocated = 8;
 	r->raw_cache = palloc(sizeof(RawSlot) * r->raw_allocated);
 	r->prefetched_lo = 1;
 	r->prefetched_hi = 0;
+	r->history_lo = 1;
+	r->history_all = false;
 }
 
 static void
@@ -698,9 +844,66 @@ end_read(EntityRead *r)
 }
 
 /*
- * Every window of the query.  The rows of the raw window (read for the
- * caller) answer the windows no longer than it; tier 0 of the longest other
- * window is read by one scan.
+ * The rows with time in [start, end] from the lists of tier 0's prefetched
+ * slots, cached as if read from the source; false when a slot with rows
+ * keeps none.
+ */
+static bool
+raw_from_lists(EntityRead *r, int64 start, int64 end)
+{
+	const VelocityEntity *e = r->e;
+	int64		width = e->tier_width[0];
+	int64		slot_width = width / e->tier_slots[0];
+	int			allocated = 16;
+	RawSlot    *rs = NULL;
+
+	if (buckets_floor_div(start, width) < r->prefetched_lo ||
+		buckets_floor_div(end, width) > r->prefetched_hi)
+		return false;
+	/* first whether every slot lists its rows, then the rows */
+	for (int pass = 0; pass < 2; pass++)
+	{
+		if (pass == 1)
+			rs = new_raw_slot(r, start, end, allocated);
+		for (int64 b = buckets_floor_div(start, width); b <= buckets_floor_div(end, width); b++)
+		{
+			CachedBucket *cb = bucket(r, 0, b);
+			int			first = (int) (Max(start - b * width, 0) / slot_width);
+			int			last = (int) (Min(end - b * width, width - 1) / slot_width);
+
+			for (int s = first; cb->present && s <= last; s++)
+			{
+				const int64 *p = cb->dense + s * e->words;
+
+				if (!cb->slot_present[s])
+					continue;
+				if (pass == 0 && !buckets_list_usable(e, p))
+					return false;
+				for (int i = 0; pass == 1 && i < p[e->list_offset]; i++)
+				{
+					const int64 *entry = p + e->list_offset + 1 + i * e->entry_words;
+
+					if (entry[E_TIME] < start || entry[E_TIME] > end)
+						continue;
+					if (rs->count == allocated)
+					{
+						allocated *= 2;
+						rs->rows = repalloc(rs->rows, sizeof(VelocityRowValues) * allocated);
+					}
+					row_value_arrays(r, &rs->rows[rs->count]);
+					buckets_list_row(e, entry, &rs->rows[rs->count]);
+					rs->count++;
+				}
+			}
+		}
+	}
+	return true;
+}
+
+/*
+ * Every window of the query.  Tier 0 of the longest window is read by one
+ * scan; the rows of the raw window (read for the caller, from tier 0's
+ * lists when they keep them all) answer the windows no longer than it.
  */
 void
 vread_entity(VelocityRuntime *rt, EntityQuery *q)
@@ -708,26 +911,41 @@ vread_entity(VelocityRuntime *rt, EntityQuery *q)
 	EntityRead	r;
 	int64		longest = 0;
 	int64		raw_start = q->t - q->raw_window + 1;
+	bool		unbounded = false;
 
 	begin_read(rt, q, &r);
+	for (int w = 0; w < q->num_windows; w++)
+		if (q->windows[w] != VELOCITY_UNBOUNDED)
+			longest = Max(longest, q->windows[w]);
+		else
+			unbounded = true;
+	longest = Max(longest, q->raw_window);
+	if (longest > 0)
+	{
+		int64		lo = buckets_floor_div(q->t - longest + 1, r.e->tier_width[0]);
+		int64		hi = buckets_floor_div(q->t, r.e->tier_width[0]);
+
+		if (unbounded)
+			prefetch_with_history(&r, lo, hi);
+		else
+		{
+			r.prefetched_lo = lo;
+			r.prefetched_hi = hi;
+			fetch_buckets(&r, 0, lo, hi);
+		}
+	}
 	if (q->raw_window > 0)
 	{
 		/* not kept: raw_cache moves as it grows */
-		RawSlot    *raw = raw_slot(&r, raw_start, q->t);
+		RawSlot    *raw;
 
+		if (!raw_from_lists(&r, raw_start, q->t))
+			raw_slot(&r, raw_start, q->t);
+		raw = raw_cached(&r, raw_start, q->t);
 		q->raw_rows = palloc(sizeof(VelocityRowValues) * Max(raw->count, 1));
 		for (int i = 0; i < raw->count; i++)
 			if (raw->rows[i].arrival < q->arrival)
 				q->raw_rows[q->raw_count++] = raw->rows[i];
-	}
-	for (int w = 0; w < q->num_windows; w++)
-		if (q->windows[w] != VELOCITY_UNBOUNDED && q->windows[w] > q->raw_window)
-			longest = Max(longest, q->windows[w]);
-	if (longest > 0)
-	{
-		r.prefetched_lo = buckets_floor_div(q->t - longest + 1, r.e->tier_width[0]);
-		r.prefetched_hi = buckets_floor_div(q->t, r.e->tier_width[0]);
-		fetch_buckets(&r, 0, r.prefetched_lo, r.prefetched_hi);
 	}
 	for (int w = 0; w < q->num_windows; w++)
 	{

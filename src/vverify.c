@@ -169,7 +169,8 @@ stored_bucket(VerifyState *vs, const Datum *keys, int tier, int64 bucket)
 		Datum		slots = slot_getattr(vs->slot, k + BUCKET_ATT_SLOTS, &isnull);
 
 		any = true;
-		buckets_decode(e, tier, bucket, DatumGetByteaPP(slots), vs->scratch, vs->scratch_present);
+		buckets_decode(e, tier, bucket, DatumGetByteaPP(slots), vs->scratch, vs->scratch_present,
+					   NULL);
 		for (int s = 0; s < e->tier_slots[tier]; s++)
 		{
 			if (!vs->scratch_present[s])
@@ -182,6 +183,36 @@ stored_bucket(VerifyState *vs, const Datum *keys, int tier, int64 bucket)
 	}
 	index_endscan(scan);
 	return any;
+}
+
+/* A kept list must list exactly the slot's rows (in any order). */
+static const char *
+list_problem(const VelocityEntity *e, const int64 *st, const int64 *rows)
+{
+	const int64 *stored = st + e->list_offset;
+	const int64 *actual = rows + e->list_offset;
+	bool		matched[BUCKETS_LIST_ROWS] = {false};
+
+	if (stored[0] == LIST_NONE)
+		return NULL;
+	if (!buckets_list_usable(e, st))
+		return "a listed removal matches no listed row";
+	if (actual[0] != stored[0])
+		return psprintf("the slot lists %lld rows; it has %lld",
+						(long long) stored[0], (long long) rows[W_N]);
+	for (int i = 0; i < stored[0]; i++)
+	{
+		int			j;
+
+		for (j = 0; j < actual[0]; j++)
+			if (!matched[j] && memcmp(stored + 1 + i * e->entry_words, actual + 1 + j * e->entry_words,
+									  sizeof(int64) * e->entry_words) == 0)
+				break;
+		if (j == actual[0])
+			return "a listed row differs from the rows";
+		matched[j] = true;
+	}
+	return NULL;
 }
 
 /* What is wrong with a stored slot given the rows' own, or NULL. */
@@ -215,7 +246,7 @@ slot_problem(const VelocityEntity *e, const int64 *st, const int64 *rows)
 						   (!st[W_STALE] && (st[W_MIN_LTIME] != rows[W_MIN_LTIME] ||
 											 st[W_MAX_LTIME] != rows[W_MAX_LTIME]))))
 		return "the labeled rows' time extremes are wrong";
-	return NULL;
+	return list_problem(e, st, rows);
 }
 
 static bool
