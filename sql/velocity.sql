@@ -150,16 +150,26 @@ SELECT count(*) AS verify_rows_for_card_4 FROM fraud_feature_set_verify('vtx_fea
 SELECT count(*) > 0 AS features_differ
 FROM (SELECT to_jsonb(v) AS doc FROM vtx v WHERE card = 3) d
 WHERE vtx_features(doc) IS DISTINCT FROM fraud_feature_set_recompute('vtx_features', doc);
+-- Slots doubled: verify decodes every slot and meets the corruption, a
+-- read that needs only the bucket's summary (an old bucket of terminal 0,
+-- for terminal_since) does not; a row cut inside its summary fails both.
 UPDATE vtx_features_terminal_buckets SET slots = slots || slots
 WHERE ctid = (SELECT min(ctid) FROM vtx_features_terminal_buckets WHERE terminal = 0 AND tier = 0);
 SELECT count(*) FROM fraud_feature_set_verify('vtx_features');
+SELECT vtx_features('{"t": "2024-04-01", "card": 1, "terminal": 0}') ? 'terminal_since' AS read;
+UPDATE vtx_features_terminal_buckets SET slots = substr(slots, 1, 4)
+WHERE ctid = (SELECT min(ctid) FROM vtx_features_terminal_buckets WHERE terminal = 0 AND tier = 0);
 SELECT vtx_features('{"t": "2024-04-01", "card": 1, "terminal": 0}');
+-- A summary that no longer matches its slots (its row count one more).
+UPDATE vtx_features_card_buckets SET slots = set_byte(slots, 2, get_byte(slots, 2) + 2)
+WHERE ctid = (SELECT min(ctid) FROM vtx_features_card_buckets WHERE card = 5 AND tier = 0);
+SELECT DISTINCT entity, keys, tier, slot, problem FROM fraud_feature_set_verify('vtx_features', '{"card": 5}');
 SET client_min_messages = notice;
 SELECT fraud_feature_set_backfill('vtx_features');
 SET client_min_messages = warning;
 SELECT count(*) AS differences_after_backfill FROM fraud_feature_set_verify('vtx_features');
 SELECT count(*) AS mismatches_after_backfill
-FROM (SELECT to_jsonb(v) AS doc FROM vtx v WHERE card IN (3, 4) OR terminal = 0) d
+FROM (SELECT to_jsonb(v) AS doc FROM vtx v WHERE card IN (3, 4, 5) OR terminal = 0) d
 WHERE vtx_features(doc) IS DISTINCT FROM fraud_feature_set_recompute('vtx_features', doc);
 
 -- Definitions that do not fit the table are refused before anything is made.

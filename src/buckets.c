@@ -221,8 +221,9 @@ buckets_list_row(const VelocityEntity *e, const int64 *entry, VelocityRowValues 
 	}
 }
 
-void
-buckets_merge(const VelocityEntity *e, int64 *into, const int64 *from)
+/* The words of "from" merged into "into", its list aside. */
+static void
+merge_words(const VelocityEntity *e, int64 *into, const int64 *from)
 {
 	into[W_N] = checked_add(into[W_N], from[W_N]);
 	into[W_NK] = checked_add(into[W_NK], from[W_NK]);
@@ -248,6 +249,12 @@ buckets_merge(const VelocityEntity *e, int64 *into, const int64 *from)
 			into[o + WC_MAX] = Max(into[o + WC_MAX], from[o + WC_MAX]);
 		}
 	}
+}
+
+void
+buckets_merge(const VelocityEntity *e, int64 *into, const int64 *from)
+{
+	merge_words(e, into, from);
 	list_merge(e, into, from);
 }
 
@@ -466,11 +473,13 @@ word_value(WordKind kind, uint64 code, int64 slot_start, int64 prev_arrival)
 }
 
 /*
- * Rows written with lists begin with a two-byte mark, a non-canonical
- * varint 0 that the earlier format (a slot distance first) never wrote;
- * rows without it are read as keeping no lists.
+ * Rows written with lists and a summary begin with a two-byte mark, a
+ * non-canonical varint 1 that the earlier format (a slot distance first)
+ * never wrote; rows without it are read as keeping neither.  The summary,
+ * every slot's words merged, follows the mark: a reader whose windows
+ * cover the whole bucket adds it without decoding the slots.
  */
-#define FORMAT_MARK_0 0x80
+#define FORMAT_MARK_0 0x81
 #define FORMAT_MARK_1 0x00
 
 static void
@@ -512,13 +521,35 @@ get_long_varint(const VelocityEntity *e, int tier, int64 bucket, const unsigned 
 	return 0;
 }
 
-/* Most words (counts, empty bounds, small offsets) take one byte. */
+/*
+ * Most words (counts, empty bounds, small offsets) take one byte; times
+ * take up to 6.  Away from the row's end no byte needs a bounds check.
+ */
 static inline uint64
 get_varint(const VelocityEntity *e, int tier, int64 bucket, const unsigned char **p,
 		   const unsigned char *end)
 {
-	if (likely(*p < end && (**p & 0x80) == 0))
-		return *(*p)++;
+	const unsigned char *q = *p;
+
+	if (likely(q < end && (*q & 0x80) == 0))
+	{
+		*p = q + 1;
+		return *q;
+	}
+	if (likely(end - q >= 10))
+	{
+		uint64		v = 0;
+
+		for (int i = 0; i < 10; i++)
+		{
+			v |= (uint64) (q[i] & 0x7f) << (7 * i);
+			if ((q[i] & 0x80) == 0)
+			{
+				*p = q + i + 1;
+				return v;
+			}
+		}
+	}
 	return get_long_varint(e, tier, bucket, p, end);
 }
 
@@ -674,12 +705,19 @@ list_wanted(const VelocityEntity *e, const int64 *words, int slot, const ListFil
 	return e->needs_extremes && words[W_STALE] != 0;
 }
 
+/* The most bytes a bucket row's summary can take. */
+int
+buckets_summary_bytes_bound(const VelocityEntity *e)
+{
+	return 10 * e->list_offset;
+}
+
 /* The slots of a row as a dense array of slots * words words, with
- * "present" marking the slots that have an entry; lists only as "filter"
- * wants them (all when NULL). */
-void
+ * "present" marking the slots that have an entry; with a filter, only the
+ * slots that start by its t, and lists only as it wants them. */
+bool
 buckets_decode(const VelocityEntity *e, int tier, int64 bucket, bytea *slots, int64 *dense,
-			   bool *present, const ListFilter *filter)
+			   bool *present, const ListFilter *filter, int64 *summary)
 {
 	const unsigned char *p = (const unsigned char *) VARDATA_ANY(slots);
 	const unsigned char *end = p + VARSIZE_ANY_EXHDR(slots);
@@ -692,7 +730,23 @@ buckets_decode(const VelocityEntity *e, int tier, int64 bucket, bytea *slots, in
 
 	memset(present, 0, sizeof(bool) * num_slots);
 	if (lists)
+	{
+		int64		bucket_start = bucket * e->tier_width[tier];
+
 		p += 2;
+		for (int w = 0; w < e->list_offset; w++)
+		{
+			int64		v = word_value(word_kind(e, w), get_varint(e, tier, bucket, &p, end),
+									   bucket_start, 0);
+
+			if (summary != NULL)
+				summary[w] = v;
+		}
+		if (summary != NULL)
+			summary[e->list_offset] = LIST_NONE;
+		if (filter != NULL && filter->summary_only)
+			return true;
+	}
 	while (p < end)
 	{
 		uint64		gap = get_varint(e, tier, bucket, &p, end);
@@ -704,6 +758,8 @@ buckets_decode(const VelocityEntity *e, int tier, int64 bucket, bytea *slots, in
 		slot += (int64) gap + 1;
 		words = dense + slot * e->words;
 		start = bucket * e->tier_width[tier] + slot * slot_width;
+		if (filter != NULL && start > filter->t)
+			break;				/* no read counts rows after t */
 		for (int w = 0; w < e->list_offset; w++)
 			words[w] = word_value(word_kind(e, w), get_varint(e, tier, bucket, &p, end), start,
 								  prev_arrival);
@@ -716,6 +772,27 @@ buckets_decode(const VelocityEntity *e, int tier, int64 bucket, bytea *slots, in
 			prev_arrival = words[W_MAX_ARRIVAL];
 		present[slot] = true;
 	}
+	return lists;
+}
+
+/* Whether a stored row's summary is its slots' words merged (true for a
+ * row without one). */
+bool
+buckets_summary_matches(const VelocityEntity *e, int tier, int64 bucket, bytea *slots)
+{
+	int			n = e->tier_slots[tier];
+	int64	   *dense = palloc(sizeof(int64) * n * e->words);
+	bool	   *present = palloc(sizeof(bool) * n);
+	int64	   *stored = palloc(sizeof(int64) * e->words);
+	int64	   *merged = palloc(sizeof(int64) * e->words);
+
+	if (!buckets_decode(e, tier, bucket, slots, dense, present, NULL, stored))
+		return true;
+	buckets_empty(e, merged);
+	for (int s = 0; s < n; s++)
+		if (present[s])
+			merge_words(e, merged, dense + s * e->words);
+	return memcmp(stored, merged, sizeof(int64) * e->list_offset) == 0;
 }
 
 bytea *
@@ -729,9 +806,18 @@ buckets_encode(const VelocityEntity *e, int tier, int64 bucket, const int64 *den
 	StringInfoData out;
 	bytea	   *result;
 
+	int64	   *summary = palloc(sizeof(int64) * e->words);
+
+	buckets_empty(e, summary);
+	for (int64 s = 0; s < num_slots; s++)
+		if (present[s])
+			merge_words(e, summary, dense + s * e->words);
 	initStringInfo(&out);
 	appendStringInfoChar(&out, (char) FORMAT_MARK_0);
 	appendStringInfoChar(&out, (char) FORMAT_MARK_1);
+	for (int w = 0; w < e->list_offset; w++)
+		put_varint(&out, word_code(word_kind(e, w), summary[w], bucket * e->tier_width[tier], 0));
+	pfree(summary);
 	for (int64 s = 0; s < num_slots; s++)
 	{
 		const int64 *words = dense + s * e->words;
@@ -807,7 +893,7 @@ row_with_delta(BucketTarget *target, HeapTuple old, int tier, int slot_index,
 
 	heap_deform_tuple(old, desc, values, nulls);
 	buckets_decode(e, tier, DatumGetInt64(values[k + BUCKET_ATT_BUCKET - 1]),
-				   DatumGetByteaPP(values[k + BUCKET_ATT_SLOTS - 1]), dense, present, NULL);
+				   DatumGetByteaPP(values[k + BUCKET_ATT_SLOTS - 1]), dense, present, NULL, NULL);
 	if (!present[slot_index])
 		buckets_empty(e, dense + slot_index * e->words);
 	buckets_merge(e, dense + slot_index * e->words, delta);

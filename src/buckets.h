@@ -72,16 +72,21 @@ typedef struct ListFilter
 	const bool *wanted;			/* per slot: the reader asks for its rows */
 	int64		t;				/* the row read for: its time and arrival */
 	int64		arrival;
+	bool		summary_only;	/* the bucket's summary, not its slots */
 } ListFilter;
 
-extern void buckets_decode(const VelocityEntity *e, int tier, int64 bucket, bytea *slots,
-						   int64 *dense, bool *present, const ListFilter *filter);
+extern bool buckets_decode(const VelocityEntity *e, int tier, int64 bucket, bytea *slots,
+						   int64 *dense, bool *present, const ListFilter *filter,
+						   int64 *summary);
+extern bool buckets_summary_matches(const VelocityEntity *e, int tier, int64 bucket,
+									bytea *slots);
 extern bytea *buckets_encode(const VelocityEntity *e, int tier, int64 bucket, const int64 *dense,
 							 const bool *present);
 extern bool buckets_list_usable(const VelocityEntity *e, const int64 *payload);
 extern void buckets_list_row(const VelocityEntity *e, const int64 *entry, VelocityRowValues *row);
 extern int64 buckets_floor_div(int64 a, int64 b);
 extern int	buckets_slot_bytes_bound(const VelocityEntity *e, int tier);
+extern int	buckets_summary_bytes_bound(const VelocityEntity *e);
 
 /* What writing one entity's bucket table needs, opened by the caller. */
 typedef struct BucketTarget

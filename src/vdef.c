@@ -518,7 +518,8 @@ check_payload_sizes(VelocitySet *vs)
 		e->words = buckets_payload_words(vs, e);
 		for (int t = 0; t < e->num_tiers; t++)
 		{
-			Size		worst = 2 + (Size) e->tier_slots[t] * buckets_slot_bytes_bound(e, t);
+			Size		worst = 2 + buckets_summary_bytes_bound(e) +
+				(Size) e->tier_slots[t] * buckets_slot_bytes_bound(e, t);
 			Size		spare;
 
 			if (worst > 7600)

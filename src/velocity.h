@@ -156,6 +156,7 @@ extern void vset_init(void);
 extern VelocityRuntime *vset_get(const char *name);
 extern VelocityRuntime *vset_get_by_function(Oid fn);
 extern int64 vset_scaled_value(const VelocityColumn *c, Datum value);
+extern int64 vset_scaled_numeric(const VelocityColumn *c, Datum value);
 extern void vset_row_values(const VelocitySet *vs, TupleDesc desc, HeapTuple tuple,
 							VelocityRowValues *row);
 

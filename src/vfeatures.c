@@ -105,23 +105,26 @@ read_document(VelocityRuntime *rt, Jsonb *document, RowDocument *doc)
 static bool
 document_scaled_value(RowDocument *doc, const VelocityColumn *c, int64 *value)
 {
-	char	   *text = member_text(doc->root, c->name);
-	Datum		n;
+	JsonbValue *v = jsonb_member(doc->root, c->name);
+	char	   *text;
 
+	if (v != NULL && v->type == jbvNumeric)
+	{
+		*value = vset_scaled_numeric(c, NumericGetDatum(v->val.numeric));
+		return true;
+	}
+	text = member_text(doc->root, c->name);
 	if (text == NULL)
 		return false;
-	n = DirectFunctionCall3(numeric_in, CStringGetDatum(text), ObjectIdGetDatum(InvalidOid),
-							Int32GetDatum(-1));
-	n = DirectFunctionCall2(numeric_mul, n,
-							DirectFunctionCall1(int8_numeric, Int64GetDatum(c->scale_factor)));
-	n = DirectFunctionCall2(numeric_round, n, Int32GetDatum(0));
-	*value = DatumGetInt64(DirectFunctionCall1(numeric_int8, n));
+	*value = vset_scaled_numeric(c, DirectFunctionCall3(numeric_in, CStringGetDatum(text),
+														ObjectIdGetDatum(InvalidOid),
+														Int32GetDatum(-1)));
 	return true;
 }
 
-/* A 128-bit integer in decimal, with "scale" digits after the point. */
-static char *
-decimal_text(int128 value, int scale)
+/* A 128-bit integer with "scale" digits after the point, as a numeric. */
+static Numeric
+decimal_numeric(int128 value, int scale)
 {
 	char		digits[64];
 	int			n = 0;
@@ -129,6 +132,8 @@ decimal_text(int128 value, int scale)
 	uint128		v = negative ? -(uint128) value : (uint128) value;
 	StringInfoData out;
 
+	if (value >= PG_INT64_MIN && value <= PG_INT64_MAX)
+		return int64_div_fast_to_numeric((int64) value, scale);
 	do
 	{
 		digits[n++] = '0' + (int) (v % 10);
@@ -143,12 +148,13 @@ decimal_text(int128 value, int scale)
 		if (i == scale && scale > 0)
 			appendStringInfoChar(&out, '.');
 	}
-	return out.data;
+	return DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(out.data),
+											   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
 }
 
 /* numerator / denominator rounded half away from zero to "digits" digits. */
-static char *
-rational_text(int128 numerator, int128 denominator, int digits)
+static Numeric
+rational_numeric(int128 numerator, int128 denominator, int digits)
 {
 	bool		negative = (numerator < 0) != (denominator < 0);
 	uint128		a = numerator < 0 ? -(uint128) numerator : (uint128) numerator;
@@ -159,22 +165,20 @@ rational_text(int128 numerator, int128 denominator, int digits)
 	for (int i = 0; i < digits; i++)
 		scale *= 10;
 	q = (2 * a * scale + b) / (2 * b);
-	return decimal_text(negative ? -(int128) q : (int128) q, digits);
+	return decimal_numeric(negative ? -(int128) q : (int128) q, digits);
 }
 
 static void
-push_number(JsonbParseState **state, const char *text)
+push_number(JsonbParseState **state, Numeric value)
 {
 	JsonbValue	v;
 
-	if (text == NULL)
+	if (value == NULL)
 		v.type = jbvNull;
 	else
 	{
 		v.type = jbvNumeric;
-		v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(text),
-															ObjectIdGetDatum(InvalidOid),
-															Int32GetDatum(-1)));
+		v.val.numeric = value;
 	}
 	pushJsonbValue(state, WJB_VALUE, &v);
 }
@@ -301,14 +305,14 @@ exceeds(EntityWindows *ew, const VelocityFeature *f, int fi)
 	return over;
 }
 
-static char *
-scaled_text(const VelocityColumn *c, int128 value)
+static Numeric
+scaled_numeric(const VelocityColumn *c, int128 value)
 {
-	return decimal_text(value, c->scale);
+	return decimal_numeric(value, c->scale);
 }
 
-/* A per-entity feature's value as numeric text, or NULL for JSON null. */
-static char *
+/* A per-entity feature's value, or NULL for JSON null. */
+static Numeric
 entity_feature(VelocityRuntime *rt, RowDocument *doc, EntityWindows *ew,
 			   const VelocityFeature *f, int fi)
 {
@@ -324,36 +328,36 @@ entity_feature(VelocityRuntime *rt, RowDocument *doc, EntityWindows *ew,
 	switch (f->kind)
 	{
 		case VK_COUNT:
-			return psprintf(INT64_FORMAT, n);
+			return int64_to_numeric(n);
 		case VK_SUM:
-			return count == 0 ? NULL : scaled_text(col, sum);
+			return count == 0 ? NULL : scaled_numeric(col, sum);
 		case VK_MEAN:
 			return count == 0 ? NULL :
-				rational_text(sum, (int128) count * col->scale_factor, vs->digits);
+				rational_numeric(sum, (int128) count * col->scale_factor, vs->digits);
 		case VK_MIN:
-			return count == 0 ? NULL : scaled_text(col, a->min[c]);
+			return count == 0 ? NULL : scaled_numeric(col, a->min[c]);
 		case VK_MAX:
-			return count == 0 ? NULL : scaled_text(col, a->max[c]);
+			return count == 0 ? NULL : scaled_numeric(col, a->max[c]);
 		case VK_RATIO:
 			if (count == 0 || sum == 0 || !document_scaled_value(doc, col, &value))
 				return NULL;
-			return rational_text((int128) value * count, sum, vs->digits);
+			return rational_numeric((int128) value * count, sum, vs->digits);
 		case VK_EXCEEDS:
-			return psprintf(INT64_FORMAT, exceeds(ew, f, fi));
+			return int64_to_numeric(exceeds(ew, f, fi));
 		case VK_KNOWN_COUNT:
-			return psprintf(INT64_FORMAT, a->nk);
+			return int64_to_numeric(a->nk);
 		case VK_KNOWN_RATE:
-			return a->n == 0 ? NULL : rational_text(a->nk, a->n, vs->digits);
+			return a->n == 0 ? NULL : rational_numeric(a->nk, a->n, vs->digits);
 		case VK_DAYS_SINCE_KNOWN:
 			if (f->window == VELOCITY_UNBOUNDED)
 				return !ew->q.latest_found[ew->feature_window[fi]] ? NULL :
-					rational_text(doc->t - ew->q.latest[ew->feature_window[fi]], USECS_PER_DAY,
+					rational_numeric(doc->t - ew->q.latest[ew->feature_window[fi]], USECS_PER_DAY,
 								  vs->digits);
 			return a->nk == 0 ? NULL :
-				rational_text(doc->t - a->max_known_time, USECS_PER_DAY, vs->digits);
+				rational_numeric(doc->t - a->max_known_time, USECS_PER_DAY, vs->digits);
 		case VK_EPISODE_DAYS:
 			return a->nk == 0 ? NULL :
-				rational_text(doc->t - a->min_known_time, USECS_PER_DAY, vs->digits);
+				rational_numeric(doc->t - a->min_known_time, USECS_PER_DAY, vs->digits);
 		default:
 			elog(ERROR, "feature \"%s\" is not per entity", f->name);
 	}
@@ -386,7 +390,7 @@ push_time_feature(JsonbParseState **state, const VelocitySet *vs, const Velocity
 		pushJsonbValue(state, WJB_VALUE, &v);
 	}
 	else
-		push_number(state, psprintf("%d", f->kind == VK_HOUR ? tm.tm_hour : isodow));
+		push_number(state, int64_to_numeric(f->kind == VK_HOUR ? tm.tm_hour : isodow));
 }
 
 /* The features of a row document, as a jsonb object. */

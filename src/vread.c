@@ -48,6 +48,9 @@ typedef struct CachedBucket
 	bool		present;
 	int64	   *dense;
 	bool	   *slot_present;
+	int64	   *summary;		/* every slot merged, when has_summary */
+	bool		has_summary;	/* every stripe row had one */
+	bool		summary_only;	/* the slots are not read (ensure_slots) */
 } CachedBucket;
 
 /*
@@ -103,7 +106,11 @@ typedef struct EntityRead
 	bool	   *scratch_present;
 	const EntityQuery *q;
 	bool	   *wanted;			/* per slot of the bucket being decoded */
+	int64	   *stripe_summary;
+	bool		read_slots;		/* decode every bucket's slots */
 } EntityRead;
+
+static void ensure_slots(EntityRead *r, CachedBucket *cb);
 
 static void
 key_scan_keys(EntityRead *r, ScanKey skeys)
@@ -126,14 +133,16 @@ want_time(EntityRead *r, int tier, int64 b, int64 time)
  * The slots of a bucket whose rows the windows may need: those at a
  * window's edge (where it starts, and the row's own), and in tier 0 those
  * of the raw window.  Only their lists are decoded, besides the lists of
- * slots whose words cannot answer.
+ * slots whose words cannot answer; a bucket with none of them is read by
+ * its summary alone.  Whether any is.
  */
-static void
+static bool
 want_edges(EntityRead *r, int tier, int64 b)
 {
 	const EntityQuery *q = r->q;
 	int64		width = r->e->tier_width[tier];
 	int64		slot_width = width / r->e->tier_slots[tier];
+	bool		any = false;
 
 	memset(r->wanted, 0, sizeof(bool) * r->e->tier_slots[tier]);
 	want_time(r, tier, b, q->t);
@@ -148,6 +157,9 @@ want_edges(EntityRead *r, int tier, int64 b)
 			if (start + slot_width - 1 >= q->t - q->raw_window + 1 && start <= q->t)
 				r->wanted[s] = true;
 		}
+	for (int s = 0; s < r->e->tier_slots[tier] && !any; s++)
+		any = r->wanted[s];
+	return any;
 }
 
 /* Merges a stripe row's slots into the cached bucket. */
@@ -162,18 +174,26 @@ merge_stripe(EntityRead *r, int tier, CachedBucket *cb)
 
 	if (isnull)
 		return;
+	filter.summary_only = !want_edges(r, tier, cb->key[1]) && !r->read_slots;
 	if (!cb->present)
 	{
 		cb->present = true;
 		cb->dense = palloc(sizeof(int64) * n * e->words);
 		cb->slot_present = palloc0(sizeof(bool) * n);
+		cb->summary = palloc(sizeof(int64) * e->words);
+		buckets_empty(e, cb->summary);
+		cb->has_summary = true;
+		cb->summary_only = filter.summary_only;
 	}
-	want_edges(r, tier, cb->key[1]);
+	filter.summary_only = cb->summary_only;
 	filter.wanted = r->wanted;
 	filter.t = r->t;
 	filter.arrival = r->arrival;
-	buckets_decode(e, tier, cb->key[1], DatumGetByteaPP(slots), r->scratch, r->scratch_present,
-				   &filter);
+	if (buckets_decode(e, tier, cb->key[1], DatumGetByteaPP(slots), r->scratch,
+					   r->scratch_present, &filter, r->stripe_summary))
+		buckets_merge(e, cb->summary, r->stripe_summary);
+	else
+		cb->has_summary = false;	/* written before summaries */
 	for (int s = 0; s < n; s++)
 	{
 		if (!r->scratch_present[s])
@@ -222,6 +242,10 @@ labeled_by_t(EntityRead *r, int64 b)
 	CachedBucket *cb = cache_find(r, 0, b);
 	int64		slot_width = e->tier_width[0] / e->tier_slots[0];
 
+	if (cb != NULL && cb->present && cb->has_summary)
+		return cb->summary[W_NK] != 0 && b * e->tier_width[0] <= r->t;
+	if (cb != NULL)
+		ensure_slots(r, cb);
 	for (int s = 0; cb != NULL && cb->present && s < e->tier_slots[0]; s++)
 		if (cb->slot_present[s] && cb->dense[s * e->words + W_NK] != 0 &&
 			b * e->tier_width[0] + s * slot_width <= r->t)
@@ -318,6 +342,19 @@ bucket(EntityRead *r, int tier, int64 b)
 		return cache_entry(r, tier, b);
 	fetch_buckets(r, tier, b, b);
 	return cache_entry(r, tier, b);
+}
+
+/* The slots of a bucket read by its summary alone: the bucket read again. */
+static void
+ensure_slots(EntityRead *r, CachedBucket *cb)
+{
+	if (!cb->summary_only)
+		return;
+	cb->present = false;
+	cb->summary_only = false;
+	r->read_slots = true;
+	fetch_buckets(r, (int) cb->key[0], cb->key[1], cb->key[1]);
+	r->read_slots = false;
 }
 
 /* Adds a row of the source to a window's aggregate. */
@@ -519,6 +556,19 @@ row_value_arrays(EntityRead *r, VelocityRowValues *row)
 	r->value_pool_left -= need;
 }
 
+/* The source and its raw index, opened by the first raw read: most reads
+ * need neither (the slots' lists give their rows). */
+static void
+open_source(EntityRead *r)
+{
+	if (r->source != NULL)
+		return;
+	r->source = table_open(r->vs->source, AccessShareLock);
+	r->raw_index = index_open(r->rt->raw_indexes[r->entity], AccessShareLock);
+	r->source_is_heap = r->source->rd_rel->relam == HEAP_TABLE_AM_OID;
+	r->raw_slot = table_slot_create(r->source, NULL);
+}
+
 /* A raw slot added to the cache, empty, with room for "allocated" rows. */
 static RawSlot *
 new_raw_slot(EntityRead *r, int64 start, int64 end, int allocated)
@@ -552,6 +602,7 @@ raw_slot(EntityRead *r, int64 start, int64 end)
 	rs = raw_cached(r, start, end);
 	if (rs != NULL)
 		return rs;
+	open_source(r);
 	rs = new_raw_slot(r, start, end, allocated);
 	key_scan_keys(r, skeys);
 	ScanKeyInit(&skeys[k], k + 1, BTGreaterEqualStrategyNumber,
@@ -652,15 +703,27 @@ add_range(EntityRead *r, VelocityWindow *agg, int tier, int64 lo, int64 hi)
 		CachedBucket *cb = bucket(r, tier, b);
 		int			first = (int) (Max(lo + 1 - b * width, 0) / slot_width);
 		int			last = (int) (Min(hi - b * width, width - 1) / slot_width);
+		bool		known;
 
 		if (!cb->present)
 			continue;
+		if (cb->has_summary && b * width > lo && b * width + width - 1 <= hi)
+		{
+			/* the whole bucket is in the window */
+			if (cb->summary[W_N] == 0)
+				continue;
+			if (slot_answers(r, cb->summary, lo, hi, b * width, b * width + width - 1, &known))
+			{
+				add_slot(e, agg, cb->summary, known);
+				continue;
+			}
+		}
+		ensure_slots(r, cb);
 		for (int s = first; s <= last; s++)
 		{
 			const int64 *p = cb->dense + s * e->words;
 			int64		start = b * width + s * slot_width;
 			int64		end = start + slot_width - 1;
-			bool		known;
 
 			if (!cb->slot_present[s] || p[W_N] == 0)
 				continue;		/* no row (its stripes' removals cancel its inserts) */
@@ -700,9 +763,19 @@ latest_in_bucket(EntityRead *r, int64 b, VelocityWindow *agg, int64 *latest)
 	int64		width = e->tier_width[0];
 	int64		slot_width = width / e->tier_slots[0];
 	CachedBucket *cb = bucket(r, 0, b);
+	const int64 *p = cb->summary;
 
 	if (!cb->present)
 		return false;
+	if (cb->has_summary && (p[W_N] == 0 || p[W_NK] == 0))
+		return false;			/* no labeled row */
+	if (cb->has_summary && b * width + width - 1 <= r->t && p[W_MAX_ARRIVAL] < r->arrival &&
+		p[W_MAX_KNOWN] <= r->t && p[W_STALE] == 0)
+	{
+		*latest = p[W_MAX_LTIME];	/* every labeled row known by t */
+		return true;
+	}
+	ensure_slots(r, cb);
 	for (int s = e->tier_slots[0] - 1; s >= 0; s--)
 	{
 		int64		start = b * width + s * slot_width;
@@ -804,19 +877,16 @@ begin_read(VelocityRuntime *rt, EntityQuery *q, EntityRead *r)
 	r->snapshot = GetActiveSnapshot();
 	r->buckets = table_open(rt->bucket_relids[q->entity], AccessShareLock);
 	r->buckets_index = index_open(rt->bucket_indexes[q->entity], AccessShareLock);
-	r->source = table_open(rt->set->source, AccessShareLock);
-	r->raw_index = index_open(rt->raw_indexes[q->entity], AccessShareLock);
 	r->raw_map = rt->raw_index_map[q->entity];
 	r->vm_buffer = InvalidBuffer;
-	r->source_is_heap = r->source->rd_rel->relam == HEAP_TABLE_AM_OID;
 	r->heap_buffer = InvalidBuffer;
 	r->bucket_slot = table_slot_create(r->buckets, NULL);
-	r->raw_slot = table_slot_create(r->source, NULL);
 	for (int t = 0; t < e->num_tiers; t++)
 		max_slots = Max(max_slots, e->tier_slots[t]);
 	r->scratch = palloc(sizeof(int64) * max_slots * e->words);
 	r->scratch_present = palloc(sizeof(bool) * max_slots);
 	r->wanted = palloc(sizeof(bool) * max_slots);
+	r->stripe_summary = palloc(sizeof(int64) * e->words);
 	r->q = q;
 	r->cache_allocated = 32;
 	r->cache = palloc(sizeof(CachedBucket *) * r->cache_allocated);
@@ -832,13 +902,16 @@ static void
 end_read(EntityRead *r)
 {
 	ExecDropSingleTupleTableSlot(r->bucket_slot);
-	ExecDropSingleTupleTableSlot(r->raw_slot);
 	if (BufferIsValid(r->vm_buffer))
 		ReleaseBuffer(r->vm_buffer);
 	if (BufferIsValid(r->heap_buffer))
 		ReleaseBuffer(r->heap_buffer);
-	index_close(r->raw_index, AccessShareLock);
-	table_close(r->source, AccessShareLock);
+	if (r->source != NULL)
+	{
+		ExecDropSingleTupleTableSlot(r->raw_slot);
+		index_close(r->raw_index, AccessShareLock);
+		table_close(r->source, AccessShareLock);
+	}
 	index_close(r->buckets_index, AccessShareLock);
 	table_close(r->buckets, AccessShareLock);
 }
@@ -871,6 +944,7 @@ raw_from_lists(EntityRead *r, int64 start, int64 end)
 			int			first = (int) (Max(start - b * width, 0) / slot_width);
 			int			last = (int) (Min(end - b * width, width - 1) / slot_width);
 
+			ensure_slots(r, cb);
 			for (int s = first; cb->present && s <= last; s++)
 			{
 				const int64 *p = cb->dense + s * e->words;

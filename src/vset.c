@@ -347,8 +347,6 @@ numeric_scaled(Datum value, int scale, int64 *result)
 int64
 vset_scaled_value(const VelocityColumn *c, Datum value)
 {
-	int64		scaled;
-
 	switch (c->type)
 	{
 		case INT2OID:
@@ -358,18 +356,26 @@ vset_scaled_value(const VelocityColumn *c, Datum value)
 		case INT8OID:
 			return DatumGetInt64(value);
 		case NUMERICOID:
-			if (numeric_scaled(value, c->scale, &scaled))
-				return scaled;
-			{
-				Datum		factor = DirectFunctionCall1(int8_numeric, Int64GetDatum(c->scale_factor));
-				Datum		scaled = DirectFunctionCall2(numeric_mul, value, factor);
-
-				scaled = DirectFunctionCall2(numeric_round, scaled, Int32GetDatum(0));
-				return DatumGetInt64(DirectFunctionCall1(numeric_int8, scaled));
-			}
+			return vset_scaled_numeric(c, value);
 	}
 	elog(ERROR, "column \"%s\" is not an exact type", c->name);
 	return 0;
+}
+
+/* A numeric scaled as column "c" is kept, whatever the column's type. */
+int64
+vset_scaled_numeric(const VelocityColumn *c, Datum value)
+{
+	int64		scaled;
+	Datum		factor;
+	Datum		product;
+
+	if (numeric_scaled(value, c->scale, &scaled))
+		return scaled;
+	factor = DirectFunctionCall1(int8_numeric, Int64GetDatum(c->scale_factor));
+	product = DirectFunctionCall2(numeric_mul, value, factor);
+	product = DirectFunctionCall2(numeric_round, product, Int32GetDatum(0));
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8, product));
 }
 
 static int64

@@ -102,7 +102,10 @@ typedef struct VerifyState
 	bool	   *stored_present;
 	int64	   *scratch;
 	bool	   *scratch_present;
+	bool		summary_wrong;	/* a stripe's summary is not its slots merged */
 } VerifyState;
+
+#define SUMMARY_WRONG "the bucket's summary differs from its slots"
 
 typedef struct SeenKey
 {
@@ -161,6 +164,7 @@ stored_bucket(VerifyState *vs, const Datum *keys, int tier, int64 bucket)
 	ScanKeyInit(&skeys[k + 1], k + BUCKET_ATT_BUCKET, BTEqualStrategyNumber, F_INT8EQ,
 				Int64GetDatum(bucket));
 	memset(vs->stored_present, 0, sizeof(bool) * e->tier_slots[tier]);
+	vs->summary_wrong = false;
 	scan = index_beginscan(vs->buckets, vs->index, GetActiveSnapshot(), k + 2, 0);
 	index_rescan(scan, skeys, k + 2, NULL, 0);
 	while (index_getnext_slot(scan, ForwardScanDirection, vs->slot))
@@ -169,8 +173,10 @@ stored_bucket(VerifyState *vs, const Datum *keys, int tier, int64 bucket)
 		Datum		slots = slot_getattr(vs->slot, k + BUCKET_ATT_SLOTS, &isnull);
 
 		any = true;
+		if (!buckets_summary_matches(e, tier, bucket, DatumGetByteaPP(slots)))
+			vs->summary_wrong = true;
 		buckets_decode(e, tier, bucket, DatumGetByteaPP(slots), vs->scratch, vs->scratch_present,
-					   NULL);
+					   NULL, NULL);
 		for (int s = 0; s < e->tier_slots[tier]; s++)
 		{
 			if (!vs->scratch_present[s])
@@ -275,6 +281,8 @@ compare_bucket(void *arg, int entity, const Datum *keys, int tier, int64 bucket,
 		report(vs, keys_str, tier, bucket, -1, "the bucket is missing");
 		return;
 	}
+	if (vs->summary_wrong)
+		report(vs, keys_str, tier, bucket, -1, SUMMARY_WRONG);
 	for (int s = 0; s < e->tier_slots[tier]; s++)
 	{
 		const char *problem = NULL;
@@ -333,6 +341,8 @@ check_unseen(VerifyState *vs, const Datum *filter_keys)
 		if (found)
 			continue;
 		stored_bucket(vs, keys, tier, bucket);
+		if (vs->summary_wrong)
+			report(vs, keys_str, tier, bucket, -1, SUMMARY_WRONG);
 		for (int s = 0; s < e->tier_slots[tier]; s++)
 			if (vs->stored_present[s] && !empty_slot(e, vs->stored + s * e->words))
 				report(vs, keys_str, tier, bucket, s, "the slot counts rows that do not exist");
