@@ -714,7 +714,7 @@ buckets_summary_bytes_bound(const VelocityEntity *e)
 
 /* The slots of a row as a dense array of slots * words words, with
  * "present" marking the slots that have an entry; with a filter, only the
- * slots that start by its t, and lists only as it wants them. */
+ * slots within [from, t], and lists only as it wants them. */
 bool
 buckets_decode(const VelocityEntity *e, int tier, int64 bucket, bytea *slots, int64 *dense,
 			   bool *present, const ListFilter *filter, int64 *summary)
@@ -760,6 +760,22 @@ buckets_decode(const VelocityEntity *e, int tier, int64 bucket, bytea *slots, in
 		start = bucket * e->tier_width[tier] + slot * slot_width;
 		if (filter != NULL && start > filter->t)
 			break;				/* no read counts rows after t */
+		if (filter != NULL && start + slot_width - 1 < filter->from)
+		{
+			/* before every window: passed over, its latest arrival kept */
+			for (int w = 0; w < e->list_offset; w++)
+			{
+				uint64		code = get_varint(e, tier, bucket, &p, end);
+
+				if (w == W_MAX_ARRIVAL)
+					words[w] = word_value(WORD_ARRIVAL, code, start, prev_arrival);
+			}
+			if (lists)
+				get_list(e, tier, bucket, &p, end, words, start, false);
+			if (words[W_MAX_ARRIVAL] != PG_INT64_MIN)
+				prev_arrival = words[W_MAX_ARRIVAL];
+			continue;
+		}
 		for (int w = 0; w < e->list_offset; w++)
 			words[w] = word_value(word_kind(e, w), get_varint(e, tier, bucket, &p, end), start,
 								  prev_arrival);

@@ -72,6 +72,7 @@ typedef struct ListFilter
 	const bool *wanted;			/* per slot: the reader asks for its rows */
 	int64		t;				/* the row read for: its time and arrival */
 	int64		arrival;
+	int64		from;			/* no slot ending before it is read */
 	bool		summary_only;	/* the bucket's summary, not its slots */
 } ListFilter;
 

@@ -108,6 +108,7 @@ typedef struct EntityRead
 	bool	   *wanted;			/* per slot of the bucket being decoded */
 	int64	   *stripe_summary;
 	bool		read_slots;		/* decode every bucket's slots */
+	int64		read_from;		/* no window reads a row before it */
 } EntityRead;
 
 static void ensure_slots(EntityRead *r, CachedBucket *cb);
@@ -171,29 +172,42 @@ merge_stripe(EntityRead *r, int tier, CachedBucket *cb)
 	Datum		slots = slot_getattr(r->bucket_slot, e->num_keys + BUCKET_ATT_SLOTS, &isnull);
 	int			n = e->tier_slots[tier];
 	ListFilter	filter;
+	bool		first = !cb->present;
 
 	if (isnull)
 		return;
 	filter.summary_only = !want_edges(r, tier, cb->key[1]) && !r->read_slots;
-	if (!cb->present)
+	if (first)
 	{
 		cb->present = true;
-		cb->dense = palloc(sizeof(int64) * n * e->words);
-		cb->slot_present = palloc0(sizeof(bool) * n);
-		cb->summary = palloc(sizeof(int64) * e->words);
-		buckets_empty(e, cb->summary);
 		cb->has_summary = true;
 		cb->summary_only = filter.summary_only;
+		cb->summary = palloc(sizeof(int64) * e->words);
+		if (!cb->summary_only)
+		{
+			cb->dense = palloc(sizeof(int64) * n * e->words);
+			cb->slot_present = palloc(sizeof(bool) * n);
+		}
 	}
 	filter.summary_only = cb->summary_only;
 	filter.wanted = r->wanted;
 	filter.t = r->t;
 	filter.arrival = r->arrival;
-	if (buckets_decode(e, tier, cb->key[1], DatumGetByteaPP(slots), r->scratch,
-					   r->scratch_present, &filter, r->stripe_summary))
-		buckets_merge(e, cb->summary, r->stripe_summary);
-	else
+	filter.from = r->read_from;
+	/* the first stripe (most buckets have one) is decoded in place */
+	if (first && !cb->summary_only)
+	{
+		cb->has_summary = buckets_decode(e, tier, cb->key[1], DatumGetByteaPP(slots), cb->dense,
+										 cb->slot_present, &filter, cb->summary);
+		return;
+	}
+	if (!buckets_decode(e, tier, cb->key[1], DatumGetByteaPP(slots), r->scratch,
+						r->scratch_present, &filter, first ? cb->summary : r->stripe_summary))
 		cb->has_summary = false;	/* written before summaries */
+	else if (!first)
+		buckets_merge(e, cb->summary, r->stripe_summary);
+	if (cb->summary_only)
+		return;
 	for (int s = 0; s < n; s++)
 	{
 		if (!r->scratch_present[s])
@@ -994,6 +1008,7 @@ vread_entity(VelocityRuntime *rt, EntityQuery *q)
 		else
 			unbounded = true;
 	longest = Max(longest, q->raw_window);
+	r.read_from = unbounded ? PG_INT64_MIN : q->t - longest + 1;
 	if (longest > 0)
 	{
 		int64		lo = buckets_floor_div(q->t - longest + 1, r.e->tier_width[0]);
