@@ -51,6 +51,7 @@ typedef struct CachedBucket
 	int64	   *summary;		/* every slot merged, when has_summary */
 	bool		has_summary;	/* every stripe row had one */
 	bool		summary_only;	/* the slots are not read (ensure_slots) */
+	int64		decoded_from;	/* slots ending before this time are not read */
 } CachedBucket;
 
 /*
@@ -109,6 +110,7 @@ typedef struct EntityRead
 	int64	   *stripe_summary;
 	bool		read_slots;		/* decode every bucket's slots */
 	int64		read_from;		/* no window reads a row before it */
+	int64		fetch_from;		/* nor does the fetch under way */
 } EntityRead;
 
 static void ensure_slots(EntityRead *r, CachedBucket *cb);
@@ -182,6 +184,7 @@ merge_stripe(EntityRead *r, int tier, CachedBucket *cb)
 		cb->present = true;
 		cb->has_summary = true;
 		cb->summary_only = filter.summary_only;
+		cb->decoded_from = r->fetch_from;
 		cb->summary = palloc(sizeof(int64) * e->words);
 		if (!cb->summary_only)
 		{
@@ -193,7 +196,7 @@ merge_stripe(EntityRead *r, int tier, CachedBucket *cb)
 	filter.wanted = r->wanted;
 	filter.t = r->t;
 	filter.arrival = r->arrival;
-	filter.from = r->read_from;
+	filter.from = r->fetch_from;
 	/* the first stripe (most buckets have one) is decoded in place */
 	if (first && !cb->summary_only)
 	{
@@ -345,16 +348,26 @@ fetch_buckets(EntityRead *r, int tier, int64 lo, int64 hi)
 	index_endscan(scan);
 }
 
+/*
+ * A bucket whose slots from time "from" on are read: a finer tier's bucket
+ * is fetched for one edge, and its slots before the edge are passed over
+ * unless a later read needs them (then it is read again, whole).
+ */
 static CachedBucket *
-bucket(EntityRead *r, int tier, int64 b)
+bucket(EntityRead *r, int tier, int64 b, int64 from)
 {
 	CachedBucket *cb = cache_find(r, tier, b);
 
-	if (cb != NULL)
+	if (cb != NULL && cb->present && !cb->summary_only && from < cb->decoded_from)
+		cb->present = false;
+	else if (cb != NULL)
 		return cb;
-	if (tier == 0 && b >= r->prefetched_lo && b <= r->prefetched_hi)
+	if (cb == NULL && tier == 0 && b >= r->prefetched_lo && b <= r->prefetched_hi)
 		return cache_entry(r, tier, b);
+	if (cb == NULL && tier > 0)
+		r->fetch_from = Max(from, r->read_from);
 	fetch_buckets(r, tier, b, b);
+	r->fetch_from = r->read_from;
 	return cache_entry(r, tier, b);
 }
 
@@ -704,6 +717,67 @@ slot_answers(EntityRead *r, const int64 *p, int64 lo, int64 hi, int64 start, int
 	return true;
 }
 
+/*
+ * A slot holding t whose only fault is rows after t (another session's,
+ * committed while this row was scored): added less those rows, which the
+ * source gives (they are few) where the slot's own rows are many.  False
+ * when they cannot be taken out exactly: one of them is labeled or may
+ * hold an extreme, or the labels of the rest may be mixed at t.
+ */
+static bool
+add_slot_before_late(EntityRead *r, VelocityWindow *agg, const int64 *p, int64 lo, int64 hi,
+					 int64 start, int64 end)
+{
+	const VelocityEntity *e = r->e;
+	int64	   *rest;
+	RawSlot    *late;
+	bool		known;
+
+	if (hi != r->t || start <= lo || p[W_MAX_TIME] <= hi || p[W_MAX_ARRIVAL] >= r->arrival ||
+		(e->needs_extremes && p[W_STALE] != 0))
+		return false;
+	late = raw_slot(r, hi + 1, end);
+	rest = palloc(sizeof(int64) * e->words);
+	memcpy(rest, p, sizeof(int64) * e->words);
+	for (int i = 0; i < late->count; i++)
+	{
+		const VelocityRowValues *row = &late->rows[i];
+
+		if (row->known_valid)
+			return false;
+		rest[W_N]--;
+		for (int c = 0; c < e->num_columns; c++)
+		{
+			int			o = e->column_offsets[c];
+
+			if (o < 0 || !row->value_valid[c])
+				continue;
+			if (e->column_extremes[c] && p[o + WC_MIN] != p[o + WC_MAX] &&
+				(row->value[c] == p[o + WC_MIN] || row->value[c] == p[o + WC_MAX]))
+				return false;
+			rest[o + WC_COUNT]--;
+			rest[o + WC_SUM] -= row->value[c];
+		}
+	}
+	if (rest[W_N] <= 0)
+		return rest[W_N] == 0;	/* every row is after t */
+	for (int c = 0; c < e->num_columns; c++)
+	{
+		int			o = e->column_offsets[c];
+
+		if (o >= 0 && e->column_extremes[c] && rest[o + WC_COUNT] == 0)
+		{
+			rest[o + WC_MIN] = PG_INT64_MAX;
+			rest[o + WC_MAX] = PG_INT64_MIN;
+		}
+	}
+	rest[W_MAX_TIME] = hi;
+	if (!slot_answers(r, rest, lo, hi, start, end, &known))
+		return false;
+	add_slot(e, agg, rest, known);
+	return true;
+}
+
 /* Adds the rows with time in (lo, hi] from tier "tier" down. */
 static void
 add_range(EntityRead *r, VelocityWindow *agg, int tier, int64 lo, int64 hi)
@@ -714,7 +788,7 @@ add_range(EntityRead *r, VelocityWindow *agg, int tier, int64 lo, int64 hi)
 
 	for (int64 b = buckets_floor_div(lo + 1, width); b <= buckets_floor_div(hi, width); b++)
 	{
-		CachedBucket *cb = bucket(r, tier, b);
+		CachedBucket *cb = bucket(r, tier, b, lo + 1);
 		int			first = (int) (Max(lo + 1 - b * width, 0) / slot_width);
 		int			last = (int) (Min(hi - b * width, width - 1) / slot_width);
 		bool		known;
@@ -747,6 +821,8 @@ add_range(EntityRead *r, VelocityWindow *agg, int tier, int64 lo, int64 hi)
 				add_slot(e, agg, p, known);
 			else if (buckets_list_usable(e, p))
 				add_listed(r, agg, p, lo, hi);
+			else if (p[W_N] > RAW_DIRECT_ROWS && add_slot_before_late(r, agg, p, lo, hi, start, end))
+				continue;
 			else if (tier + 1 < e->num_tiers && p[W_N] > RAW_DIRECT_ROWS &&
 					 raw_cached(r, start, end) == NULL)
 				add_range(r, agg, tier + 1, Max(lo, start - 1), Min(hi, end));
@@ -776,7 +852,7 @@ latest_in_bucket(EntityRead *r, int64 b, VelocityWindow *agg, int64 *latest)
 	const VelocityEntity *e = r->e;
 	int64		width = e->tier_width[0];
 	int64		slot_width = width / e->tier_slots[0];
-	CachedBucket *cb = bucket(r, 0, b);
+	CachedBucket *cb = bucket(r, 0, b, r->read_from);
 	const int64 *p = cb->summary;
 
 	if (!cb->present)
@@ -954,7 +1030,7 @@ raw_from_lists(EntityRead *r, int64 start, int64 end)
 			rs = new_raw_slot(r, start, end, allocated);
 		for (int64 b = buckets_floor_div(start, width); b <= buckets_floor_div(end, width); b++)
 		{
-			CachedBucket *cb = bucket(r, 0, b);
+			CachedBucket *cb = bucket(r, 0, b, start);
 			int			first = (int) (Max(start - b * width, 0) / slot_width);
 			int			last = (int) (Min(end - b * width, width - 1) / slot_width);
 
@@ -1009,6 +1085,7 @@ vread_entity(VelocityRuntime *rt, EntityQuery *q)
 			unbounded = true;
 	longest = Max(longest, q->raw_window);
 	r.read_from = unbounded ? PG_INT64_MIN : q->t - longest + 1;
+	r.fetch_from = r.read_from;
 	if (longest > 0)
 	{
 		int64		lo = buckets_floor_div(q->t - longest + 1, r.e->tier_width[0]);
