@@ -329,13 +329,19 @@ SELECT fraud_feature_set_create('vtx_listed_features', 'vtx_listed', $${"time": 
 		"over_2x_7d": {"kind": "exceeds", "entity": "card", "window": "7 days", "column": "amount",
 					   "factor": 2, "mean_window": "30 days"},
 		"known_7d": {"kind": "known_count", "entity": "card", "window": "7 days"},
+		"max_9d": {"kind": "max", "entity": "card", "window": "9 days", "column": "amount"},
 		"since_known": {"kind": "days_since_known", "entity": "card"}}}$$);
--- cards 1 and 2: 3 rows a day; card 3: 12 a day, more than a list keeps
+-- cards 1 and 2: 3 rows a day; card 3: 12 a day, more than a list keeps;
+-- card 4: 40 rows in one day, scored at times within it (its day's slot
+-- holds rows after t: fewer than 17 are taken out of the slot, more make
+-- it read from the source; so do those holding an extreme)
 INSERT INTO vtx_listed (t, card, amount)
 SELECT '2024-06-01'::timestamp + i * interval '8 hours' + (i % 5) * interval '37 minutes', c, (i * 13) % 90 + 1
 FROM generate_series(0, 179) i, (VALUES (1), (2)) v(c);
 INSERT INTO vtx_listed (t, card, amount)
 SELECT '2024-06-01'::timestamp + i * interval '2 hours', 3, (i * 7) % 50 + 1 FROM generate_series(0, 719) i;
+INSERT INTO vtx_listed (t, card, amount)
+SELECT '2024-06-15'::timestamp + i * interval '36 minutes', 4, (i * 17) % 60 + 1 FROM generate_series(0, 39) i;
 UPDATE vtx_listed SET known = t + interval '2 days' WHERE seq % 17 = 0;
 DELETE FROM vtx_listed WHERE seq = 100;
 -- scans of the raw rows' index (on card, t) in this transaction
@@ -346,12 +352,15 @@ CREATE TABLE vtx_scans (card int, raw_index_scans bigint);
 CREATE TABLE vtx_listed_docs AS
 SELECT c AS card, jsonb_build_object('t', '2024-06-20 05:00'::timestamp + i * interval '97 minutes',
 									 'card', c) AS doc, NULL::jsonb AS computed
-FROM generate_series(0, 200) i, generate_series(1, 3) c;
+FROM generate_series(0, 200) i, generate_series(1, 3) c
+UNION ALL
+SELECT 4, jsonb_build_object('t', '2024-06-15 00:10'::timestamp + i * interval '23 minutes', 'card', 4), NULL
+FROM generate_series(0, 62) i;
 DO $$
 DECLARE
 	scans bigint;
 BEGIN
-	FOR c IN 1..3 LOOP
+	FOR c IN 1..4 LOOP
 		scans := vtx_raw_scans();
 		UPDATE vtx_listed_docs SET computed = vtx_listed_features(doc) WHERE card = c;
 		INSERT INTO vtx_scans VALUES (c, vtx_raw_scans() - scans);

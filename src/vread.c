@@ -615,9 +615,10 @@ new_raw_slot(EntityRead *r, int64 start, int64 end, int allocated)
 	return rs;
 }
 
-/* The source's rows with time in [start, end], read once per call. */
+/* The source's rows with time in [start, end], read once per call; NULL
+ * (and nothing cached) when there are more than "limit" (if > 0). */
 static RawSlot *
-raw_slot(EntityRead *r, int64 start, int64 end)
+raw_slot(EntityRead *r, int64 start, int64 end, int limit)
 {
 	RawSlot    *rs = NULL;
 	ScanKeyData skeys[INDEX_MAX_KEYS];
@@ -652,6 +653,12 @@ raw_slot(EntityRead *r, int64 start, int64 end)
 		row_value_arrays(r, row);
 		if (!next_raw_row(r, scan, row))
 			break;
+		if (limit > 0 && rs->count == limit)
+		{
+			r->raw_count--;		/* the entry just made */
+			rs = NULL;
+			break;
+		}
 		rs->count++;
 	}
 	index_endscan(scan);
@@ -661,7 +668,7 @@ raw_slot(EntityRead *r, int64 start, int64 end)
 static void
 add_raw(EntityRead *r, VelocityWindow *agg, int64 lo, int64 hi, int64 start, int64 end)
 {
-	RawSlot    *rs = raw_slot(r, start, end);
+	RawSlot    *rs = raw_slot(r, start, end, 0);
 
 	for (int i = 0; i < rs->count; i++)
 	{
@@ -720,7 +727,7 @@ slot_answers(EntityRead *r, const int64 *p, int64 lo, int64 hi, int64 start, int
 /*
  * A slot holding t whose only fault is rows after t (another session's,
  * committed while this row was scored): added less those rows, which the
- * source gives (they are few) where the slot's own rows are many.  False
+ * source gives (when they are few) where the slot's own rows are many.  False
  * when they cannot be taken out exactly: one of them is labeled or may
  * hold an extreme, or the labels of the rest may be mixed at t.
  */
@@ -736,13 +743,17 @@ add_slot_before_late(EntityRead *r, VelocityWindow *agg, const int64 *p, int64 l
 	if (hi != r->t || start <= lo || p[W_MAX_TIME] <= hi || p[W_MAX_ARRIVAL] >= r->arrival ||
 		(e->needs_extremes && p[W_STALE] != 0))
 		return false;
-	late = raw_slot(r, hi + 1, end);
+	late = raw_slot(r, hi + 1, end, RAW_DIRECT_ROWS);
+	if (late == NULL)
+		return false;
 	rest = palloc(sizeof(int64) * e->words);
 	memcpy(rest, p, sizeof(int64) * e->words);
 	for (int i = 0; i < late->count; i++)
 	{
 		const VelocityRowValues *row = &late->rows[i];
 
+		if (row->time <= hi || row->time > end)
+			continue;			/* a wider range read before */
 		if (row->known_valid)
 			return false;
 		rest[W_N]--;
@@ -1106,7 +1117,7 @@ vread_entity(VelocityRuntime *rt, EntityQuery *q)
 		RawSlot    *raw;
 
 		if (!raw_from_lists(&r, raw_start, q->t))
-			raw_slot(&r, raw_start, q->t);
+			raw_slot(&r, raw_start, q->t, 0);
 		raw = raw_cached(&r, raw_start, q->t);
 		q->raw_rows = palloc(sizeof(VelocityRowValues) * Max(raw->count, 1));
 		for (int i = 0; i < raw->count; i++)
