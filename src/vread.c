@@ -248,6 +248,9 @@ cache_entry(EntityRead *r, int tier, int64 bucket)
 	cb->key[0] = tier;
 	cb->key[1] = bucket;
 	cb->present = false;
+	cb->has_summary = false;
+	cb->summary_only = false;
+	cb->decoded_from = PG_INT64_MIN;
 	return cb;
 }
 
@@ -375,7 +378,7 @@ bucket(EntityRead *r, int tier, int64 b, int64 from)
 static void
 ensure_slots(EntityRead *r, CachedBucket *cb)
 {
-	if (!cb->summary_only)
+	if (!cb->present || !cb->summary_only)
 		return;
 	cb->present = false;
 	cb->summary_only = false;
