@@ -811,49 +811,173 @@ buckets_summary_matches(const VelocityEntity *e, int tier, int64 bucket, bytea *
 	return memcmp(stored, merged, sizeof(int64) * e->list_offset) == 0;
 }
 
-bytea *
-buckets_encode(const VelocityEntity *e, int tier, int64 bucket, const int64 *dense,
-			   const bool *present)
+static void
+put_summary(const VelocityEntity *e, int tier, int64 bucket, StringInfo out, const int64 *summary)
 {
-	int			num_slots = e->tier_slots[tier];
-	int64		slot_width = e->tier_width[tier] / num_slots;
-	int64		prev_slot = -1;
-	int64		prev_arrival = 0;
-	StringInfoData out;
-	bytea	   *result;
-
-	int64	   *summary = palloc(sizeof(int64) * e->words);
-
-	buckets_empty(e, summary);
-	for (int64 s = 0; s < num_slots; s++)
-		if (present[s])
-			merge_words(e, summary, dense + s * e->words);
-	initStringInfo(&out);
-	appendStringInfoChar(&out, (char) FORMAT_MARK_0);
-	appendStringInfoChar(&out, (char) FORMAT_MARK_1);
+	appendStringInfoChar(out, (char) FORMAT_MARK_0);
+	appendStringInfoChar(out, (char) FORMAT_MARK_1);
 	for (int w = 0; w < e->list_offset; w++)
-		put_varint(&out, word_code(word_kind(e, w), summary[w], bucket * e->tier_width[tier], 0));
-	pfree(summary);
-	for (int64 s = 0; s < num_slots; s++)
+		put_varint(out, word_code(word_kind(e, w), summary[w], bucket * e->tier_width[tier], 0));
+}
+
+/* The present slots from "from" on, after a slot prev_slot whose latest
+ * arrival was prev_arrival. */
+static void
+put_slots(const VelocityEntity *e, int tier, int64 bucket, StringInfo out, const int64 *dense,
+		  const bool *present, int64 from, int64 prev_slot, int64 prev_arrival)
+{
+	int64		slot_width = e->tier_width[tier] / e->tier_slots[tier];
+
+	for (int64 s = from; s < e->tier_slots[tier]; s++)
 	{
 		const int64 *words = dense + s * e->words;
 		int64		start = bucket * e->tier_width[tier] + s * slot_width;
 
 		if (!present[s])
 			continue;
-		put_varint(&out, (uint64) (s - prev_slot - 1));
+		put_varint(out, (uint64) (s - prev_slot - 1));
 		prev_slot = s;
 		for (int w = 0; w < e->list_offset; w++)
-			put_varint(&out, word_code(word_kind(e, w), words[w], start, prev_arrival));
-		put_list(e, tier, &out, words, start);
+			put_varint(out, word_code(word_kind(e, w), words[w], start, prev_arrival));
+		put_list(e, tier, out, words, start);
 		if (words[W_MAX_ARRIVAL] != PG_INT64_MIN)
 			prev_arrival = words[W_MAX_ARRIVAL];
 	}
-	result = palloc(VARHDRSZ + out.len);
-	SET_VARSIZE(result, VARHDRSZ + out.len);
-	memcpy(VARDATA(result), out.data, out.len);
-	pfree(out.data);
+}
+
+static bytea *
+bytea_from(StringInfo out)
+{
+	bytea	   *result = palloc(VARHDRSZ + out->len);
+
+	SET_VARSIZE(result, VARHDRSZ + out->len);
+	memcpy(VARDATA(result), out->data, out->len);
+	pfree(out->data);
 	return result;
+}
+
+bytea *
+buckets_encode(const VelocityEntity *e, int tier, int64 bucket, const int64 *dense,
+			   const bool *present)
+{
+	StringInfoData out;
+	int64	   *summary = palloc(sizeof(int64) * e->words);
+
+	buckets_empty(e, summary);
+	for (int64 s = 0; s < e->tier_slots[tier]; s++)
+		if (present[s])
+			merge_words(e, summary, dense + s * e->words);
+	initStringInfo(&out);
+	put_summary(e, tier, bucket, &out, summary);
+	pfree(summary);
+	put_slots(e, tier, bucket, &out, dense, present, 0, -1, 0);
+	return bytea_from(&out);
+}
+
+/*
+ * A row's slots with a delta merged into one slot.  The slots before it
+ * are copied as stored, passed over without decoding more than their
+ * latest arrival (the next slot's arrivals are coded from it); the summary
+ * takes the delta (its words are the slots' merged, and merging is
+ * associative), and the slots from that one on are written anew.  A live
+ * row's slot is its bucket's latest, so that an insert re-encodes one slot.
+ * A row without a summary (an older format) is rewritten whole.
+ */
+bytea *
+buckets_add_delta(const VelocityEntity *e, int tier, int64 bucket, bytea *slots, int slot_index,
+				  const int64 *delta)
+{
+	const unsigned char *p = (const unsigned char *) VARDATA_ANY(slots);
+	const unsigned char *end = p + VARSIZE_ANY_EXHDR(slots);
+	const unsigned char *copy_from;
+	int			num_slots = e->tier_slots[tier];
+	int64		slot_width = e->tier_width[tier] / num_slots;
+	int64		bucket_start = bucket * e->tier_width[tier];
+	int64	   *dense = palloc(sizeof(int64) * num_slots * e->words);
+	bool	   *present = palloc0(sizeof(bool) * num_slots);
+	int64	   *summary = palloc(sizeof(int64) * e->words);
+	int64		slot = -1;
+	int64		prev_arrival = 0;
+	int64		kept_slot;
+	int64		kept_arrival;
+	StringInfoData out;
+
+	if (!(end - p >= 2 && p[0] == FORMAT_MARK_0 && p[1] == FORMAT_MARK_1))
+	{
+		buckets_decode(e, tier, bucket, slots, dense, present, NULL, NULL);
+		if (!present[slot_index])
+			buckets_empty(e, dense + slot_index * e->words);
+		buckets_merge(e, dense + slot_index * e->words, delta);
+		present[slot_index] = true;
+		return buckets_encode(e, tier, bucket, dense, present);
+	}
+	p += 2;
+	for (int w = 0; w < e->list_offset; w++)
+		summary[w] = word_value(word_kind(e, w), get_varint(e, tier, bucket, &p, end),
+								bucket_start, 0);
+	merge_words(e, summary, delta);
+	copy_from = p;
+
+	/* the slots before slot_index: passed over */
+	while (p < end)
+	{
+		const unsigned char *slot_begin = p;
+		uint64		gap = get_varint(e, tier, bucket, &p, end);
+		int64	   *words = dense;	/* scratch */
+		int64		start;
+
+		if (gap >= (uint64) (num_slots - slot - 1))
+			corrupt_slots(e, tier, bucket, "a slot is out of range");
+		if (slot + (int64) gap + 1 >= slot_index)
+		{
+			p = slot_begin;
+			break;
+		}
+		slot += (int64) gap + 1;
+		start = bucket_start + slot * slot_width;
+		for (int w = 0; w < e->list_offset; w++)
+		{
+			uint64		code = get_varint(e, tier, bucket, &p, end);
+
+			if (w == W_MAX_ARRIVAL)
+				words[w] = word_value(WORD_ARRIVAL, code, start, prev_arrival);
+		}
+		get_list(e, tier, bucket, &p, end, words, start, false);
+		if (words[W_MAX_ARRIVAL] != PG_INT64_MIN)
+			prev_arrival = words[W_MAX_ARRIVAL];
+	}
+	kept_slot = slot;
+	kept_arrival = prev_arrival;
+	initStringInfo(&out);
+	put_summary(e, tier, bucket, &out, summary);
+	appendBinaryStringInfo(&out, (const char *) copy_from, (int) (p - copy_from));
+
+	/* slot_index and the slots after it: decoded, merged and written anew */
+	while (p < end)
+	{
+		uint64		gap = get_varint(e, tier, bucket, &p, end);
+		int64	   *words;
+		int64		start;
+
+		if (gap >= (uint64) (num_slots - slot - 1))
+			corrupt_slots(e, tier, bucket, "a slot is out of range");
+		slot += (int64) gap + 1;
+		words = dense + slot * e->words;
+		start = bucket_start + slot * slot_width;
+		for (int w = 0; w < e->list_offset; w++)
+			words[w] = word_value(word_kind(e, w), get_varint(e, tier, bucket, &p, end), start,
+								  prev_arrival);
+		get_list(e, tier, bucket, &p, end, words, start, true);
+		if (words[W_MAX_ARRIVAL] != PG_INT64_MIN)
+			prev_arrival = words[W_MAX_ARRIVAL];
+		present[slot] = true;
+	}
+	if (!present[slot_index])
+		buckets_empty(e, dense + slot_index * e->words);
+	buckets_merge(e, dense + slot_index * e->words, delta);
+	present[slot_index] = true;
+	put_slots(e, tier, bucket, &out, dense, present, slot_index, kept_slot, kept_arrival);
+	return bytea_from(&out);
 }
 
 /* Index entries for a new tuple version that is not heap-only (every index
@@ -897,26 +1021,37 @@ static HeapTuple
 row_with_delta(BucketTarget *target, HeapTuple old, int tier, int slot_index,
 			   const int64 *delta)
 {
-	const VelocityEntity *e = target->e;
 	TupleDesc	desc = RelationGetDescr(target->rel);
-	int			k = e->num_keys;
-	int			num_slots = e->tier_slots[tier];
+	int			k = target->e->num_keys;
 	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
 	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
-	int64	   *dense = palloc(sizeof(int64) * num_slots * e->words);
-	bool	   *present = palloc(sizeof(bool) * num_slots);
+	bytea	   *slots;
 	HeapTuple	tuple;
 
 	heap_deform_tuple(old, desc, values, nulls);
-	buckets_decode(e, tier, DatumGetInt64(values[k + BUCKET_ATT_BUCKET - 1]),
-				   DatumGetByteaPP(values[k + BUCKET_ATT_SLOTS - 1]), dense, present, NULL, NULL);
-	if (!present[slot_index])
-		buckets_empty(e, dense + slot_index * e->words);
-	buckets_merge(e, dense + slot_index * e->words, delta);
-	present[slot_index] = true;
-	values[k + BUCKET_ATT_SLOTS - 1] =
-		PointerGetDatum(buckets_encode(e, tier, DatumGetInt64(values[k + BUCKET_ATT_BUCKET - 1]),
-									   dense, present));
+	slots = buckets_add_delta(target->e, tier, DatumGetInt64(values[k + BUCKET_ATT_BUCKET - 1]),
+							  DatumGetByteaPP(values[k + BUCKET_ATT_SLOTS - 1]), slot_index, delta);
+#ifdef USE_ASSERT_CHECKING
+	{
+		/* the same bytes as decoding every slot and encoding them again */
+		const VelocityEntity *e = target->e;
+		int64		bucket = DatumGetInt64(values[k + BUCKET_ATT_BUCKET - 1]);
+		int64	   *dense = palloc(sizeof(int64) * e->tier_slots[tier] * e->words);
+		bool	   *present = palloc(sizeof(bool) * e->tier_slots[tier]);
+		bytea	   *whole;
+
+		buckets_decode(e, tier, bucket, DatumGetByteaPP(values[k + BUCKET_ATT_SLOTS - 1]), dense,
+					   present, NULL, NULL);
+		if (!present[slot_index])
+			buckets_empty(e, dense + slot_index * e->words);
+		buckets_merge(e, dense + slot_index * e->words, delta);
+		present[slot_index] = true;
+		whole = buckets_encode(e, tier, bucket, dense, present);
+		Assert(VARSIZE(whole) == VARSIZE(slots) &&
+			   memcmp(VARDATA(whole), VARDATA(slots), VARSIZE(slots) - VARHDRSZ) == 0);
+	}
+#endif
+	values[k + BUCKET_ATT_SLOTS - 1] = PointerGetDatum(slots);
 	tuple = heap_form_tuple(desc, values, nulls);
 	tuple->t_self = old->t_self;
 	return tuple;

@@ -83,6 +83,8 @@ extern bool buckets_summary_matches(const VelocityEntity *e, int tier, int64 buc
 									bytea *slots);
 extern bytea *buckets_encode(const VelocityEntity *e, int tier, int64 bucket, const int64 *dense,
 							 const bool *present);
+extern bytea *buckets_add_delta(const VelocityEntity *e, int tier, int64 bucket, bytea *slots,
+								 int slot_index, const int64 *delta);
 extern bool buckets_list_usable(const VelocityEntity *e, const int64 *payload);
 extern void buckets_list_row(const VelocityEntity *e, const int64 *entry, VelocityRowValues *row);
 extern int64 buckets_floor_div(int64 a, int64 b);
