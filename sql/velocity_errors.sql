@@ -86,6 +86,38 @@ INSERT INTO vex (id, t, card, amount) VALUES (7, '2024-01-01 12:00', 3, 1);
 DROP INDEX vex_bucket_expression;
 INSERT INTO vex (id, t, card, amount) VALUES (7, '2024-01-01 12:00', 3, 1);
 
+-- A slot's list of its rows, tampered with byte by byte.  Two rows at the
+-- start of one hour slot of card 9: the row's last eight bytes are that
+-- slot's list (2 entries + 1, their 6 bytes, then per entry its flags, its
+-- time from the slot's start and its arrival coded from the one before).
+-- Verify decodes every list and says what is wrong, or raises for bytes it
+-- cannot read; a backfill mends them.
+INSERT INTO vex (id, t, card, amount) VALUES (20, '2024-01-02 00:00', 9, NULL);
+INSERT INTO vex (id, t, card, amount) VALUES (21, '2024-01-02 00:00', 9, NULL);
+CREATE TEMP TABLE vex_list AS SELECT slots FROM vex_features_card_buckets WHERE card = 9;
+SELECT count(*) AS rows, encode(substr(slots, length(slots) - 7), 'hex') AS list FROM vex_list GROUP BY slots;
+CREATE PROCEDURE vex_tamper(tail bytea) LANGUAGE sql AS $f$
+	UPDATE vex_features_card_buckets b SET slots = substr(l.slots, 1, length(l.slots) - 8) || tail
+	FROM vex_list l WHERE b.card = 9
+$f$;
+CALL vex_tamper('\x0306000001000002');	-- as stored
+SELECT count(*) AS problems FROM fraud_feature_set_verify('vex_features', '{"card": 9}');
+CALL vex_tamper('\x0307000001000002');	-- one byte longer than the row holds
+SELECT count(*) FROM fraud_feature_set_verify('vex_features', '{"card": 9}');
+-- so does a read that needs the slot's rows (row 21's features: row 20 only)
+SELECT vex_features(to_jsonb(v)) FROM vex v WHERE id = 21;
+CALL vex_tamper('\x0306080001000002');	-- flags of no known kind
+SELECT count(*) FROM fraud_feature_set_verify('vex_features', '{"card": 9}');
+CALL vex_tamper('\x0306010001000002');	-- the first row listed as removed
+SELECT tier, slot, problem FROM fraud_feature_set_verify('vex_features', '{"card": 9}');
+CALL vex_tamper('\x0203000001');			-- only the first row listed
+SELECT tier, slot, problem FROM fraud_feature_set_verify('vex_features', '{"card": 9}');
+CALL vex_tamper('\x0306000001000202');	-- the second row a microsecond later
+SELECT tier, slot, problem FROM fraud_feature_set_verify('vex_features', '{"card": 9}');
+SELECT fraud_feature_set_backfill('vex_features');
+SELECT count(*) AS problems_after_backfill FROM fraud_feature_set_verify('vex_features', '{"card": 9}');
+DROP PROCEDURE vex_tamper(bytea);
+
 -- A bucket table dropped by hand: the set cannot be read, and dropping the
 -- set mends it.
 DROP TABLE vex_features_card_buckets;

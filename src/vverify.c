@@ -204,8 +204,8 @@ list_problem(const VelocityEntity *e, const int64 *st, const int64 *rows)
 	if (!buckets_list_usable(e, st))
 		return "a listed removal matches no listed row";
 	if (actual[0] != stored[0])
-		return psprintf("the slot lists %lld rows; it has %lld",
-						(long long) stored[0], (long long) rows[W_N]);
+		return psprintf("the slot lists %lld row%s; it has %lld",
+						(long long) stored[0], stored[0] == 1 ? "" : "s", (long long) rows[W_N]);
 	for (int i = 0; i < stored[0]; i++)
 	{
 		int			j;
