@@ -311,6 +311,66 @@ SELECT vtx_edges_features('{"t": "2024-05-01 20:30", "k": 1}') - '{n_2h,n_3h,n_4
 SELECT fraud_feature_set_drop('vtx_edges_features');
 DROP TABLE vtx_edges;
 
+-- A window that starts inside a slot of many rows, at the finest tier: the
+-- slot is added less its rows before the start, read from the raw rows,
+-- when by the slot's time bounds they are the fewer; none may be labeled or
+-- hold an extreme of the slot, else the rows inside are read instead.
+-- Either way only one side of the start is read.
+CREATE TABLE vtx_cut (t timestamp NOT NULL, seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+					  k int, g int, amount integer NOT NULL, known timestamp);
+SELECT fraud_feature_set_create('vtx_cut_features', 'vtx_cut', $${"time": "t", "arrival": "seq",
+	"known_at": "known",
+	"entities": {"k": {"keys": ["k"], "tiers": ["1 hour"], "resolution": "1 minute"},
+				 "g": {"keys": ["g"], "tiers": ["1 hour"], "resolution": "1 minute"}},
+	"features": {
+		"n_10m": {"kind": "count", "entity": "k", "window": "10 minutes"},
+		"sum_10m": {"kind": "sum", "entity": "k", "window": "10 minutes", "column": "amount"},
+		"known_10m": {"kind": "known_count", "entity": "k", "window": "10 minutes"},
+		"min_10m": {"kind": "min", "entity": "g", "window": "10 minutes", "column": "amount"},
+		"max_10m": {"kind": "max", "entity": "g", "window": "10 minutes", "column": "amount"}}}$$);
+-- 600 rows of each key (and group) in the minute from midnight, one every
+-- 0.1 second, with amounts from 10 to 109 between two extremes, 0 and 1000:
+-- at 55 and 56 s for key 1, at 2 and 50 s for keys 2 and 3; key 2's rows
+-- have labels (every tenth)
+INSERT INTO vtx_cut (t, k, g, amount, known)
+SELECT '2024-06-01'::timestamp + (i / 10.0 + 0.05) * interval '1 second', key, key,
+	   CASE WHEN i = CASE key WHEN 1 THEN 550 ELSE 20 END THEN 0
+			WHEN i = CASE key WHEN 1 THEN 560 ELSE 500 END THEN 1000 ELSE 10 + (i * 37) % 100 END,
+	   CASE WHEN key = 2 AND i % 10 = 3 THEN timestamp '2024-06-01 00:05' END
+FROM generate_series(0, 599) i, (VALUES (1), (2), (3)) v(key);
+SELECT count(*) AS docs,
+	   count(*) FILTER (WHERE vtx_cut_features(doc) IS DISTINCT FROM
+						fraud_feature_set_recompute('vtx_cut_features', doc)) AS mismatches
+FROM (SELECT jsonb_build_object('t', '2024-06-01 00:10'::timestamp + s * interval '1.5 seconds', 'k', key, 'g', key) AS doc
+	  FROM generate_series(0, 40) s, (VALUES (1), (2), (3)) v(key)) d;
+-- The raw rows read for one window starting 6 s into the minute: key 1's
+-- 60 rows before the start, and group 1's (its extremes are after it); key
+-- 2's 540 inside (its words show labeled rows before the start); group 3's
+-- 60 before, one of which is its minimum, then the 540 inside.  At 50 s,
+-- key 1's 100 inside.
+CREATE FUNCTION vtx_cut_rows_read(doc jsonb) RETURNS bigint LANGUAGE plpgsql AS $f$
+DECLARE
+	before bigint;
+	after bigint;
+BEGIN
+	SELECT sum(pg_stat_get_xact_tuples_returned(indexrelid)) INTO before
+	FROM pg_index WHERE indrelid = 'vtx_cut'::regclass AND pg_get_indexdef(indexrelid) LIKE '%INCLUDE%';
+	PERFORM vtx_cut_features(doc);
+	SELECT sum(pg_stat_get_xact_tuples_returned(indexrelid)) INTO after
+	FROM pg_index WHERE indrelid = 'vtx_cut'::regclass AND pg_get_indexdef(indexrelid) LIKE '%INCLUDE%';
+	RETURN after - before;
+END $f$;
+SELECT vtx_cut_rows_read('{"t": "2024-06-01 00:10:06", "k": 1}') AS key_1_at_6s,
+	   vtx_cut_rows_read('{"t": "2024-06-01 00:10:06", "k": 2}') AS key_2_at_6s,
+	   vtx_cut_rows_read('{"t": "2024-06-01 00:10:50", "k": 1}') AS key_1_at_50s,
+	   vtx_cut_rows_read('{"t": "2024-06-01 00:10:06", "g": 1}') AS group_1_at_6s,
+	   vtx_cut_rows_read('{"t": "2024-06-01 00:10:06", "g": 3}') AS group_3_at_6s;
+SELECT vtx_cut_features('{"t": "2024-06-01 00:10:06", "k": 1, "g": 1}') AS key_1,
+	   vtx_cut_features('{"t": "2024-06-01 00:10:06", "k": 2, "g": 3}') AS key_2_group_3;
+DROP FUNCTION vtx_cut_rows_read(jsonb);
+SELECT fraud_feature_set_drop('vtx_cut_features');
+DROP TABLE vtx_cut;
+
 -- Slots with few rows list them in their bucket rows (buckets.h): an entity
 -- whose slots all do is read from its bucket rows alone, with no scan of the
 -- raw rows' index, even at window edges and for the rows "exceeds" compares;

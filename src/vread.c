@@ -728,34 +728,54 @@ slot_answers(EntityRead *r, const int64 *p, int64 lo, int64 hi, int64 start, int
 }
 
 /*
- * A slot holding t whose only fault is rows after t (another session's,
- * committed while this row was scored): added less those rows, which the
- * source gives (when they are few) where the slot's own rows are many.  False
- * when they cannot be taken out exactly: one of them is labeled or may
- * hold an extreme, or the labels of the rest may be mixed at t.
+ * A slot that a window's edge cuts: added less its rows outside (lo, hi],
+ * which the source gives, when they are at most "limit".  That is the
+ * slot holding t whose only fault is rows after t (another session's,
+ * committed while this row was scored), or the slot where a window starts,
+ * when fewer of its rows are before the start than after it (by the
+ * slot's time bounds).  False when the rows outside cannot be taken out
+ * exactly: one of them is labeled (known by the slot's words before any
+ * is read) or may hold an extreme, or the labels of the rest may be mixed
+ * at t; or when the slot is cut on both sides.
  */
 static bool
-add_slot_before_late(EntityRead *r, VelocityWindow *agg, const int64 *p, int64 lo, int64 hi,
-					 int64 start, int64 end)
+add_slot_less(EntityRead *r, VelocityWindow *agg, const int64 *p, int64 lo, int64 hi,
+			  int64 start, int64 end, int limit)
 {
 	const VelocityEntity *e = r->e;
 	int64	   *rest;
-	RawSlot    *late;
+	RawSlot    *outside;
+	int64		cut_start;
+	int64		cut_end;
 	bool		known;
 
-	if (hi != r->t || start <= lo || p[W_MAX_TIME] <= hi || p[W_MAX_ARRIVAL] >= r->arrival ||
-		(e->needs_extremes && p[W_STALE] != 0))
+	if (p[W_MAX_ARRIVAL] >= r->arrival || (e->needs_extremes && p[W_STALE] != 0))
 		return false;
-	late = raw_slot(r, hi + 1, end, RAW_DIRECT_ROWS);
-	if (late == NULL)
+	if (hi == r->t && start > lo && p[W_MAX_TIME] > hi && (p[W_NK] == 0 || p[W_MAX_LTIME] <= hi))
+	{
+		cut_start = hi + 1;
+		cut_end = end;
+	}
+	else if (start <= lo && end <= hi && p[W_MIN_TIME] <= lo && (p[W_NK] == 0 || p[W_MIN_LTIME] > lo) &&
+			 (double) p[W_N] * (lo + 1 - p[W_MIN_TIME]) <
+			 (double) Min(limit, p[W_N] / 2) * (p[W_MAX_TIME] - p[W_MIN_TIME] + 1))
+	{
+		/* by the slot's time bounds, few enough of its rows are before lo */
+		cut_start = start;
+		cut_end = lo;
+	}
+	else
+		return false;
+	outside = raw_slot(r, cut_start, cut_end, limit);
+	if (outside == NULL)
 		return false;
 	rest = palloc(sizeof(int64) * e->words);
 	memcpy(rest, p, sizeof(int64) * e->words);
-	for (int i = 0; i < late->count; i++)
+	for (int i = 0; i < outside->count; i++)
 	{
-		const VelocityRowValues *row = &late->rows[i];
+		const VelocityRowValues *row = &outside->rows[i];
 
-		if (row->time <= hi || row->time > end)
+		if (row->time < cut_start || row->time > cut_end)
 			continue;			/* a wider range read before */
 		if (row->known_valid)
 			return false;
@@ -774,7 +794,7 @@ add_slot_before_late(EntityRead *r, VelocityWindow *agg, const int64 *p, int64 l
 		}
 	}
 	if (rest[W_N] <= 0)
-		return rest[W_N] == 0;	/* every row is after t */
+		return rest[W_N] == 0;	/* every row is outside */
 	for (int c = 0; c < e->num_columns; c++)
 	{
 		int			o = e->column_offsets[c];
@@ -785,7 +805,10 @@ add_slot_before_late(EntityRead *r, VelocityWindow *agg, const int64 *p, int64 l
 			rest[o + WC_MAX] = PG_INT64_MIN;
 		}
 	}
-	rest[W_MAX_TIME] = hi;
+	if (cut_start == start)
+		rest[W_MIN_TIME] = lo + 1;
+	else
+		rest[W_MAX_TIME] = hi;
 	if (!slot_answers(r, rest, lo, hi, start, end, &known))
 		return false;
 	add_slot(e, agg, rest, known);
@@ -835,13 +858,15 @@ add_range(EntityRead *r, VelocityWindow *agg, int tier, int64 lo, int64 hi)
 				add_slot(e, agg, p, known);
 			else if (buckets_list_usable(e, p))
 				add_listed(r, agg, p, lo, hi);
-			else if (p[W_N] > RAW_DIRECT_ROWS && add_slot_before_late(r, agg, p, lo, hi, start, end))
+			else if (p[W_N] > RAW_DIRECT_ROWS &&
+					 add_slot_less(r, agg, p, lo, hi, start, end,
+								   tier + 1 < e->num_tiers ? RAW_DIRECT_ROWS : p[W_N] / 2))
 				continue;
 			else if (tier + 1 < e->num_tiers && p[W_N] > RAW_DIRECT_ROWS &&
-					 raw_cached(r, start, end) == NULL)
+					 raw_cached(r, Max(lo + 1, start), Min(hi, end)) == NULL)
 				add_range(r, agg, tier + 1, Max(lo, start - 1), Min(hi, end));
 			else
-				add_raw(r, agg, Max(lo, start - 1), Min(hi, end), start, end);
+				add_raw(r, agg, Max(lo, start - 1), Min(hi, end), Max(lo + 1, start), Min(hi, end));
 		}
 	}
 }
