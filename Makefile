@@ -34,6 +34,7 @@ OBJS = \
 	src/vdef.o \
 	src/buckets.o \
 	src/vset.o \
+	src/vcache.o \
 	src/vread.o \
 	src/vfeatures.o \
 	src/vbackfill.o \
@@ -43,7 +44,7 @@ OBJS = \
 DATA = fraud_score--0.1.sql fraud_score--0.1--0.2.sql fraud_score--0.2--0.3.sql fraud_score--0.3--0.4.sql fraud_score--0.4--0.5.sql fraud_score--0.5--0.6.sql fraud_score--0.6--0.7.sql fraud_score--0.7--0.8.sql
 
 REGRESS = install load score decide trigger on_error stats shadow live recalibrate drift backtest parallel read_only push features feature_calls velocity velocity_errors inputs bad_inputs encoding model_formats categorical models_wild lightgbm lightgbm_wild explain train engine privileges dump_restore upgrade
-ISOLATION = invalidation velocity_sessions stats_sessions shadow_sessions recalibrate_sessions drift_backtest_sessions
+ISOLATION = invalidation velocity_sessions velocity_cache stats_sessions shadow_sessions recalibrate_sessions drift_backtest_sessions
 
 PG_CONFIG ?= pg_config
 

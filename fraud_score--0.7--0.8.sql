@@ -50,6 +50,23 @@ BEGIN
 END
 $$;
 
+-- The bucket tables' trigger: a bucket row written through SQL (by hand, a
+-- restore, the backfill) makes backends' copies of bucket rows stale
+-- (fraud_score.bucket_cache_size).  Enabled always, so that a logical
+-- replication subscriber fires it too.
+CREATE FUNCTION fraud_feature_set_buckets_written()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'fraud_feature_set_buckets_written'
+LANGUAGE C;
+
+-- This backend's copies of finer bucket rows and how often they served
+-- (docs/velocity.md, "The bucket cache").
+CREATE FUNCTION fraud_feature_set_cache(OUT enabled boolean, OUT hits bigint, OUT fetches bigint,
+										OUT copies_made bigint, OUT copies bigint, OUT bytes bigint)
+RETURNS record
+AS 'MODULE_PATHNAME', 'fraud_feature_set_cache'
+LANGUAGE C VOLATILE;
+
 -- Makes the feature function of a set that has none yet: LANGUAGE c, so
 -- made by the extension's owner, named as the set in the source's schema.
 CREATE FUNCTION fraud_feature_set_make_function(name text)
@@ -111,6 +128,10 @@ BEGIN
 	-- no unique key: stripes of one bucket share (keys, tier, bucket)
 	EXECUTE format('ALTER TABLE %I.%I REPLICA IDENTITY FULL', source_schema, buckets_name);
 	EXECUTE format('CREATE INDEX ON %I.%I (%s, tier, bucket)', source_schema, buckets_name, key_list);
+	EXECUTE format('CREATE TRIGGER written AFTER INSERT OR UPDATE OR DELETE ON %I.%I '
+				   'FOR EACH ROW EXECUTE FUNCTION @extschema@.fraud_feature_set_buckets_written()',
+				   source_schema, buckets_name);
+	EXECUTE format('ALTER TABLE %I.%I ENABLE ALWAYS TRIGGER written', source_schema, buckets_name);
 	EXECUTE format('COMMENT ON TABLE %I.%I IS %L', source_schema, buckets_name,
 				   format('buckets of entity %s of the feature set %s: written by its triggers, '
 						  'rebuilt by fraud_feature_set_backfill', entity, set_name));

@@ -118,6 +118,13 @@ SELECT fraud_feature_set_backfill('vex_features');
 SELECT count(*) AS problems_after_backfill FROM fraud_feature_set_verify('vex_features', '{"card": 9}');
 DROP PROCEDURE vex_tamper(bytea);
 
+-- The bucket tables' trigger (fraud_feature_set_buckets_written) fires after
+-- rows change; as a BEFORE trigger it refuses.
+CREATE TRIGGER vex_wrong BEFORE UPDATE ON vex_features_card_buckets
+	FOR EACH ROW EXECUTE FUNCTION fraud_feature_set_buckets_written();
+UPDATE vex_features_card_buckets SET slots = slots WHERE card = 9;
+DROP TRIGGER vex_wrong ON vex_features_card_buckets;
+
 -- A bucket table dropped by hand: the set cannot be read, and dropping the
 -- set mends it.
 DROP TABLE vex_features_card_buckets;

@@ -38,6 +38,7 @@
 
 #include "velocity.h"
 #include "buckets.h"
+#include "vcache.h"
 
 static unsigned char classify_word(const VelocityEntity *e, int w);
 
@@ -1068,6 +1069,7 @@ buckets_insert_row(BucketTarget *target, const Datum *keys, int tier, int64 buck
 	bool	   *nulls = palloc0(sizeof(bool) * desc->natts);
 	HeapTuple	tuple;
 
+	vcache_writing(target->rel, keys, tier, bucket);
 	for (int i = 0; i < k; i++)
 		values[i] = keys[i];
 	values[k + BUCKET_ATT_TIER - 1] = Int16GetDatum((int16) tier);
@@ -1101,6 +1103,7 @@ buckets_apply(BucketTarget *target, const Datum *keys, int tier, int64 bucket, i
 											GetTransactionSnapshot() : GetLatestSnapshot());
 	bool		done = false;
 
+	vcache_writing(target->rel, keys, tier, bucket);
 	for (int i = 0; i < k; i++)
 		ScanKeyInit(&skeys[i], i + 1, BTEqualStrategyNumber, target->key_eq_procs[i], keys[i]);
 	ScanKeyInit(&skeys[k], k + BUCKET_ATT_TIER, BTEqualStrategyNumber, F_INT2EQ,

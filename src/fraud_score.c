@@ -17,6 +17,7 @@
 
 #include "fraud_score.h"
 #include "velocity.h"
+#include "vcache.h"
 
 PG_MODULE_MAGIC;
 
@@ -32,4 +33,5 @@ _PG_init(void)
 	shadow_init();
 	stats_init();
 	vset_init();
+	vcache_init();
 }

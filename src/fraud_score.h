@@ -65,6 +65,7 @@ extern int	fraud_score_stats_max;	/* shared entries, fraud_score_stats */
 extern bool fraud_score_track_stats;
 extern int	fraud_score_stats_timing_interval;
 extern int	fraud_score_malloc_trim_threshold_kb;
+extern int	fraud_score_bucket_cache_kb;	/* per backend, vcache.c */
 
 /*
  * A failure that a plain-C step reports instead of raising it, so that the

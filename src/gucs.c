@@ -26,6 +26,7 @@ int			fraud_score_stats_max = 1000;
 bool		fraud_score_track_stats = true;
 int			fraud_score_stats_timing_interval = 8;
 int			fraud_score_malloc_trim_threshold_kb = 8 * 1024;
+int			fraud_score_bucket_cache_kb = 8 * 1024;
 
 static const struct config_enum_entry reasons_for_options[] = {
 	{"flagged", REASONS_FOR_FLAGGED, false},
@@ -100,6 +101,27 @@ assign_malloc_trim_threshold(int newval, void *extra)
 #if defined(__GLIBC__) && defined(M_TRIM_THRESHOLD)
 	mallopt(M_TRIM_THRESHOLD, newval * 1024);
 #endif
+}
+
+/* Declared feature sets' bucket copies (vcache.c). */
+static void
+define_cache_gucs(void)
+{
+	/*
+	 * Superuser-only, as fraud_score.malloc_trim_threshold: memory each
+	 * backend keeps.  The copies need fraud_score in
+	 * shared_preload_libraries (vcache.c).
+	 */
+	DefineCustomIntVariable("fraud_score.bucket_cache_size",
+							"Memory each backend keeps for copies of declared feature sets' finer bucket rows.",
+							"The copies need fraud_score in shared_preload_libraries; 0 keeps none.",
+							&fraud_score_bucket_cache_kb,
+							8 * 1024,
+							0,
+							1024 * 1024,
+							PGC_SUSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
 }
 
 void
@@ -186,6 +208,7 @@ gucs_define(void)
 							GUC_UNIT_KB,
 							NULL, assign_malloc_trim_threshold, NULL);
 
+	define_cache_gucs();
 	define_stats_gucs();
 
 	MarkGUCPrefixReserved("fraud_score");

@@ -29,6 +29,7 @@
 #include "buckets.h"
 #include "vread.h"
 #include "vbackfill.h"
+#include "vcache.h"
 #include "funcapi.h"
 #include "storage/lmgr.h"
 
@@ -37,6 +38,8 @@ FRAUD_SQL_FUNCTION(fraud_feature_set_maintain);
 FRAUD_SQL_FUNCTION(fraud_feature_set_function);
 FRAUD_SQL_FUNCTION(fraud_feature_set_backfill);
 FRAUD_SQL_FUNCTION(fraud_feature_set_verify);
+FRAUD_SQL_FUNCTION(fraud_feature_set_buckets_written);
+FRAUD_SQL_FUNCTION(fraud_feature_set_cache);
 
 Datum
 fraud_feature_set_check(PG_FUNCTION_ARGS)
@@ -215,7 +218,52 @@ fraud_feature_set_backfill(PG_FUNCTION_ARGS)
 	rt = vset_get(name);
 	LockRelationOid(rt->set->source, ShareLock);
 	rt = vset_get(name);
+	vcache_writing_every();
 	PG_RETURN_INT64(vverify_backfill(rt));
+}
+
+/*
+ * The bucket tables' trigger, AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW
+ * (enabled always): a bucket row written through SQL, by hand, a restore or
+ * the backfill, makes every backend's copies of bucket rows stale
+ * (vcache.c).  The maintenance trigger's own writes do not fire it.
+ */
+Datum
+fraud_feature_set_buckets_written(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_AFTER(((TriggerData *) fcinfo->context)->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("fraud_feature_set_buckets_written must be an AFTER trigger on a bucket table")));
+	vcache_writing_every();
+	return PointerGetDatum(NULL);
+}
+
+/* This backend's copies of bucket rows and how often they served. */
+Datum
+fraud_feature_set_cache(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[6];
+	bool		nulls[6] = {0};
+	bool		enabled;
+	int64		hits;
+	int64		fetches;
+	int64		kept;
+	int64		num_copies;
+	int64		bytes;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	vcache_counts(&enabled, &hits, &fetches, &kept, &num_copies, &bytes);
+	values[0] = BoolGetDatum(enabled);
+	values[1] = Int64GetDatum(hits);
+	values[2] = Int64GetDatum(fetches);
+	values[3] = Int64GetDatum(kept);
+	values[4] = Int64GetDatum(num_copies);
+	values[5] = Int64GetDatum(bytes);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }
 
 /* Rows of (entity, keys, tier, bucket, slot, problem): every difference

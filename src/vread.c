@@ -40,6 +40,10 @@
 #include "velocity.h"
 #include "buckets.h"
 #include "vread.h"
+#include "vcache.h"
+
+/* A bucket of more stripe rows than this is fetched every time. */
+#define BUCKET_COPY_STRIPES 8
 
 /* A bucket of one tier, its stripes merged. */
 typedef struct CachedBucket
@@ -167,11 +171,9 @@ want_edges(EntityRead *r, int tier, int64 b)
 
 /* Merges a stripe row's slots into the cached bucket. */
 static void
-merge_stripe(EntityRead *r, int tier, CachedBucket *cb)
+merge_stripe(EntityRead *r, int tier, CachedBucket *cb, Datum slots, bool isnull)
 {
 	const VelocityEntity *e = r->e;
-	bool		isnull;
-	Datum		slots = slot_getattr(r->bucket_slot, e->num_keys + BUCKET_ATT_SLOTS, &isnull);
 	int			n = e->tier_slots[tier];
 	ListFilter	filter;
 	bool		first = !cb->present;
@@ -220,6 +222,16 @@ merge_stripe(EntityRead *r, int tier, CachedBucket *cb)
 		buckets_merge(e, cb->dense + s * e->words, r->scratch + s * e->words);
 		cb->slot_present[s] = true;
 	}
+}
+
+/* Merges the stripe row the bucket scan returned. */
+static void
+merge_scanned(EntityRead *r, int tier, CachedBucket *cb)
+{
+	bool		isnull;
+	Datum		slots = slot_getattr(r->bucket_slot, r->e->num_keys + BUCKET_ATT_SLOTS, &isnull);
+
+	merge_stripe(r, tier, cb, slots, isnull);
 }
 
 static CachedBucket *
@@ -308,7 +320,7 @@ prefetch_with_history(EntityRead *r, int64 lo, int64 hi)
 			break;
 		}
 		current = b;
-		merge_stripe(r, 0, cache_entry(r, 0, b));
+		merge_scanned(r, 0, cache_entry(r, 0, b));
 	}
 	index_endscan(scan);
 	r->history_lo = Min(current, lo);
@@ -323,7 +335,31 @@ fetch_buckets(EntityRead *r, int tier, int64 lo, int64 hi)
 	int			k = r->e->num_keys;
 	int			nkeys = k + 3;
 	IndexScanDesc scan;
+	BucketCopyFetch copy_fetch = {0};
+	bytea	   *stripes[BUCKET_COPY_STRIPES];
+	int			num_stripes = 0;
 
+	for (int64 b = lo; b <= hi && hi - lo < 64; b++)
+		cache_entry(r, tier, b);
+
+	/*
+	 * A finer tier's bucket is one a window's start descends: past, and the
+	 * same for the next rows of the entity, so the backend may keep a copy.
+	 */
+	if (tier > 0 && lo == hi)
+	{
+		BucketCopy *copy = vcache_find(r->buckets, r->keys, tier, lo, &copy_fetch);
+
+		if (copy != NULL)
+		{
+			bytea	   *const *copied;
+			int			n = vcache_stripes(copy, &copied);
+
+			for (int i = 0; i < n; i++)
+				merge_stripe(r, tier, cache_entry(r, tier, lo), PointerGetDatum(copied[i]), false);
+			return;
+		}
+	}
 	key_scan_keys(r, skeys);
 	ScanKeyInit(&skeys[k], k + BUCKET_ATT_TIER, BTEqualStrategyNumber, F_INT2EQ,
 				Int16GetDatum((int16) tier));
@@ -331,8 +367,7 @@ fetch_buckets(EntityRead *r, int tier, int64 lo, int64 hi)
 				Int64GetDatum(lo));
 	ScanKeyInit(&skeys[k + 2], k + BUCKET_ATT_BUCKET, BTLessEqualStrategyNumber, F_INT8LE,
 				Int64GetDatum(hi));
-	for (int64 b = lo; b <= hi && hi - lo < 64; b++)
-		cache_entry(r, tier, b);
+
 	/*
 	 * Each scan ends before the next begins: a B-tree scan takes 50 kB, and
 	 * several freed together would make malloc return them to the system
@@ -345,10 +380,22 @@ fetch_buckets(EntityRead *r, int tier, int64 lo, int64 hi)
 		bool		isnull;
 		int64		bucket = DatumGetInt64(slot_getattr(r->bucket_slot, k + BUCKET_ATT_BUCKET,
 														&isnull));
+		Datum		slots = slot_getattr(r->bucket_slot, k + BUCKET_ATT_SLOTS, &isnull);
 
-		merge_stripe(r, tier, cache_entry(r, tier, bucket));
+		if (copy_fetch.possible && !isnull && num_stripes < BUCKET_COPY_STRIPES)
+		{
+			stripes[num_stripes] = palloc(VARSIZE_ANY(DatumGetPointer(slots)));
+			memcpy(stripes[num_stripes], DatumGetPointer(slots), VARSIZE_ANY(DatumGetPointer(slots)));
+			num_stripes++;
+		}
+		else
+			copy_fetch.possible = false;	/* too many stripes to keep */
+		merge_stripe(r, tier, cache_entry(r, tier, bucket), slots, isnull);
 	}
 	index_endscan(scan);
+	vcache_keep(&copy_fetch, r->buckets, r->keys, stripes, num_stripes);
+	for (int i = 0; i < num_stripes; i++)
+		pfree(stripes[i]);
 }
 
 /*
@@ -978,7 +1025,7 @@ latest_known(EntityRead *r, int64 *latest)
 			TupleTableSlot *saved = r->bucket_slot;
 
 			r->bucket_slot = slot;
-			merge_stripe(r, 0, cache_entry(r, 0, b));
+			merge_scanned(r, 0, cache_entry(r, 0, b));
 			r->bucket_slot = saved;
 		}
 	}
