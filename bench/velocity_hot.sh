@@ -18,4 +18,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export ROWS=${1:-1000000} SECONDS_EACH=${2:-10} ROUNDS=${3:-3} REPO=$PWD
 exec pg_virtualenv -t -v 15 -c '--encoding=UTF8 --locale=C.UTF-8' \
-	-o max_wal_size=4GB -o synchronous_commit=off -o shared_buffers=1GB bash bench/velocity_hot-inner.sh
+	-o max_wal_size=4GB -o synchronous_commit=off -o shared_buffers=1GB \
+	-o shared_preload_libraries=fraud_score bash bench/velocity_hot-inner.sh

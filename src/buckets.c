@@ -792,6 +792,125 @@ buckets_decode(const VelocityEntity *e, int tier, int64 bucket, bytea *slots, in
 	return lists;
 }
 
+/*
+ * A row decoded whole, its lists with it, compactly: what a copy of a bucket
+ * row keeps (vcache.c), so that a read of it decodes nothing.
+ */
+#define DECODED_AT(d, at, type) ((type *) ((char *) (d) + (d)->at))
+
+BucketsDecoded *
+buckets_decode_all(const VelocityEntity *e, int tier, int64 bucket, bytea *slots)
+{
+	int			n = e->tier_slots[tier];
+	int64	   *dense = palloc(sizeof(int64) * n * e->words);
+	bool	   *present = palloc(sizeof(bool) * n);
+	int64	   *summary = palloc(sizeof(int64) * e->words);
+	bool		lists = buckets_decode(e, tier, bucket, slots, dense, present, NULL, summary);
+	int			num_slots = 0;
+	int			used = 0;
+	int			summary_words = lists ? e->list_offset + 1 : 0;
+	BucketsDecoded *d;
+	int64	   *words;
+	int32	   *offset;
+	int16	   *slot;
+
+	for (int s = 0; s < n; s++)
+	{
+		const int64 *list = dense + s * e->words + e->list_offset;
+
+		if (!present[s])
+			continue;
+		num_slots++;
+		used += e->list_offset + 1 + (list[0] > 0 ? (int) list[0] * e->entry_words : 0);
+	}
+	d = palloc(MAXALIGN(sizeof(BucketsDecoded)) + sizeof(int64) * (used + summary_words) +
+			   MAXALIGN(sizeof(int32) * (num_slots + 1)) + sizeof(int16) * num_slots);
+	d->lists = lists;
+	d->num_slots = num_slots;
+	d->words_at = MAXALIGN(sizeof(BucketsDecoded));
+	d->summary_at = d->words_at + sizeof(int64) * used;
+	d->offset_at = d->summary_at + sizeof(int64) * summary_words;
+	d->slot_at = d->offset_at + MAXALIGN(sizeof(int32) * (num_slots + 1));
+	d->bytes = d->slot_at + sizeof(int16) * num_slots;
+	words = DECODED_AT(d, words_at, int64);
+	offset = DECODED_AT(d, offset_at, int32);
+	slot = DECODED_AT(d, slot_at, int16);
+	num_slots = 0;
+	used = 0;
+	for (int s = 0; s < n; s++)
+	{
+		const int64 *from = dense + s * e->words;
+		int			len;
+
+		if (!present[s])
+			continue;
+		len = e->list_offset + 1 +
+			(from[e->list_offset] > 0 ? (int) from[e->list_offset] * e->entry_words : 0);
+		slot[num_slots] = (int16) s;
+		offset[num_slots++] = used;
+		memcpy(words + used, from, sizeof(int64) * len);
+		used += len;
+	}
+	offset[num_slots] = used;
+	if (lists)
+		memcpy(DECODED_AT(d, summary_at, int64), summary, sizeof(int64) * summary_words);
+	pfree(dense);
+	pfree(present);
+	pfree(summary);
+	return d;
+}
+
+/*
+ * What buckets_decode returns for the row a BucketsDecoded holds, with the
+ * same filter: the same words in the same places (slots before "from" only
+ * their latest arrival, lists only as the filter wants them).
+ */
+bool
+buckets_decode_from(const VelocityEntity *e, int tier, int64 bucket, const BucketsDecoded *d,
+					int64 *dense, bool *present, const ListFilter *filter, int64 *summary)
+{
+	int64		slot_width = e->tier_width[tier] / e->tier_slots[tier];
+	const int64 *words_of = DECODED_AT(d, words_at, const int64);
+	const int32 *offset = DECODED_AT(d, offset_at, const int32);
+	const int16 *slot_of = DECODED_AT(d, slot_at, const int16);
+
+	memset(present, 0, sizeof(bool) * e->tier_slots[tier]);
+	if (d->lists)
+	{
+		if (summary != NULL)
+			memcpy(summary, DECODED_AT(d, summary_at, const int64),
+				   sizeof(int64) * (e->list_offset + 1));
+		if (filter != NULL && filter->summary_only)
+			return true;
+	}
+	for (int i = 0; i < d->num_slots; i++)
+	{
+		int			slot = slot_of[i];
+		const int64 *from = words_of + offset[i];
+		int64	   *words = dense + slot * e->words;
+		int64		start = bucket * e->tier_width[tier] + slot * slot_width;
+
+		if (filter != NULL && start > filter->t)
+			break;
+		if (filter != NULL && start + slot_width - 1 < filter->from)
+		{
+			words[W_MAX_ARRIVAL] = from[W_MAX_ARRIVAL];
+			if (d->lists)
+				words[e->list_offset] = LIST_NONE;
+			continue;
+		}
+		memcpy(words, from, sizeof(int64) * e->list_offset);
+		if (d->lists && from[e->list_offset] != LIST_NONE &&
+			list_wanted(e, words, slot, filter))
+			memcpy(words + e->list_offset, from + e->list_offset,
+				   sizeof(int64) * (offset[i + 1] - offset[i] - e->list_offset));
+		else
+			words[e->list_offset] = LIST_NONE;
+		present[slot] = true;
+	}
+	return d->lists;
+}
+
 /* Whether a stored row's summary is its slots' words merged (true for a
  * row without one). */
 bool

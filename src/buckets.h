@@ -79,6 +79,27 @@ typedef struct ListFilter
 extern bool buckets_decode(const VelocityEntity *e, int tier, int64 bucket, bytea *slots,
 						   int64 *dense, bool *present, const ListFilter *filter,
 						   int64 *summary);
+/*
+ * A row decoded whole (buckets_decode_all), for reads that decode nothing:
+ * one allocation of "bytes" without pointers, so that it can be copied
+ * with memcpy.  Its arrays follow the header, at the offsets given.
+ */
+typedef struct BucketsDecoded
+{
+	bool		lists;			/* the row keeps lists and a summary */
+	int			num_slots;		/* slots with an entry */
+	Size		bytes;
+	uint32		words_at;		/* int64: per slot its words, then its list's */
+	uint32		summary_at;		/* int64: when lists */
+	uint32		offset_at;		/* int32: where each slot's words begin */
+	uint32		slot_at;		/* int16: the slots' indexes, in order */
+} BucketsDecoded;
+
+extern BucketsDecoded *buckets_decode_all(const VelocityEntity *e, int tier, int64 bucket,
+										  bytea *slots);
+extern bool buckets_decode_from(const VelocityEntity *e, int tier, int64 bucket,
+								const BucketsDecoded *d, int64 *dense, bool *present,
+								const ListFilter *filter, int64 *summary);
 extern bool buckets_summary_matches(const VelocityEntity *e, int tier, int64 bucket,
 									bytea *slots);
 extern bytea *buckets_encode(const VelocityEntity *e, int tier, int64 bucket, const int64 *dense,

@@ -96,7 +96,9 @@ struct BucketCopy
 	bool		keys_allocated[INDEX_MAX_KEYS];
 	int			num_stripes;
 	bytea	  **stripes;
+	void	  **decoded;		/* each stripe decoded whole, one allocation */
 	Size		bytes;
+	bool		complete;		/* all of the above made */
 };
 
 static VCacheShared *shared = NULL;
@@ -369,7 +371,7 @@ vcache_find(Relation buckets, const Datum *keys, int tier, int64 bucket, BucketC
 	fetch->every_generation = pg_atomic_read_u64(&every->generation);
 	if (copies != NULL)
 		copy = hash_search(copies, &key, HASH_FIND, NULL);
-	if (copy != NULL && copy->generation == fetch->generation &&
+	if (copy != NULL && copy->complete && copy->generation == fetch->generation &&
 		copy->every_generation == fetch->every_generation && same_keys(buckets, copy, keys))
 	{
 		count_hits++;
@@ -384,9 +386,10 @@ vcache_find(Relation buckets, const Datum *keys, int tier, int64 bucket, BucketC
 }
 
 int
-vcache_stripes(const BucketCopy *copy, bytea *const **stripes)
+vcache_stripes(const BucketCopy *copy, bytea *const **stripes, void *const **decoded)
 {
 	*stripes = copy->stripes;
+	*decoded = copy->decoded;
 	return copy->num_stripes;
 }
 
@@ -398,8 +401,12 @@ free_copy(BucketCopy *copy)
 		if (copy->keys_allocated[k])
 			pfree(DatumGetPointer(copy->keys[k]));
 	for (int i = 0; i < copy->num_stripes; i++)
+	{
 		pfree(copy->stripes[i]);
+		pfree(copy->decoded[i]);
+	}
 	pfree(copy->stripes);
+	pfree(copy->decoded);
 	copies_bytes -= copy->bytes;
 }
 
@@ -413,22 +420,28 @@ note_relid(Oid relid)
 		copies_relids[copies_relid_count++] = relid;
 }
 
-/* Keeps a copy of the stripes a fetch read, when nothing may have changed
- * them unseen. */
+/*
+ * Keeps a copy of the stripes a fetch read, when nothing may have changed
+ * them unseen, each with what "decode" makes of it: one allocation without
+ * pointers, made in the caller's memory (an error there leaves the copies
+ * as they were).
+ */
 void
 vcache_keep(BucketCopyFetch *fetch, Relation buckets, const Datum *keys,
-			bytea *const *stripes, int num_stripes)
+			bytea *const *stripes, int num_stripes, VCacheDecode decode, void *arg)
 {
 	VCacheSlot *slot;
 	VCacheSlot *every;
 	CopyKey		key;
 	BucketCopy *copy;
 	bool		found;
-	Size		bytes = sizeof(BucketCopy) + sizeof(bytea *) * Max(num_stripes, 1);
+	Size		bytes = sizeof(BucketCopy) + 2 * sizeof(void *) * Max(num_stripes, 1);
 	TupleDesc	desc = RelationGetDescr(buckets);
+	void	   *decoded[BUCKET_COPY_MAX_STRIPES];
+	Size		decoded_bytes[BUCKET_COPY_MAX_STRIPES];
 	MemoryContext old;
 
-	if (!fetch->possible)
+	if (!fetch->possible || num_stripes > BUCKET_COPY_MAX_STRIPES)
 		return;
 	pg_memory_barrier();
 	slot = &shared->slots[fetch->slot];
@@ -438,7 +451,10 @@ vcache_keep(BucketCopyFetch *fetch, Relation buckets, const Datum *keys,
 		pg_atomic_read_u64(&slot->ended) > stamp || pg_atomic_read_u64(&every->ended) > stamp)
 		return;
 	for (int i = 0; i < num_stripes; i++)
-		bytes += VARSIZE_ANY(stripes[i]);
+	{
+		decoded[i] = decode(stripes[i], fetch->bucket, arg, &decoded_bytes[i]);
+		bytes += VARSIZE_ANY(stripes[i]) + decoded_bytes[i];
+	}
 	if (copies_context == NULL)
 		copies_context = AllocSetContextCreate(TopMemoryContext, "fraud_score bucket copies",
 											   ALLOCSET_DEFAULT_SIZES);
@@ -462,8 +478,9 @@ vcache_keep(BucketCopyFetch *fetch, Relation buckets, const Datum *keys,
 	key.bucket = fetch->bucket;
 	key.key_hash = fetch->key_hash;
 	copy = hash_search(copies, &key, HASH_ENTER, &found);
-	if (found)
+	if (found && copy->complete)
 		free_copy(copy);
+	copy->complete = false;
 	old = MemoryContextSwitchTo(copies_context);
 	copy->generation = fetch->generation;
 	copy->every_generation = fetch->every_generation;
@@ -477,13 +494,18 @@ vcache_keep(BucketCopyFetch *fetch, Relation buckets, const Datum *keys,
 	}
 	copy->num_stripes = num_stripes;
 	copy->stripes = palloc(sizeof(bytea *) * Max(num_stripes, 1));
+	copy->decoded = palloc(sizeof(void *) * Max(num_stripes, 1));
 	for (int i = 0; i < num_stripes; i++)
 	{
 		copy->stripes[i] = palloc(VARSIZE_ANY(stripes[i]));
 		memcpy(copy->stripes[i], stripes[i], VARSIZE_ANY(stripes[i]));
+		copy->decoded[i] = palloc(decoded_bytes[i]);
+		memcpy(copy->decoded[i], decoded[i], decoded_bytes[i]);
+		pfree(decoded[i]);
 	}
 	MemoryContextSwitchTo(old);
 	copy->bytes = bytes;
+	copy->complete = true;
 	copies_bytes += bytes;
 	count_kept++;
 	note_relid(fetch->relid);

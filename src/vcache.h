@@ -12,6 +12,9 @@
 
 #include "utils/relcache.h"
 
+/* A bucket of more stripe rows than this is fetched every time. */
+#define BUCKET_COPY_MAX_STRIPES 8
+
 /* The stripes of one bucket as a read fetched them. */
 typedef struct BucketCopy BucketCopy;
 
@@ -28,14 +31,18 @@ typedef struct BucketCopyFetch
 	uint64		every_generation;
 } BucketCopyFetch;
 
+/* Decodes a stripe for its copy: one allocation, its size in "bytes". */
+typedef void *(*VCacheDecode) (bytea *slots, int64 bucket, void *arg, Size *bytes);
+
 extern void vcache_init(void);
 extern void vcache_writing(Relation buckets, const Datum *keys, int tier, int64 bucket);
 extern void vcache_writing_every(void);
 extern BucketCopy *vcache_find(Relation buckets, const Datum *keys, int tier, int64 bucket,
 							   BucketCopyFetch *fetch);
-extern int	vcache_stripes(const BucketCopy *copy, bytea *const **stripes);
+extern int	vcache_stripes(const BucketCopy *copy, bytea *const **stripes,
+						   void *const **decoded);
 extern void vcache_keep(BucketCopyFetch *fetch, Relation buckets, const Datum *keys,
-						bytea *const *stripes, int num_stripes);
+						bytea *const *stripes, int num_stripes, VCacheDecode decode, void *arg);
 extern void vcache_counts(bool *enabled, int64 *hits, int64 *fetches, int64 *kept,
 						  int64 *num_copies, int64 *bytes);
 

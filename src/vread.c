@@ -42,9 +42,6 @@
 #include "vread.h"
 #include "vcache.h"
 
-/* A bucket of more stripe rows than this is fetched every time. */
-#define BUCKET_COPY_STRIPES 8
-
 /* A bucket of one tier, its stripes merged. */
 typedef struct CachedBucket
 {
@@ -115,6 +112,7 @@ typedef struct EntityRead
 	bool		read_slots;		/* decode every bucket's slots */
 	int64		read_from;		/* no window reads a row before it */
 	int64		fetch_from;		/* nor does the fetch under way */
+	int			decoding_tier;	/* of the stripes decode_for_copy decodes */
 } EntityRead;
 
 static void ensure_slots(EntityRead *r, CachedBucket *cb);
@@ -169,9 +167,57 @@ want_edges(EntityRead *r, int tier, int64 b)
 	return any;
 }
 
-/* Merges a stripe row's slots into the cached bucket. */
+/*
+ * A stripe's slots as buckets_decode gives them, from its bytes or from the
+ * whole decoding a copy of it keeps (assert builds check the two agree).
+ */
+static bool
+decode_stripe(EntityRead *r, int tier, int64 bucket, bytea *slots, const BucketsDecoded *decoded,
+			  int64 *dense, bool *present, const ListFilter *filter, int64 *summary)
+{
+	const VelocityEntity *e = r->e;
+	bool		lists;
+
+	if (decoded == NULL)
+		return buckets_decode(e, tier, bucket, slots, dense, present, filter, summary);
+	lists = buckets_decode_from(e, tier, bucket, decoded, dense, present, filter, summary);
+#ifdef USE_ASSERT_CHECKING
+	{
+		int			n = e->tier_slots[tier];
+		int64	   *check = palloc(sizeof(int64) * n * e->words);
+		bool	   *check_present = palloc(sizeof(bool) * n);
+		int64	   *check_summary = palloc(sizeof(int64) * e->words);
+
+		Assert(buckets_decode(e, tier, bucket, slots, check, check_present, filter,
+							  summary != NULL ? check_summary : NULL) == lists);
+		Assert(memcmp(present, check_present, sizeof(bool) * n) == 0);
+		Assert(summary == NULL || !lists ||
+			   memcmp(summary, check_summary, sizeof(int64) * (e->list_offset + 1)) == 0);
+		for (int s = 0; s < n; s++)
+		{
+			const int64 *a = dense + s * e->words;
+			const int64 *b = check + s * e->words;
+
+			if (!present[s])
+				continue;
+			Assert(memcmp(a, b, sizeof(int64) * (e->list_offset + 1)) == 0);
+			Assert(a[e->list_offset] <= 0 ||
+				   memcmp(a, b, sizeof(int64) * (e->list_offset + 1 +
+												 a[e->list_offset] * e->entry_words)) == 0);
+		}
+		pfree(check);
+		pfree(check_present);
+		pfree(check_summary);
+	}
+#endif
+	return lists;
+}
+
+/* Merges a stripe row's slots into the cached bucket: "decoded" when a copy
+ * of the row holds them decoded, else NULL. */
 static void
-merge_stripe(EntityRead *r, int tier, CachedBucket *cb, Datum slots, bool isnull)
+merge_stripe(EntityRead *r, int tier, CachedBucket *cb, Datum slots, bool isnull,
+			 const BucketsDecoded *decoded)
 {
 	const VelocityEntity *e = r->e;
 	int			n = e->tier_slots[tier];
@@ -202,12 +248,12 @@ merge_stripe(EntityRead *r, int tier, CachedBucket *cb, Datum slots, bool isnull
 	/* the first stripe (most buckets have one) is decoded in place */
 	if (first && !cb->summary_only)
 	{
-		cb->has_summary = buckets_decode(e, tier, cb->key[1], DatumGetByteaPP(slots), cb->dense,
-										 cb->slot_present, &filter, cb->summary);
+		cb->has_summary = decode_stripe(r, tier, cb->key[1], DatumGetByteaPP(slots), decoded,
+										cb->dense, cb->slot_present, &filter, cb->summary);
 		return;
 	}
-	if (!buckets_decode(e, tier, cb->key[1], DatumGetByteaPP(slots), r->scratch,
-						r->scratch_present, &filter, first ? cb->summary : r->stripe_summary))
+	if (!decode_stripe(r, tier, cb->key[1], DatumGetByteaPP(slots), decoded, r->scratch,
+					   r->scratch_present, &filter, first ? cb->summary : r->stripe_summary))
 		cb->has_summary = false;	/* written before summaries */
 	else if (!first)
 		buckets_merge(e, cb->summary, r->stripe_summary);
@@ -231,7 +277,7 @@ merge_scanned(EntityRead *r, int tier, CachedBucket *cb)
 	bool		isnull;
 	Datum		slots = slot_getattr(r->bucket_slot, r->e->num_keys + BUCKET_ATT_SLOTS, &isnull);
 
-	merge_stripe(r, tier, cb, slots, isnull);
+	merge_stripe(r, tier, cb, slots, isnull, NULL);
 }
 
 static CachedBucket *
@@ -327,6 +373,17 @@ prefetch_with_history(EntityRead *r, int64 lo, int64 hi)
 	r->history_all = !stopped;
 }
 
+/* A stripe decoded whole for a copy of its bucket (vcache_keep). */
+static void *
+decode_for_copy(bytea *slots, int64 bucket, void *arg, Size *bytes)
+{
+	EntityRead *r = arg;
+	BucketsDecoded *d = buckets_decode_all(r->e, r->decoding_tier, bucket, slots);
+
+	*bytes = d->bytes;
+	return d;
+}
+
 /* Reads the buckets of a tier from "lo" to "hi" into the cache. */
 static void
 fetch_buckets(EntityRead *r, int tier, int64 lo, int64 hi)
@@ -336,27 +393,31 @@ fetch_buckets(EntityRead *r, int tier, int64 lo, int64 hi)
 	int			nkeys = k + 3;
 	IndexScanDesc scan;
 	BucketCopyFetch copy_fetch = {0};
-	bytea	   *stripes[BUCKET_COPY_STRIPES];
+	bytea	   *stripes[BUCKET_COPY_MAX_STRIPES];
 	int			num_stripes = 0;
 
 	for (int64 b = lo; b <= hi && hi - lo < 64; b++)
 		cache_entry(r, tier, b);
 
 	/*
-	 * A finer tier's bucket is one a window's start descends: past, and the
-	 * same for the next rows of the entity, so the backend may keep a copy.
+	 * A finer tier's bucket that ends before the row's time is one a
+	 * window's start descends, the same for the next rows of the entity: the
+	 * backend may keep a copy.  The bucket of the row's time is written by
+	 * the row itself.
 	 */
-	if (tier > 0 && lo == hi)
+	if (tier > 0 && lo == hi && lo < buckets_floor_div(r->t, r->e->tier_width[tier]))
 	{
 		BucketCopy *copy = vcache_find(r->buckets, r->keys, tier, lo, &copy_fetch);
 
 		if (copy != NULL)
 		{
 			bytea	   *const *copied;
-			int			n = vcache_stripes(copy, &copied);
+			void	   *const *decoded;
+			int			n = vcache_stripes(copy, &copied, &decoded);
 
 			for (int i = 0; i < n; i++)
-				merge_stripe(r, tier, cache_entry(r, tier, lo), PointerGetDatum(copied[i]), false);
+				merge_stripe(r, tier, cache_entry(r, tier, lo), PointerGetDatum(copied[i]), false,
+							 (const BucketsDecoded *) decoded[i]);
 			return;
 		}
 	}
@@ -382,7 +443,7 @@ fetch_buckets(EntityRead *r, int tier, int64 lo, int64 hi)
 														&isnull));
 		Datum		slots = slot_getattr(r->bucket_slot, k + BUCKET_ATT_SLOTS, &isnull);
 
-		if (copy_fetch.possible && !isnull && num_stripes < BUCKET_COPY_STRIPES)
+		if (copy_fetch.possible && !isnull && num_stripes < BUCKET_COPY_MAX_STRIPES)
 		{
 			stripes[num_stripes] = palloc(VARSIZE_ANY(DatumGetPointer(slots)));
 			memcpy(stripes[num_stripes], DatumGetPointer(slots), VARSIZE_ANY(DatumGetPointer(slots)));
@@ -390,10 +451,11 @@ fetch_buckets(EntityRead *r, int tier, int64 lo, int64 hi)
 		}
 		else
 			copy_fetch.possible = false;	/* too many stripes to keep */
-		merge_stripe(r, tier, cache_entry(r, tier, bucket), slots, isnull);
+		merge_stripe(r, tier, cache_entry(r, tier, bucket), slots, isnull, NULL);
 	}
 	index_endscan(scan);
-	vcache_keep(&copy_fetch, r->buckets, r->keys, stripes, num_stripes);
+	r->decoding_tier = tier;
+	vcache_keep(&copy_fetch, r->buckets, r->keys, stripes, num_stripes, decode_for_copy, r);
 	for (int i = 0; i < num_stripes; i++)
 		pfree(stripes[i]);
 }
