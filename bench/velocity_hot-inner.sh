@@ -56,12 +56,17 @@ INSERT INTO pay (t, merchant, amount) VALUES (localtimestamp, 1 + :client_id, 12
 SQL
 # First, while merchants 1 and 2 have the same rows: the other runs add rows to merchant 1.
 echo "== two clients on hot merchant 1 against one client on each of hot merchants 1 and 2 (alternating runs)"
+# The median of the rounds: these machines have bursts of steal time that
+# can fall on either side of one round.
+median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 for r in $(seq "$ROUNDS"); do
 	same=$(pgbench -n -M prepared -c 2 -j 2 -T "$SECONDS_EACH" -f "$work/hot2.sql" 2>&1 | awk '/^tps/ {print $3; exit}')
 	apart=$(pgbench -n -M prepared -c 2 -j 2 -T "$SECONDS_EACH" -f "$work/apart.sql" 2>&1 | awk '/^tps/ {print $3; exit}')
 	awk -v r="$r" -v s="$same" -v a="$apart" \
-		'BEGIN {printf "round %d: both on one hot merchant %.0f inserts/s, on two hot merchants %.0f/s: %.2fx\n", r, s, a, s / a}'
+		'BEGIN {printf "round %d: both on one hot merchant %.0f inserts/s, on two hot merchants %.0f/s: %.2fx\n", r, s, a, s / a}' |
+		tee -a "$work/same_rounds"
 done
+echo "median of $ROUNDS rounds: $(awk '{print $NF}' "$work/same_rounds" | tr -d x | median)x"
 
 echo "== hot against cold, one client, both scripts in one run ($ROUNDS x ${SECONDS_EACH}s)"
 for r in $(seq "$ROUNDS"); do
@@ -69,12 +74,15 @@ for r in $(seq "$ROUNDS"); do
 		awk -v r="$r" '/^SQL script 1/ {s = "hot"} /^SQL script 2/ {s = "cold"}
 			/latency average/ && s != "" {for (i = 1; i < NF; i++) if ($i == "=") lat[s] = $(i + 1)}
 			END {printf "round %d: hot %.1f us, cold %.1f us per INSERT: the hot merchant adds %.1f us\n",
-				 r, lat["hot"] * 1000, lat["cold"] * 1000, (lat["hot"] - lat["cold"]) * 1000}'
+				 r, lat["hot"] * 1000, lat["cold"] * 1000, (lat["hot"] - lat["cold"]) * 1000}' |
+		tee -a "$work/hot_rounds"
 done
+echo "median of $ROUNDS rounds: the hot merchant adds $(awk '{print $(NF - 1)}' "$work/hot_rounds" | median) us"
 
 # The same rows with glibc's own trim threshold (128 kB) and fraud_score's
 # (fraud_score.malloc_trim_threshold, 8MB): two clients at once, one per
-# setting, each on its own hot merchant (1 and 2) and the cold ones.
+# setting, each on its own hot merchant (1 and 2, swapped each round) and
+# the cold ones.
 sed 's/merchant, amount) VALUES (localtimestamp, 1,/merchant, amount) VALUES (localtimestamp, 2,/' \
 	"$work/hot.sql" > "$work/hot_2.sql"
 echo "== trim threshold: glibc's 128kB against fraud_score's 8MB, a client each at once, cold and hot rows ($ROUNDS x ${SECONDS_EACH}s)"
@@ -85,15 +93,39 @@ trim_side() {
 			/latency average/ && s > 0 {for (i = 1; i < NF; i++) if ($i == "=") lat[s] = $(i + 1) * 1000}
 			END {printf "%.1f %.1f\n", lat[1], lat[2]}'
 }
+# merchant 1 took the rows of the first runs: the sides swap merchants each round
 for r in $(seq "$ROUNDS"); do
-	trim_side 128kB hot.sql > "$work/trim_glibc" &
-	trim_side 8MB hot_2.sql > "$work/trim_ours"
+	if [ $((r % 2)) -eq 1 ]; then a=hot.sql b=hot_2.sql; else a=hot_2.sql b=hot.sql; fi
+	trim_side 128kB "$a" > "$work/trim_glibc" &
+	trim_side 8MB "$b" > "$work/trim_ours"
 	wait
 	read -r gc gh < "$work/trim_glibc"
 	read -r oc oh < "$work/trim_ours"
 	awk -v r="$r" -v gc="$gc" -v gh="$gh" -v oc="$oc" -v oh="$oh" 'BEGIN {
 		printf "round %d: 128kB cold %.1f hot %.1f us, 8MB cold %.1f hot %.1f us per INSERT: 8MB is %.2fx (cold), %.2fx (hot) faster\n",
 			r, gc, gh, oc, oh, gc / oc, gh / oh}'
+done
+
+# Copies of the finer bucket rows (fraud_score.bucket_cache_size) against
+# none: two clients at once, one with each, each on its own hot merchant.
+echo "== bucket copies: none against 8MB, a client each at once, cold and hot rows ($ROUNDS x ${SECONDS_EACH}s)"
+cache_side() {
+	PGOPTIONS="-c fraud_score.bucket_cache_size=$1" \
+		pgbench -n -M prepared -c 1 -T "$SECONDS_EACH" -f "$work/cold.sql@1" -f "$work/$2@1" 2>&1 |
+		awk '/^SQL script 1/ {s = 1} /^SQL script 2/ {s = 2}
+			/latency average/ && s > 0 {for (i = 1; i < NF; i++) if ($i == "=") lat[s] = $(i + 1) * 1000}
+			END {printf "%.1f %.1f\n", lat[1], lat[2]}'
+}
+for r in $(seq "$ROUNDS"); do
+	if [ $((r % 2)) -eq 1 ]; then a=hot.sql b=hot_2.sql; else a=hot_2.sql b=hot.sql; fi
+	cache_side 0 "$a" > "$work/cache_none" &
+	cache_side 8MB "$b" > "$work/cache_8mb"
+	wait
+	read -r nc nh < "$work/cache_none"
+	read -r kc kh < "$work/cache_8mb"
+	awk -v r="$r" -v nc="$nc" -v nh="$nh" -v kc="$kc" -v kh="$kh" 'BEGIN {
+		printf "round %d: none cold %.1f hot %.1f us (hot adds %.1f), 8MB cold %.1f hot %.1f us (hot adds %.1f)\n",
+			r, nc, nh, nh - nc, kc, kh, kh - kc}'
 done
 
 psql -c "SELECT count(*) AS differences FROM fraud_feature_set_verify('pay_features', '{\"merchant\": 1}')"
