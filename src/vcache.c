@@ -89,6 +89,7 @@ typedef struct CopyKey
 struct BucketCopy
 {
 	CopyKey		key;			/* hash key: first */
+	uint32		slot;			/* the shared slot that guards it */
 	uint64		generation;
 	uint64		every_generation;
 	int			num_keys;
@@ -115,7 +116,7 @@ static uint64 stamp = 0;		/* none until a transaction ends */
 static MemoryContext copies_context = NULL;
 static HTAB *copies = NULL;
 static Size copies_bytes = 0;
-static Oid	copies_relids[8];	/* bucket tables with copies; all when full */
+static Oid	copies_relids[64];	/* bucket tables with copies; all when full */
 static int	copies_relid_count = 0;
 
 static int64 count_hits = 0;
@@ -340,11 +341,14 @@ same_keys(Relation buckets, const BucketCopy *copy, const Datum *keys)
 }
 
 /*
- * The copy of a bucket, when one serves this transaction; otherwise NULL
- * and "fetch" says whether the fetch that follows may leave one.
+ * The copy of (tier, bucket), when one serves this transaction; otherwise
+ * NULL and "fetch" says whether the fetch that follows may leave one.  The
+ * writers of bucket "guard" of "guard_tier" make it stale: the bucket
+ * itself, or for a finest slot's raw rows the finest bucket holding them.
  */
 BucketCopy *
-vcache_find(Relation buckets, const Datum *keys, int tier, int64 bucket, BucketCopyFetch *fetch)
+vcache_find(Relation buckets, const Datum *keys, int tier, int64 bucket, int guard_tier,
+			int64 guard, BucketCopyFetch *fetch)
 {
 	CopyKey		key;
 	BucketCopy *copy = NULL;
@@ -358,20 +362,23 @@ vcache_find(Relation buckets, const Datum *keys, int tier, int64 bucket, BucketC
 	if (!key_hash(buckets, keys, num_keys_of(buckets), &key.key_hash))
 		return NULL;
 	key.relid = RelationGetRelid(buckets);
+	key.tier = guard_tier;
+	key.bucket = guard;
+	fetch->slot = slot_of(&key);
 	key.tier = tier;
 	key.bucket = bucket;
 	fetch->relid = key.relid;
 	fetch->tier = tier;
 	fetch->bucket = bucket;
 	fetch->key_hash = key.key_hash;
-	fetch->slot = slot_of(&key);
 	slot = &shared->slots[fetch->slot];
 	every = &shared->slots[VCACHE_EVERY];
 	fetch->generation = pg_atomic_read_u64(&slot->generation);
 	fetch->every_generation = pg_atomic_read_u64(&every->generation);
 	if (copies != NULL)
 		copy = hash_search(copies, &key, HASH_FIND, NULL);
-	if (copy != NULL && copy->complete && copy->generation == fetch->generation &&
+	if (copy != NULL && copy->complete && copy->slot == fetch->slot &&
+		copy->generation == fetch->generation &&
 		copy->every_generation == fetch->every_generation && same_keys(buckets, copy, keys))
 	{
 		count_hits++;
@@ -403,7 +410,8 @@ free_copy(BucketCopy *copy)
 	for (int i = 0; i < copy->num_stripes; i++)
 	{
 		pfree(copy->stripes[i]);
-		pfree(copy->decoded[i]);
+		if (copy->decoded[i] != NULL)
+			pfree(copy->decoded[i]);
 	}
 	pfree(copy->stripes);
 	pfree(copy->decoded);
@@ -422,9 +430,9 @@ note_relid(Oid relid)
 
 /*
  * Keeps a copy of the stripes a fetch read, when nothing may have changed
- * them unseen, each with what "decode" makes of it: one allocation without
- * pointers, made in the caller's memory (an error there leaves the copies
- * as they were).
+ * them unseen, each with what "decode" (if any) makes of it: one
+ * allocation without pointers, made in the caller's memory (an error there
+ * leaves the copies as they were).
  */
 void
 vcache_keep(BucketCopyFetch *fetch, Relation buckets, const Datum *keys,
@@ -452,7 +460,10 @@ vcache_keep(BucketCopyFetch *fetch, Relation buckets, const Datum *keys,
 		return;
 	for (int i = 0; i < num_stripes; i++)
 	{
-		decoded[i] = decode(stripes[i], fetch->bucket, arg, &decoded_bytes[i]);
+		decoded[i] = NULL;
+		decoded_bytes[i] = 0;
+		if (decode != NULL)
+			decoded[i] = decode(stripes[i], fetch->bucket, arg, &decoded_bytes[i]);
 		bytes += VARSIZE_ANY(stripes[i]) + decoded_bytes[i];
 	}
 	if (copies_context == NULL)
@@ -482,6 +493,7 @@ vcache_keep(BucketCopyFetch *fetch, Relation buckets, const Datum *keys,
 		free_copy(copy);
 	copy->complete = false;
 	old = MemoryContextSwitchTo(copies_context);
+	copy->slot = fetch->slot;
 	copy->generation = fetch->generation;
 	copy->every_generation = fetch->every_generation;
 	copy->num_keys = num_keys_of(buckets);
@@ -499,6 +511,9 @@ vcache_keep(BucketCopyFetch *fetch, Relation buckets, const Datum *keys,
 	{
 		copy->stripes[i] = palloc(VARSIZE_ANY(stripes[i]));
 		memcpy(copy->stripes[i], stripes[i], VARSIZE_ANY(stripes[i]));
+		copy->decoded[i] = NULL;
+		if (decoded[i] == NULL)
+			continue;
 		copy->decoded[i] = palloc(decoded_bytes[i]);
 		memcpy(copy->decoded[i], decoded[i], decoded_bytes[i]);
 		pfree(decoded[i]);

@@ -15,6 +15,9 @@
 /* A bucket of more stripe rows than this is fetched every time. */
 #define BUCKET_COPY_MAX_STRIPES 8
 
+/* The "tier" of copies of a finest slot's raw rows (their "bucket": the slot). */
+#define BUCKET_COPY_RAW_TIER (-1)
+
 /* The stripes of one bucket as a read fetched them. */
 typedef struct BucketCopy BucketCopy;
 
@@ -38,7 +41,7 @@ extern void vcache_init(void);
 extern void vcache_writing(Relation buckets, const Datum *keys, int tier, int64 bucket);
 extern void vcache_writing_every(void);
 extern BucketCopy *vcache_find(Relation buckets, const Datum *keys, int tier, int64 bucket,
-							   BucketCopyFetch *fetch);
+							   int guard_tier, int64 guard, BucketCopyFetch *fetch);
 extern int	vcache_stripes(const BucketCopy *copy, bytea *const **stripes,
 						   void *const **decoded);
 extern void vcache_keep(BucketCopyFetch *fetch, Relation buckets, const Datum *keys,

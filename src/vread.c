@@ -63,6 +63,9 @@ typedef struct CachedBucket
  */
 #define RAW_DIRECT_ROWS 16
 
+/* A finest slot of more rows than this is never copied whole (raw_from_copy). */
+#define RAW_COPY_ROWS 64
+
 /* The source's rows with time in [start, end]. */
 typedef struct RawSlot
 {
@@ -407,7 +410,7 @@ fetch_buckets(EntityRead *r, int tier, int64 lo, int64 hi)
 	 */
 	if (tier > 0 && lo == hi && lo < buckets_floor_div(r->t, r->e->tier_width[tier]))
 	{
-		BucketCopy *copy = vcache_find(r->buckets, r->keys, tier, lo, &copy_fetch);
+		BucketCopy *copy = vcache_find(r->buckets, r->keys, tier, lo, tier, lo, &copy_fetch);
 
 		if (copy != NULL)
 		{
@@ -727,10 +730,10 @@ new_raw_slot(EntityRead *r, int64 start, int64 end, int allocated)
 	return rs;
 }
 
-/* The source's rows with time in [start, end], read once per call; NULL
+/* The source's rows with time in [start, end], read by an index scan; NULL
  * (and nothing cached) when there are more than "limit" (if > 0). */
 static RawSlot *
-raw_slot(EntityRead *r, int64 start, int64 end, int limit)
+read_raw(EntityRead *r, int64 start, int64 end, int limit)
 {
 	RawSlot    *rs = NULL;
 	ScanKeyData skeys[INDEX_MAX_KEYS];
@@ -739,9 +742,6 @@ raw_slot(EntityRead *r, int64 start, int64 end, int limit)
 	IndexScanDesc scan;
 	int			allocated = 16;
 
-	rs = raw_cached(r, start, end);
-	if (rs != NULL)
-		return rs;
 	open_source(r);
 	rs = new_raw_slot(r, start, end, allocated);
 	key_scan_keys(r, skeys);
@@ -775,6 +775,138 @@ raw_slot(EntityRead *r, int64 start, int64 end, int limit)
 	}
 	index_endscan(scan);
 	return rs;
+}
+
+/*
+ * A copy of a finest slot's raw rows: a bytea of the row count (-1 for a
+ * slot of more than RAW_COPY_ROWS, given as NULL), then per row its time,
+ * arrival, known_at (or PG_INT64_MIN), and per set column its value and
+ * whether it is one (1 or 0).
+ */
+static bytea *
+raw_rows_bytes(EntityRead *r, const RawSlot *rs)
+{
+	int			n = r->vs->num_columns;
+	Size		row_words = 3 + 2 * n;
+	int			count = rs != NULL ? rs->count : 0;
+	bytea	   *b = palloc(VARHDRSZ + sizeof(int64) * (1 + row_words * count));
+	int64	   *w = (int64 *) VARDATA(b);
+
+	SET_VARSIZE(b, VARHDRSZ + sizeof(int64) * (1 + row_words * count));
+	*w++ = rs != NULL ? count : -1; /* -1: more rows than a copy keeps */
+	for (int i = 0; i < count; i++)
+	{
+		const VelocityRowValues *row = &rs->rows[i];
+
+		*w++ = row->time;
+		*w++ = row->arrival;
+		*w++ = row->known_valid ? row->known : PG_INT64_MIN;
+		for (int c = 0; c < n; c++)
+		{
+			*w++ = row->value_valid[c] ? row->value[c] : 0;
+			*w++ = row->value_valid[c] ? 1 : 0;
+		}
+	}
+	return b;
+}
+
+static RawSlot *
+raw_rows_from_bytes(EntityRead *r, const bytea *b, int64 start, int64 end)
+{
+	int			n = r->vs->num_columns;
+	const int64 *w = (const int64 *) VARDATA_ANY(b);
+	int			count = (int) *w++;
+	RawSlot    *rs = new_raw_slot(r, start, end, Max(count, 1));
+
+	for (int i = 0; i < count; i++)
+	{
+		VelocityRowValues *row = &rs->rows[i];
+
+		row_value_arrays(r, row);
+		row->time = *w++;
+		row->arrival = *w++;
+		row->known_valid = *w != PG_INT64_MIN;
+		row->known = row->known_valid ? *w : 0;
+		w++;
+		for (int c = 0; c < n; c++)
+		{
+			row->value[c] = *w++;
+			row->value_valid[c] = *w++ != 0;
+		}
+	}
+	rs->count = count;
+	return rs;
+}
+
+/*
+ * The rows of [start, end] from the finest slot that holds them, when that
+ * slot ends before the row's time: from the backend's copy of the slot's
+ * rows, or read whole to leave one (vcache.c).  A source row changed in the
+ * slot writes the finest bucket holding it, whose shared slot guards the
+ * copy.  False when no copy can serve or be made (the caller reads [start,
+ * end] itself); else *result as read_raw would give it.
+ */
+static bool
+raw_from_copy(EntityRead *r, int64 start, int64 end, int limit, RawSlot **result)
+{
+	const VelocityEntity *e = r->e;
+	int			finest = e->num_tiers - 1;
+	int64		resolution = e->tier_width[finest] / e->tier_slots[finest];
+	int64		slot = buckets_floor_div(start, resolution);
+	int64		slot_start = slot * resolution;
+	int64		slot_end = slot_start + resolution - 1;
+	BucketCopyFetch fetch;
+	BucketCopy *copy;
+	RawSlot    *rs;
+	int			inside = 0;
+
+	if (buckets_floor_div(end, resolution) != slot || slot_end >= r->t)
+		return false;
+	copy = vcache_find(r->buckets, r->keys, BUCKET_COPY_RAW_TIER, slot, finest,
+					   buckets_floor_div(start, e->tier_width[finest]), &fetch);
+	if (copy != NULL)
+	{
+		bytea	   *const *copied;
+		void	   *const *decoded;
+
+		(void) vcache_stripes(copy, &copied, &decoded);
+		if (*(const int64 *) VARDATA_ANY(copied[0]) < 0)
+			return false;		/* a slot of too many rows, seen before */
+		rs = raw_rows_from_bytes(r, copied[0], slot_start, slot_end);
+	}
+	else if (fetch.possible)
+	{
+		bytea	   *b;
+
+		rs = read_raw(r, slot_start, slot_end, RAW_COPY_ROWS + 1);
+		b = raw_rows_bytes(r, rs);
+		/* too many rows to copy: a copy that says so, not to try again */
+		vcache_keep(&fetch, r->buckets, r->keys, &b, 1, NULL, NULL);
+		pfree(b);
+		if (rs == NULL)
+			return false;
+	}
+	else
+		return false;
+	for (int i = 0; i < rs->count; i++)
+		if (rs->rows[i].time >= start && rs->rows[i].time <= end)
+			inside++;
+	*result = limit > 0 && inside >= limit ? NULL : rs;
+	return true;
+}
+
+/* The source's rows with time in [start, end] (a read may give more: its
+ * callers filter); NULL when a read would find more than "limit" (if > 0). */
+static RawSlot *
+raw_slot(EntityRead *r, int64 start, int64 end, int limit)
+{
+	RawSlot    *rs = raw_cached(r, start, end);
+
+	if (rs != NULL)
+		return rs;
+	if (raw_from_copy(r, start, end, limit, &rs))
+		return rs;
+	return read_raw(r, start, end, limit);
 }
 
 static void
