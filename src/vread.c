@@ -778,21 +778,26 @@ read_raw(EntityRead *r, int64 start, int64 end, int limit)
 }
 
 /*
- * A copy of a finest slot's raw rows: a bytea of the row count (-1 for a
- * slot of more than RAW_COPY_ROWS, given as NULL), then per row its time,
+ * A copy of a finest slot's raw rows: a bytea (made here and copied whole
+ * into palloc'd memory, so that its words after the header, padded to
+ * MAXALIGN, are aligned) of the row count (-1 for a slot of more than
+ * RAW_COPY_ROWS, given as NULL), then per row its time,
  * arrival, known_at (or PG_INT64_MIN), and per set column its value and
  * whether it is one (1 or 0).
  */
+#define RAW_ROWS_WORDS(b) ((int64 *) ((char *) (b) + MAXALIGN(VARHDRSZ)))
+
 static bytea *
 raw_rows_bytes(EntityRead *r, const RawSlot *rs)
 {
 	int			n = r->vs->num_columns;
 	Size		row_words = 3 + 2 * n;
 	int			count = rs != NULL ? rs->count : 0;
-	bytea	   *b = palloc(VARHDRSZ + sizeof(int64) * (1 + row_words * count));
-	int64	   *w = (int64 *) VARDATA(b);
+	Size		size = MAXALIGN(VARHDRSZ) + sizeof(int64) * (1 + row_words * count);
+	bytea	   *b = palloc(size);
+	int64	   *w = RAW_ROWS_WORDS(b);
 
-	SET_VARSIZE(b, VARHDRSZ + sizeof(int64) * (1 + row_words * count));
+	SET_VARSIZE(b, size);
 	*w++ = rs != NULL ? count : -1; /* -1: more rows than a copy keeps */
 	for (int i = 0; i < count; i++)
 	{
@@ -814,7 +819,7 @@ static RawSlot *
 raw_rows_from_bytes(EntityRead *r, const bytea *b, int64 start, int64 end)
 {
 	int			n = r->vs->num_columns;
-	const int64 *w = (const int64 *) VARDATA_ANY(b);
+	const int64 *w = RAW_ROWS_WORDS(b);
 	int			count = (int) *w++;
 	RawSlot    *rs = new_raw_slot(r, start, end, Max(count, 1));
 
@@ -870,7 +875,7 @@ raw_from_copy(EntityRead *r, int64 start, int64 end, int limit, RawSlot **result
 		void	   *const *decoded;
 
 		(void) vcache_stripes(copy, &copied, &decoded);
-		if (*(const int64 *) VARDATA_ANY(copied[0]) < 0)
+		if (*RAW_ROWS_WORDS(copied[0]) < 0)
 			return false;		/* a slot of too many rows, seen before */
 		rs = raw_rows_from_bytes(r, copied[0], slot_start, slot_end);
 	}
