@@ -10,7 +10,9 @@
  * CommandCounterIncrement, locked without waiting (heap_lock_tuple with
  * LockWaitSkip) and updated: a compare-and-swap on the version found; when
  * every stripe is held or replaced by somebody else, a new stripe row is
- * inserted.
+ * inserted.  Under READ COMMITTED a stripe replaced by a committed writer
+ * is looked up again, and a bucket of many stripes has one folded into the
+ * stripe written, so that stripes stay about as many as the writers.
  * Counts therefore go into a row this transaction holds, never lost, and a
  * writer never waits, so two writers of one hot entity neither deadlock nor
  * queue.
@@ -34,6 +36,7 @@
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "storage/backendid.h"
 #include "utils/snapmgr.h"
 
 #include "velocity.h"
@@ -1100,11 +1103,17 @@ buckets_add_delta(const VelocityEntity *e, int tier, int64 bucket, bytea *slots,
 	return bytea_from(&out);
 }
 
-/* Index entries for a new tuple version that is not heap-only (every index
+/*
+ * Index entries for a new tuple version that is not heap-only (every index
  * of a bucket table is on plain columns, as fraud_feature_set_create
- * makes it; an expression index would need an executor state). */
+ * makes it; an expression index would need an executor state).  A new
+ * version of a stripe keeps its keys ("unchanged"): the hint lets the
+ * index delete the older versions' entries bottom-up before splitting a
+ * page, as it does for UPDATE, so that a hot entity's churn of versions
+ * does not pile up entries every scan of the bucket walks.
+ */
 static void
-insert_index_entries(Relation rel, HeapTuple tuple)
+insert_index_entries(Relation rel, HeapTuple tuple, bool unchanged)
 {
 	List	   *indexes;
 	ListCell   *lc;
@@ -1129,7 +1138,8 @@ insert_index_entries(Relation rel, HeapTuple tuple)
 							RelationGetRelationName(rel)),
 					 errhint("Drop that index: bucket tables keep only the index fraud_feature_set_create made.")));
 		FormIndexDatum(info, slot, NULL, values, isnull);
-		index_insert(index, values, isnull, &tuple->t_self, rel, UNIQUE_CHECK_NO, false, info);
+		index_insert(index, values, isnull, &tuple->t_self, rel, UNIQUE_CHECK_NO, unchanged,
+					 info);
 		index_close(index, RowExclusiveLock);
 	}
 	ExecDropSingleTupleTableSlot(slot);
@@ -1197,32 +1207,123 @@ buckets_insert_row(BucketTarget *target, const Datum *keys, int tier, int64 buck
 																	   present));
 	tuple = heap_form_tuple(desc, values, nulls);
 	simple_heap_insert(target->rel, tuple);
-	insert_index_entries(target->rel, tuple);
+	insert_index_entries(target->rel, tuple, false);
 }
 
 /*
- * Applies a delta to the first stripe row of (keys, tier, bucket) that can
- * be updated at once, or to a new one.  Stripes are found with the
- * transaction's snapshot (REPEATABLE READ: a version committed after it is
- * skipped, never updated, so this transaction's own reads cannot count a
- * stripe twice), locked without waiting and updated: a version that
- * another writer holds or has replaced is skipped.  The caller has called
- * CommandCounterIncrement, so that this command's own versions are visible
- * and updatable.
+ * The slots of stripe "from" merged into those of "into": one row holding
+ * both, as a reader adding the two would see them.
  */
-void
-buckets_apply(BucketTarget *target, const Datum *keys, int tier, int64 bucket, int slot_index,
-			  const int64 *delta)
+static bytea *
+stripes_folded(const VelocityEntity *e, int tier, int64 bucket, bytea *into, bytea *from)
+{
+	int			num_slots = e->tier_slots[tier];
+	int64	   *dense = palloc(sizeof(int64) * num_slots * e->words);
+	int64	   *other = palloc(sizeof(int64) * num_slots * e->words);
+	bool	   *present = palloc(sizeof(bool) * num_slots);
+	bool	   *other_present = palloc(sizeof(bool) * num_slots);
+
+	buckets_decode(e, tier, bucket, into, dense, present, NULL, NULL);
+	buckets_decode(e, tier, bucket, from, other, other_present, NULL, NULL);
+	for (int s = 0; s < num_slots; s++)
+	{
+		if (!other_present[s])
+			continue;
+		if (!present[s])
+			buckets_empty(e, dense + s * e->words);
+		buckets_merge(e, dense + s * e->words, other + s * e->words);
+		present[s] = true;
+	}
+	return buckets_encode(e, tier, bucket, dense, present);
+}
+
+/*
+ * Locks the stripe version at tid without waiting and returns a copy of it;
+ * NULL when another writer holds it, or (REPEATABLE READ) it was replaced
+ * since the snapshot, or (READ COMMITTED) it was replaced or deleted at
+ * all, *replaced then telling the caller that a new scan would find its
+ * latest version free.  The copy is taken under the pin that
+ * heap_lock_tuple leaves, without the content lock: the version is ours
+ * and its data cannot change or move while the page is pinned.
+ */
+static HeapTuple
+stripe_locked(BucketTarget *target, ItemPointer tid, bool *replaced)
+{
+	HeapTupleData locked;
+	HeapTuple	copy = NULL;
+	Buffer		buffer;
+	TM_FailureData tmfd;
+	TM_Result	result;
+
+	locked.t_self = *tid;
+	result = heap_lock_tuple(target->rel, &locked, GetCurrentCommandId(true),
+							 LockTupleNoKeyExclusive, LockWaitSkip, false, &buffer, &tmfd);
+	if (result == TM_Ok)
+		copy = heap_copytuple(&locked);
+	ReleaseBuffer(buffer);
+	if (result == TM_Updated && !ItemPointerEquals(&tmfd.ctid, tid))
+		*replaced = true;
+	return copy;
+}
+
+/*
+ * The locked stripe "held" with another stripe folded into it, when one can
+ * be locked at once; that one is deleted.  Readers see both stripes or the
+ * folded one, never a mix, since the two changes commit together.
+ */
+static HeapTuple
+fold_one_stripe(BucketTarget *target, int tier, HeapTuple held_row, ItemPointerData *tids,
+				int n, int held)
+{
+	TupleDesc	desc = RelationGetDescr(target->rel);
+	int			k = target->e->num_keys;
+	bool		replaced = false;
+
+	for (int i = 1; i < n; i++)
+	{
+		int			other = (held + i) % n;
+		HeapTuple	other_row;
+		Datum	   *values;
+		bool	   *nulls;
+		int64		bucket;
+		bool		isnull;
+		HeapTuple	folded;
+
+		other_row = stripe_locked(target, &tids[other], &replaced);
+		if (other_row == NULL)
+			continue;
+		values = palloc(sizeof(Datum) * desc->natts);
+		nulls = palloc(sizeof(bool) * desc->natts);
+		heap_deform_tuple(held_row, desc, values, nulls);
+		bucket = DatumGetInt64(values[k + BUCKET_ATT_BUCKET - 1]);
+		values[k + BUCKET_ATT_SLOTS - 1] =
+			PointerGetDatum(stripes_folded(target->e, tier, bucket,
+										   DatumGetByteaPP(values[k + BUCKET_ATT_SLOTS - 1]),
+										   DatumGetByteaPP(heap_getattr(other_row,
+																		k + BUCKET_ATT_SLOTS,
+																		desc, &isnull))));
+		folded = heap_form_tuple(desc, values, nulls);
+		folded->t_self = held_row->t_self;
+		simple_heap_delete(target->rel, &tids[other]);
+		return folded;
+	}
+	return held_row;
+}
+
+/*
+ * The stripes of (keys, tier, bucket) this snapshot sees, as the tids of
+ * their versions, at most "max".
+ */
+static int
+stripes_seen(BucketTarget *target, const Datum *keys, int tier, int64 bucket, Snapshot snapshot,
+			 ItemPointerData *tids, int max)
 {
 	int			k = target->e->num_keys;
 	ScanKeyData skeys[INDEX_MAX_KEYS];
 	IndexScanDesc scan;
 	TupleTableSlot *found = table_slot_create(target->rel, NULL);
-	Snapshot	snapshot = RegisterSnapshot(IsolationUsesXactSnapshot() ?
-											GetTransactionSnapshot() : GetLatestSnapshot());
-	bool		done = false;
+	int			n = 0;
 
-	vcache_writing(target->rel, keys, tier, bucket);
 	for (int i = 0; i < k; i++)
 		ScanKeyInit(&skeys[i], i + 1, BTEqualStrategyNumber, target->key_eq_procs[i], keys[i]);
 	ScanKeyInit(&skeys[k], k + BUCKET_ATT_TIER, BTEqualStrategyNumber, F_INT2EQ,
@@ -1231,41 +1332,79 @@ buckets_apply(BucketTarget *target, const Datum *keys, int tier, int64 bucket, i
 				Int64GetDatum(bucket));
 	scan = index_beginscan(target->rel, target->index, snapshot, k + 2, 0);
 	index_rescan(scan, skeys, k + 2, NULL, 0);
-	while (!done && index_getnext_slot(scan, ForwardScanDirection, found))
+	while (n < max && index_getnext_slot(scan, ForwardScanDirection, found))
+		tids[n++] = found->tts_tid;
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(found);
+	return n;
+}
+
+/*
+ * Applies a delta to a stripe row of (keys, tier, bucket) that can be
+ * updated at once, or to a new one.  Stripes are found with the
+ * transaction's snapshot (REPEATABLE READ: a version committed after it is
+ * skipped, never updated, so this transaction's own reads cannot count a
+ * stripe twice), locked without waiting and updated: a version that
+ * another writer holds is skipped.  Under READ COMMITTED a version replaced
+ * by a committed writer is looked up again with a new snapshot, since its
+ * latest version is free: otherwise every such race adds a stripe that
+ * every later read of the bucket adds up.  Backends start at different
+ * stripes (by backend id) so that two writers do not try the same one
+ * first.  A bucket of more than STRIPES_FOLDED_ABOVE stripes has one more
+ * that is free folded into the stripe written, and deleted.  The caller
+ * has called CommandCounterIncrement, so that this command's own versions
+ * are visible and updatable.
+ */
+#define STRIPES_SEEN_MAX 64
+#define STRIPES_FOLDED_ABOVE 4
+#define STRIPE_RESCANS 3
+
+void
+buckets_apply(BucketTarget *target, const Datum *keys, int tier, int64 bucket, int slot_index,
+			  const int64 *delta)
+{
+	ItemPointerData tids[STRIPES_SEEN_MAX];
+	bool		read_committed = !IsolationUsesXactSnapshot();
+	HeapTuple	old = NULL;
+	int			held = -1;
+	int			n = 0;
+
+	vcache_writing(target->rel, keys, tier, bucket);
+	for (int scans = 0; held < 0 && scans <= STRIPE_RESCANS; scans++)
 	{
-		bool		should_free;
-		HeapTuple	old;
+		Snapshot	snapshot = RegisterSnapshot(read_committed ? GetLatestSnapshot() :
+												GetTransactionSnapshot());
+		bool		replaced = false;
+
+		n = stripes_seen(target, keys, tier, bucket, snapshot, tids, STRIPES_SEEN_MAX);
+		UnregisterSnapshot(snapshot);
+		for (int i = 0; i < n && held < 0; i++)
+		{
+			int			at = (int) ((MyBackendId + i) % n);
+
+			old = stripe_locked(target, &tids[at], &replaced);
+			if (old != NULL)
+				held = at;
+		}
+		if (!replaced || !read_committed)
+			break;
+	}
+	if (held >= 0)
+	{
 		HeapTuple	tuple;
-		HeapTupleData locked;
-		Buffer		buffer;
 		TM_FailureData tmfd;
 		LockTupleMode lockmode;
-		TM_Result	result;
 
-		/*
-		 * Held by another writer, or replaced since the snapshot: the next.
-		 * The row is locked without waiting first, since heap_update itself
-		 * does not support not waiting (heapam.c asserts it never meets a
-		 * concurrent writer so); once locked, the update cannot wait.
-		 */
-		locked.t_self = found->tts_tid;
-		result = heap_lock_tuple(target->rel, &locked, GetCurrentCommandId(true),
-								 LockTupleNoKeyExclusive, LockWaitSkip, false, &buffer, &tmfd);
-		ReleaseBuffer(buffer);
-		if (result != TM_Ok)
-			continue;
-		old = ExecFetchSlotHeapTuple(found, false, &should_free);
+		if (n > STRIPES_FOLDED_ABOVE)
+			old = fold_one_stripe(target, tier, old, tids, n, held);
 		tuple = row_with_delta(target, old, tier, slot_index, delta);
-		if (heap_update(target->rel, &found->tts_tid, tuple, GetCurrentCommandId(true),
-						InvalidSnapshot, true, &tmfd, &lockmode) == TM_Ok)
-		{
-			insert_index_entries(target->rel, tuple);
-			done = true;
-		}
+		if (heap_update(target->rel, &tids[held], tuple, GetCurrentCommandId(true),
+						InvalidSnapshot, true, &tmfd, &lockmode) != TM_Ok)
+			elog(ERROR, "could not update locked stripe row of \"%s\"",
+				 RelationGetRelationName(target->rel));
+		insert_index_entries(target->rel, tuple, true);
 	}
-	index_endscan(scan);
-	UnregisterSnapshot(snapshot);
-	if (!done)
+	else
 	{
 		int			num_slots = target->e->tier_slots[tier];
 		int64	   *dense = palloc(sizeof(int64) * num_slots * target->e->words);
@@ -1276,5 +1415,4 @@ buckets_apply(BucketTarget *target, const Datum *keys, int tier, int64 bucket, i
 		present[slot_index] = true;
 		buckets_insert_row(target, keys, tier, bucket, dense, present);
 	}
-	ExecDropSingleTupleTableSlot(found);
 }
