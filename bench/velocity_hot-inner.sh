@@ -79,54 +79,42 @@ for r in $(seq "$ROUNDS"); do
 done
 echo "median of $ROUNDS rounds: the hot merchant adds $(awk '{print $(NF - 1)}' "$work/hot_rounds" | median) us"
 
-# The same rows with glibc's own trim threshold (128 kB) and fraud_score's
-# (fraud_score.malloc_trim_threshold, 8MB): two clients at once, one per
-# setting, each on its own hot merchant (1 and 2, swapped each round) and
-# the cold ones.
+# Two clients at once, one per value of a setting, each on its own hot
+# merchant (1 and 2) and the cold ones.  Merchant 1 took the rows of the
+# first runs, so the sides swap merchants each round.  Prints per round the
+# round, then cold and hot us per INSERT of the first value, then of the
+# second.
 sed 's/merchant, amount) VALUES (localtimestamp, 1,/merchant, amount) VALUES (localtimestamp, 2,/' \
 	"$work/hot.sql" > "$work/hot_2.sql"
-echo "== trim threshold: glibc's 128kB against fraud_score's 8MB, a client each at once, cold and hot rows ($ROUNDS x ${SECONDS_EACH}s)"
-trim_side() {
-	PGOPTIONS="-c fraud_score.malloc_trim_threshold=$1" \
-		pgbench -n -M prepared -c 1 -T "$SECONDS_EACH" -f "$work/cold.sql@1" -f "$work/$2@1" 2>&1 |
+setting_side() {
+	PGOPTIONS="-c $1=$2" \
+		pgbench -n -M prepared -c 1 -T "$SECONDS_EACH" -f "$work/cold.sql@1" -f "$work/$3@1" 2>&1 |
 		awk '/^SQL script 1/ {s = 1} /^SQL script 2/ {s = 2}
 			/latency average/ && s > 0 {for (i = 1; i < NF; i++) if ($i == "=") lat[s] = $(i + 1) * 1000}
 			END {printf "%.1f %.1f\n", lat[1], lat[2]}'
 }
-# merchant 1 took the rows of the first runs: the sides swap merchants each round
-for r in $(seq "$ROUNDS"); do
-	if [ $((r % 2)) -eq 1 ]; then a=hot.sql b=hot_2.sql; else a=hot_2.sql b=hot.sql; fi
-	trim_side 128kB "$a" > "$work/trim_glibc" &
-	trim_side 8MB "$b" > "$work/trim_ours"
-	wait
-	read -r gc gh < "$work/trim_glibc"
-	read -r oc oh < "$work/trim_ours"
-	awk -v r="$r" -v gc="$gc" -v gh="$gh" -v oc="$oc" -v oh="$oh" 'BEGIN {
-		printf "round %d: 128kB cold %.1f hot %.1f us, 8MB cold %.1f hot %.1f us per INSERT: 8MB is %.2fx (cold), %.2fx (hot) faster\n",
-			r, gc, gh, oc, oh, gc / oc, gh / oh}'
-done
+side_by_side() {
+	for r in $(seq "$ROUNDS"); do
+		if [ $((r % 2)) -eq 1 ]; then a=hot.sql b=hot_2.sql; else a=hot_2.sql b=hot.sql; fi
+		setting_side "$1" "$2" "$a" > "$work/side_1" &
+		setting_side "$1" "$3" "$b" > "$work/side_2"
+		wait
+		echo "$r $(cat "$work/side_1") $(cat "$work/side_2")"
+	done
+}
 
-# Copies of the finer bucket rows (fraud_score.bucket_cache_size) against
-# none: two clients at once, one with each, each on its own hot merchant.
+# glibc's own trim threshold (128 kB) against fraud_score's
+# (fraud_score.malloc_trim_threshold, 8MB)
+echo "== trim threshold: glibc's 128kB against fraud_score's 8MB, a client each at once, cold and hot rows ($ROUNDS x ${SECONDS_EACH}s)"
+side_by_side fraud_score.malloc_trim_threshold 128kB 8MB |
+	awk '{printf "round %d: 128kB cold %.1f hot %.1f us, 8MB cold %.1f hot %.1f us per INSERT: 8MB is %.2fx (cold), %.2fx (hot) faster\n",
+		  $1, $2, $3, $4, $5, $2 / $4, $3 / $5}'
+
+# copies of the finer bucket rows (fraud_score.bucket_cache_size) against none
 echo "== bucket copies: none against 8MB, a client each at once, cold and hot rows ($ROUNDS x ${SECONDS_EACH}s)"
-cache_side() {
-	PGOPTIONS="-c fraud_score.bucket_cache_size=$1" \
-		pgbench -n -M prepared -c 1 -T "$SECONDS_EACH" -f "$work/cold.sql@1" -f "$work/$2@1" 2>&1 |
-		awk '/^SQL script 1/ {s = 1} /^SQL script 2/ {s = 2}
-			/latency average/ && s > 0 {for (i = 1; i < NF; i++) if ($i == "=") lat[s] = $(i + 1) * 1000}
-			END {printf "%.1f %.1f\n", lat[1], lat[2]}'
-}
-for r in $(seq "$ROUNDS"); do
-	if [ $((r % 2)) -eq 1 ]; then a=hot.sql b=hot_2.sql; else a=hot_2.sql b=hot.sql; fi
-	cache_side 0 "$a" > "$work/cache_none" &
-	cache_side 8MB "$b" > "$work/cache_8mb"
-	wait
-	read -r nc nh < "$work/cache_none"
-	read -r kc kh < "$work/cache_8mb"
-	awk -v r="$r" -v nc="$nc" -v nh="$nh" -v kc="$kc" -v kh="$kh" 'BEGIN {
-		printf "round %d: none cold %.1f hot %.1f us (hot adds %.1f), 8MB cold %.1f hot %.1f us (hot adds %.1f)\n",
-			r, nc, nh, nh - nc, kc, kh, kh - kc}'
-done
+side_by_side fraud_score.bucket_cache_size 0 8MB |
+	awk '{printf "round %d: none cold %.1f hot %.1f us (hot adds %.1f), 8MB cold %.1f hot %.1f us (hot adds %.1f)\n",
+		  $1, $2, $3, $3 - $2, $4, $5, $5 - $4}'
 
 psql -c "SELECT count(*) AS differences FROM fraud_feature_set_verify('pay_features', '{\"merchant\": 1}')"
 psql -c "SELECT tier, count(*) AS bucket_rows, max(length(slots)) AS widest FROM pay_features_merchant_buckets WHERE merchant = 1 GROUP BY tier ORDER BY tier"

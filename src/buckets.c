@@ -24,19 +24,21 @@
 #include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/nbtree.h"
 #include "access/tableam.h"
 #include "access/xact.h"
-#include "catalog/indexing.h"
-#include "executor/tuptable.h"
-#include "access/nbtree.h"
 #include "catalog/index.h"
+#include "catalog/indexing.h"
 #include "common/int.h"
+#include "executor/tuptable.h"
 #include "lib/stringinfo.h"
+#include "pgstat.h"
+#include "storage/backendid.h"
+#include "storage/bufmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
-#include "storage/backendid.h"
 #include "utils/snapmgr.h"
 
 #include "velocity.h"
@@ -1238,6 +1240,43 @@ stripes_folded(const VelocityEntity *e, int tier, int64 bucket, bytea *into, byt
 }
 
 /*
+ * Prunes the page of a stripe this writer has just locked, when its free
+ * space is under half a page or under three versions of the stripe.
+ * Readers prune only when under a tenth of the page is left
+ * (heap_page_prune_opt, fillfactor 90): a stripe of a busy hour bucket
+ * (1-2 kB) fills a page in a few updates, and its next version then no
+ * longer fits while the page still has more than a tenth free, so it moved
+ * to a new page at every page's worth (a new index entry and a new page
+ * each time: the bucket table grew by a page every few updates of a hot
+ * entity).  The cleanup lock is only tried: a page another backend has
+ * pinned is left to the next write.
+ */
+static void
+stripe_page_pruned(Relation rel, Buffer buffer, Size version_bytes)
+{
+	Page		page = BufferGetPage(buffer);
+	TransactionId prune_xid = ((PageHeader) page)->pd_prune_xid;
+	Size		below = Max(BLCKSZ / 2, 3 * MAXALIGN(version_bytes));
+	GlobalVisState *vistest;
+
+	if (!TransactionIdIsValid(prune_xid) || PageGetHeapFreeSpace(page) >= below)
+		return;
+	vistest = GlobalVisTestFor(rel);
+	if (!GlobalVisTestIsRemovableXid(vistest, prune_xid) || !ConditionalLockBufferForCleanup(buffer))
+		return;
+	if (PageGetHeapFreeSpace(page) < below)
+	{
+		int			nnewlpdead;
+		int			ndeleted = heap_page_prune(rel, buffer, InvalidTransactionId, vistest,
+											   InvalidTransactionId, 0, &nnewlpdead, NULL);
+
+		if (ndeleted > nnewlpdead)
+			pgstat_update_heap_dead_tuples(rel, ndeleted - nnewlpdead);
+	}
+	LockBuffer(buffer, BUFFER_LOCK_UNLOCK);
+}
+
+/*
  * Locks the stripe version at tid without waiting and returns a copy of it;
  * NULL when another writer holds it, or (REPEATABLE READ) it was replaced
  * since the snapshot, or (READ COMMITTED) it was replaced or deleted at
@@ -1259,7 +1298,10 @@ stripe_locked(BucketTarget *target, ItemPointer tid, bool *replaced)
 	result = heap_lock_tuple(target->rel, &locked, GetCurrentCommandId(true),
 							 LockTupleNoKeyExclusive, LockWaitSkip, false, &buffer, &tmfd);
 	if (result == TM_Ok)
+	{
 		copy = heap_copytuple(&locked);
+		stripe_page_pruned(target->rel, buffer, locked.t_len);
+	}
 	ReleaseBuffer(buffer);
 	if (result == TM_Updated && !ItemPointerEquals(&tmfd.ctid, tid))
 		*replaced = true;
