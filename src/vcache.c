@@ -9,8 +9,13 @@
  * Each window of a live row starts in the past, where it descends a bucket
  * row of each finer tier that rarely changes (a late row, a label): the
  * same rows for every row of a busy entity for minutes.  A backend keeps
- * their stripes as its fetch saw them and adds them again without the
- * index descent and heap visits.
+ * their stripes as its fetch saw them (and each decoded whole) and adds
+ * them again without the index descent and heap visits.  It also keeps the
+ * source rows of a past finest slot of at most 64 rows (vread.c), read
+ * whole once and then served for any part of the slot; such a copy is
+ * guarded by the finest bucket holding the slot, since a source row
+ * changed there is a write of that bucket in the same transaction (the
+ * maintenance trigger's).
  *
  * Whether a copy still holds is told by VCACHE_SLOTS shared slots, each
  * standing for the buckets whose (bucket table, keys, tier, bucket) hash
