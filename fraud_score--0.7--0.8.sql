@@ -128,8 +128,9 @@ BEGIN
 	-- no unique key: stripes of one bucket share (keys, tier, bucket)
 	EXECUTE format('ALTER TABLE %I.%I REPLICA IDENTITY FULL', source_schema, buckets_name);
 	-- Without deduplication: a hot bucket's stripe versions that moved pages
-	-- leave entries of one key, and a posting list mixing dead and live ones
-	-- cannot be marked dead, so every scan of the bucket visited them all.
+	-- leave entries of one key, and a scan cannot mark a posting list that
+	-- mixes dead and live ones dead, so every scan of the bucket visited the
+	-- dead ones until a page split's deletion removed them.
 	EXECUTE format('CREATE INDEX ON %I.%I (%s, tier, bucket) WITH (deduplicate_items = off)',
 				   source_schema, buckets_name, key_list);
 	EXECUTE format('CREATE TRIGGER written AFTER INSERT OR UPDATE OR DELETE ON %I.%I '

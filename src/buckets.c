@@ -1259,12 +1259,13 @@ stripe_page_pruned(Relation rel, Buffer buffer, Size version_bytes)
 	Size		below = Max(BLCKSZ / 2, 3 * MAXALIGN(version_bytes));
 	GlobalVisState *vistest;
 
-	if (!TransactionIdIsValid(prune_xid) || PageGetHeapFreeSpace(page) >= below)
+	if (!TransactionIdIsValid(prune_xid) ||
+		(!PageIsFull(page) && PageGetHeapFreeSpace(page) >= below))
 		return;
 	vistest = GlobalVisTestFor(rel);
 	if (!GlobalVisTestIsRemovableXid(vistest, prune_xid) || !ConditionalLockBufferForCleanup(buffer))
 		return;
-	if (PageGetHeapFreeSpace(page) < below)
+	if (PageIsFull(page) || PageGetHeapFreeSpace(page) < below)
 	{
 		int			nnewlpdead;
 		int			ndeleted = heap_page_prune(rel, buffer, InvalidTransactionId, vistest,
@@ -1277,7 +1278,8 @@ stripe_page_pruned(Relation rel, Buffer buffer, Size version_bytes)
 }
 
 /*
- * Locks the stripe version at tid without waiting and returns a copy of it;
+ * Locks the stripe version at tid in the given mode without waiting and
+ * returns a copy of it;
  * NULL when another writer holds it, or (REPEATABLE READ) it was replaced
  * since the snapshot, or (READ COMMITTED) it was replaced or deleted at
  * all, *replaced then telling the caller that a new scan would find its
@@ -1286,7 +1288,7 @@ stripe_page_pruned(Relation rel, Buffer buffer, Size version_bytes)
  * and its data cannot change or move while the page is pinned.
  */
 static HeapTuple
-stripe_locked(BucketTarget *target, ItemPointer tid, bool *replaced)
+stripe_locked(BucketTarget *target, ItemPointer tid, LockTupleMode mode, bool *replaced)
 {
 	HeapTupleData locked;
 	HeapTuple	copy = NULL;
@@ -1296,7 +1298,7 @@ stripe_locked(BucketTarget *target, ItemPointer tid, bool *replaced)
 
 	locked.t_self = *tid;
 	result = heap_lock_tuple(target->rel, &locked, GetCurrentCommandId(true),
-							 LockTupleNoKeyExclusive, LockWaitSkip, false, &buffer, &tmfd);
+							 mode, LockWaitSkip, false, &buffer, &tmfd);
 	if (result == TM_Ok)
 	{
 		copy = heap_copytuple(&locked);
@@ -1331,7 +1333,8 @@ fold_one_stripe(BucketTarget *target, int tier, HeapTuple held_row, ItemPointerD
 		bool		isnull;
 		HeapTuple	folded;
 
-		other_row = stripe_locked(target, &tids[other], &replaced);
+		/* the mode a delete takes, so that the delete cannot wait */
+		other_row = stripe_locked(target, &tids[other], LockTupleExclusive, &replaced);
 		if (other_row == NULL)
 			continue;
 		values = palloc(sizeof(Datum) * desc->natts);
@@ -1408,23 +1411,29 @@ buckets_apply(BucketTarget *target, const Datum *keys, int tier, int64 bucket, i
 	ItemPointerData tids[STRIPES_SEEN_MAX];
 	bool		read_committed = !IsolationUsesXactSnapshot();
 	HeapTuple	old = NULL;
+	Snapshot	snapshot = NULL;
 	int			held = -1;
 	int			n = 0;
 
 	vcache_writing(target->rel, keys, tier, bucket);
 	for (int scans = 0; held < 0 && scans <= STRIPE_RESCANS; scans++)
 	{
-		Snapshot	snapshot = RegisterSnapshot(read_committed ? GetLatestSnapshot() :
-												GetTransactionSnapshot());
 		bool		replaced = false;
 
+		/*
+		 * Registered until the tids seen are used, so that no version seen
+		 * can be pruned and its line pointer reused meanwhile.
+		 */
+		if (snapshot != NULL)
+			UnregisterSnapshot(snapshot);
+		snapshot = RegisterSnapshot(read_committed ? GetLatestSnapshot() :
+									GetTransactionSnapshot());
 		n = stripes_seen(target, keys, tier, bucket, snapshot, tids, STRIPES_SEEN_MAX);
-		UnregisterSnapshot(snapshot);
 		for (int i = 0; i < n && held < 0; i++)
 		{
 			int			at = (int) ((MyBackendId + i) % n);
 
-			old = stripe_locked(target, &tids[at], &replaced);
+			old = stripe_locked(target, &tids[at], LockTupleNoKeyExclusive, &replaced);
 			if (old != NULL)
 				held = at;
 		}
@@ -1457,4 +1466,5 @@ buckets_apply(BucketTarget *target, const Datum *keys, int tier, int64 bucket, i
 		present[slot_index] = true;
 		buckets_insert_row(target, keys, tier, bucket, dense, present);
 	}
+	UnregisterSnapshot(snapshot);
 }
