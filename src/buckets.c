@@ -1279,11 +1279,10 @@ stripe_page_pruned(Relation rel, Buffer buffer, Size version_bytes)
 
 /*
  * Locks the stripe version at tid in the given mode without waiting and
- * returns a copy of it;
- * NULL when another writer holds it, or (REPEATABLE READ) it was replaced
- * since the snapshot, or (READ COMMITTED) it was replaced or deleted at
- * all, *replaced then telling the caller that a new scan would find its
- * latest version free.  The copy is taken under the pin that
+ * returns a copy of it; NULL when another writer holds it, or (REPEATABLE
+ * READ) it was replaced since the snapshot, or (READ COMMITTED) it was
+ * replaced or deleted at all, *replaced then telling the caller that a new
+ * scan would find its latest version free.  The copy is taken under the pin that
  * heap_lock_tuple leaves, without the content lock: the version is ours
  * and its data cannot change or move while the page is pinned.
  */
